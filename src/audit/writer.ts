@@ -1,0 +1,98 @@
+import { TetherError } from '../errors.js';
+import type { Queryable, Store } from '../store/index.js';
+import { appendBatch } from './append.js';
+import type { AuditInput, AuditRecord } from './chain.js';
+
+export interface AuditWriterStats {
+  queueDepth(): number;
+}
+
+export interface AuditWriterHooks {
+  /** Called after each group commit with its size and duration, for metrics. */
+  onCommit?(events: number, seconds: number): void;
+  onError?(err: unknown): void;
+}
+
+export interface AuditWriter extends AuditWriterStats {
+  /** Resolves once the event is durable; rejects with 503 `unavailable` when it cannot be written. */
+  append(input: AuditInput): Promise<AuditRecord>;
+  /**
+   * Runs a state change and its audit events in one transaction: the change happens only if its
+   * record is written (fail closed), and both become visible together.
+   */
+  transact<T>(fn: (q: Queryable, emit: (e: AuditInput) => void) => Promise<T>): Promise<T>;
+  /** Waits for everything queued so far to be committed. */
+  flush(): Promise<void>;
+}
+
+interface Pending {
+  input: AuditInput;
+  resolve(r: AuditRecord): void;
+  reject(e: unknown): void;
+}
+
+const unavailable = () => new TetherError('unavailable', 'the audit log cannot be written; the operation was not performed');
+
+/**
+ * Group commit: while one transaction is in flight, new events queue; the next transaction takes
+ * them all (up to maxBatch). Under load this turns N fsyncs into one, which is what makes a
+ * durable record of every decision affordable (DESIGN.md "Performance budget").
+ */
+export function createAuditWriter(store: Store, opts: { maxBatch?: number; clock?: () => Date } & AuditWriterHooks = {}): AuditWriter {
+  const maxBatch = opts.maxBatch ?? 2000;
+  const clock = opts.clock ?? (() => new Date());
+  let queue: Pending[] = [];
+  let running: Promise<void> | null = null;
+
+  const drain = async (): Promise<void> => {
+    while (queue.length > 0) {
+      const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
+      queue = queue.length <= maxBatch ? [] : queue.slice(maxBatch);
+      const t0 = process.hrtime.bigint();
+      try {
+        const records = await store.tx((q) => appendBatch(q, batch.map((p) => p.input), clock()));
+        opts.onCommit?.(records.length, Number(process.hrtime.bigint() - t0) / 1e9);
+        batch.forEach((p, i) => p.resolve(records[i]!));
+      } catch (e) {
+        opts.onError?.(e);
+        const err = unavailable();
+        batch.forEach((p) => p.reject(err));
+      }
+    }
+  };
+
+  const kick = (): void => {
+    if (running) return;
+    running = drain().finally(() => {
+      running = null;
+      if (queue.length > 0) kick();
+    });
+  };
+
+  return {
+    append(input) {
+      return new Promise<AuditRecord>((resolve, reject) => {
+        queue.push({ input, resolve, reject });
+        kick();
+      });
+    },
+    async transact(fn) {
+      try {
+        return await store.tx(async (q) => {
+          const events: AuditInput[] = [];
+          const out = await fn(q, (e) => events.push(e));
+          await appendBatch(q, events, clock());
+          return out;
+        });
+      } catch (e) {
+        if (e instanceof TetherError) throw e;
+        opts.onError?.(e);
+        throw unavailable();
+      }
+    },
+    async flush() {
+      while (running || queue.length) await (running ?? Promise.resolve());
+    },
+    queueDepth: () => queue.length,
+  };
+}

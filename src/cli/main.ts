@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/index.js';
+import { ConfigFileError } from '../declarative/load-dir.js';
+import { registerApply } from './apply.js';
+import { registerAudit } from './audit.js';
+import { ApiError } from './http-client.js';
+import { registerServe } from './serve.js';
+
+const program = new Command('tether')
+  .description('Tether: runtime access broker for non-human identities')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerServe(program);
+registerApply(program);
+registerAudit(program);
+
+/** Expected failures print one clear line (exit 2); nothing prints a stack trace at a user. */
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) process.exit(e.exitCode);
+  if (e instanceof ConfigError || e instanceof ConfigFileError || e instanceof ApiError) {
+    process.stderr.write(`tether: ${e.message}\n`);
+  } else {
+    process.stderr.write(`tether: ${(e as Error)?.message ?? String(e)}\n`);
+  }
+  process.exit(2);
+}

@@ -1,0 +1,82 @@
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig, type ConfigInput } from '../config/index.js';
+import { buildApp } from '../server/app.js';
+import { createLogger } from '../server/logger.js';
+import { readOrCreateSecret } from '../server/secret-files.js';
+import { openStore } from '../store/index.js';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('start the broker (embedded PGlite store by default, PostgreSQL with --database-url)')
+    .option('-p, --port <port>', 'listen port (TETHER_PORT, default 8080)')
+    .option('--host <host>', 'listen address (TETHER_HOST, default 127.0.0.1; 0.0.0.0 to expose)')
+    .option('--data-dir <dir>', 'embedded store and generated secrets (TETHER_DATA_DIR, default ./tether-data)')
+    .option('--database-url <url>', 'PostgreSQL URL for production and clusters (TETHER_DATABASE_URL)')
+    .option('--issuer-url <url>', 'the URL clients know the broker by; same on every instance (TETHER_ISSUER_URL)')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (TETHER_LOG_LEVEL, default info)')
+    .option('--require-dpop-nonce', 'require DPoP server nonces at the token endpoint (RFC 9449 §8)')
+    .option('--no-detection', 'do not run behaviour detection (TETHER_DETECTION=false)')
+    .addHelpText(
+      'after',
+      `
+Secrets come from the environment only:
+  TETHER_ADMIN_TOKEN   admin API bearer token; if unset, generated once into <data-dir>/admin-token (0600)
+  TETHER_MASTER_KEY    32 random bytes, base64url, encrypting signing keys at rest; if unset, generated
+                       into <data-dir>/master-key (0600). Give every cluster instance the same key.
+  TETHER_PDP_TOKEN     if set, the AuthZEN and ext-authz endpoints require it
+Examples:
+  tether serve
+  TETHER_ADMIN_TOKEN=... tether serve --database-url postgres://tether@db/tether --issuer-url https://tether.internal`,
+    )
+    .action(async (o: Record<string, unknown>) => {
+      const flags: Partial<ConfigInput> = {
+        port: o.port as number | undefined,
+        host: o.host as string | undefined,
+        dataDir: o.dataDir as string | undefined,
+        databaseUrl: o.databaseUrl as string | undefined,
+        issuerUrl: o.issuerUrl as string | undefined,
+        logLevel: o.logLevel as ConfigInput['logLevel'],
+        requireDpopNonce: o.requireDpopNonce ? true : undefined,
+        detection: o.detection === false ? false : undefined,
+      };
+      const config = loadConfig(flags);
+      const logger = createLogger(config.logLevel);
+      let adminToken = config.adminToken;
+      if (!adminToken) {
+        const path = join(config.dataDir, 'admin-token');
+        const s = readOrCreateSecret(path);
+        adminToken = s.value;
+        logger.warn({ path }, s.created ? 'generated an admin token (set TETHER_ADMIN_TOKEN to choose one)' : 'using the admin token from the data dir');
+      }
+      const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+      const broker = await buildApp({ config, store, logger, adminToken });
+      const address = await broker.app.listen({ port: config.port, host: config.host });
+      logger.info({ address, store: store.kind, dataDir: config.databaseUrl ? undefined : config.dataDir }, 'tether is serving');
+
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, 'shutting down: finishing in-flight requests and flushing the audit log');
+        const force = setTimeout(() => {
+          logger.error('shutdown took too long; exiting');
+          process.exit(1);
+        }, 15000);
+        force.unref();
+        broker
+          .close()
+          .then(() => {
+            logger.info('stopped');
+            process.exit(0);
+          })
+          .catch((err: Error) => {
+            logger.error({ err: { message: err.message } }, 'error during shutdown');
+            process.exit(1);
+          });
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    });
+}

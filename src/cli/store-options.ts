@@ -1,0 +1,15 @@
+import type { Command } from 'commander';
+import { openStore, type Store } from '../store/index.js';
+
+/** `--data-dir` / `--database-url` for commands that read the store directly (offline tools). */
+export function withStoreOptions(cmd: Command): Command {
+  return cmd
+    .option('--data-dir <dir>', 'embedded store directory (default ./tether-data, or TETHER_DATA_DIR)')
+    .option('--database-url <url>', 'PostgreSQL URL (or TETHER_DATABASE_URL)');
+}
+
+export async function openStoreFromOptions(o: { dataDir?: string; databaseUrl?: string }): Promise<Store> {
+  const databaseUrl = o.databaseUrl ?? process.env.TETHER_DATABASE_URL;
+  const dataDir = o.dataDir ?? process.env.TETHER_DATA_DIR ?? './tether-data';
+  return openStore({ databaseUrl: databaseUrl || undefined, dataDir }, { migrate: true });
+}

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+
+/**
+ * One typed, frozen Config built from flags > environment > defaults. Secrets (admin token, master
+ * key, PDP token, webhook secret) come from the environment only: a flag would show up in `ps`.
+ */
+const ConfigSchema = z.object({
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  host: z.string().min(1).default('127.0.0.1'),
+  dataDir: z.string().min(1).default('./tether-data'),
+  databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  issuerUrl: z.string().url().optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  adminToken: z.string().min(16, 'TETHER_ADMIN_TOKEN must be at least 16 characters').optional(),
+  masterKey: z.string().optional(),
+  pdpToken: z.string().min(16, 'TETHER_PDP_TOKEN must be at least 16 characters').optional(),
+  /** Require DPoP server nonces at the token endpoint (RFC 9449 §8). */
+  requireDpopNonce: z.boolean().default(false),
+  /** Default and ceiling for access token lifetimes, seconds. */
+  tokenTtl: z.coerce.number().int().min(30).max(900).default(300),
+  /** How long an instance may go without a live notification connection before it fails closed. */
+  staleAfterMs: z.coerce.number().int().min(100).default(5000),
+  webhookUrl: z.string().url().optional(),
+  webhookSecret: z.string().optional(),
+  detection: z.boolean().default(true),
+});
+
+export type Config = Readonly<z.infer<typeof ConfigSchema>>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+/** Maps TETHER_* variables onto config keys. */
+const ENV: Record<string, keyof ConfigInput> = {
+  TETHER_PORT: 'port',
+  TETHER_HOST: 'host',
+  TETHER_DATA_DIR: 'dataDir',
+  TETHER_DATABASE_URL: 'databaseUrl',
+  TETHER_ISSUER_URL: 'issuerUrl',
+  TETHER_LOG_LEVEL: 'logLevel',
+  TETHER_ADMIN_TOKEN: 'adminToken',
+  TETHER_MASTER_KEY: 'masterKey',
+  TETHER_PDP_TOKEN: 'pdpToken',
+  TETHER_TOKEN_TTL: 'tokenTtl',
+  TETHER_WEBHOOK_URL: 'webhookUrl',
+  TETHER_WEBHOOK_SECRET: 'webhookSecret',
+};
+
+export class ConfigError extends Error {}
+
+export function loadConfig(flags: Partial<ConfigInput>, env: NodeJS.ProcessEnv = process.env): Config {
+  const fromEnv: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(ENV)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') fromEnv[key] = v;
+  }
+  if (env.TETHER_REQUIRE_DPOP_NONCE === 'true') fromEnv.requireDpopNonce = true;
+  if (env.TETHER_DETECTION === 'false') fromEnv.detection = false;
+  const merged: Record<string, unknown> = { ...fromEnv };
+  for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v;
+  const parsed = ConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${msg}`);
+  }
+  return Object.freeze(parsed.data);
+}

@@ -1,0 +1,50 @@
+import { invalidRequest } from '../errors.js';
+import type { FastifyInstance } from 'fastify';
+import type { AuditInput, AuditWriter } from '../audit/index.js';
+import type { Inventory } from '../inventory/identities.js';
+import { parseWith } from '../server/validate.js';
+import type { Queryable } from '../store/index.js';
+import { ApplyBundle } from './bundle.js';
+
+/**
+ * One section of a bundle (issuers, routes, policies, ...), applied inside the apply transaction.
+ * Returns a line per change; an empty list means the section was already as declared.
+ */
+export type ApplySection = (q: Queryable, emit: (e: AuditInput) => void, bundle: ApplyBundle) => Promise<string[]>;
+
+/** Identities: create what is missing, patch what differs, leave the rest (apply never deletes). */
+export function identitiesSection(inventory: Pick<Inventory, 'createIn' | 'patchIn'>): ApplySection {
+  return async (q, emit, bundle) => {
+    const changes: string[] = [];
+    const ids = bundle.identities.map((i) => i.id);
+    const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+    if (dup) throw invalidRequest(`identities: ${JSON.stringify(dup)} is declared twice`);
+    const existing = new Set(
+      (await q.query<{ id: string }>('SELECT id FROM identities WHERE id = ANY($1::text[])', [ids])).rows.map((r) => r.id),
+    );
+    for (const decl of bundle.identities) {
+      if (!existing.has(decl.id)) {
+        await inventory.createIn(q, emit, decl, 'apply');
+        changes.push(`identity ${decl.id} created`);
+      } else {
+        const { id, ...patch } = decl;
+        const { changed } = await inventory.patchIn(q, emit, id, patch, 'apply');
+        if (changed.length) changes.push(`identity ${id} updated (${changed.join(', ')})`);
+      }
+    }
+    return changes;
+  };
+}
+
+export async function applyRoutes(app: FastifyInstance, opts: { audit: Pick<AuditWriter, 'transact'>; sections: ApplySection[] }) {
+  app.post('/apply', async (req) => {
+    const bundle = parseWith(ApplyBundle, req.body, 'bundle');
+    const changes = await opts.audit.transact(async (q, emit) => {
+      const all: string[] = [];
+      for (const section of opts.sections) all.push(...(await section(q, emit, bundle)));
+      if (all.length) emit({ type: 'config.applied', actor: 'apply', data: { changes: all.length } });
+      return all;
+    });
+    return { changed: changes.length > 0, changes };
+  });
+}

@@ -1,0 +1,16 @@
+import { z } from 'zod';
+import { IdentityCreate } from '../inventory/identity-schema.js';
+
+/**
+ * What `tether apply -f DIR` sends: the parsed, validated contents of a config directory. The same
+ * schema guards the admin endpoint, so a hand-made request gets the same checks as the CLI.
+ */
+export const ApplyBundle = z.strictObject({
+  identities: z.array(IdentityCreate).max(100000).default([]),
+  issuers: z.array(z.record(z.string(), z.unknown())).max(1000).optional(),
+  routes: z.array(z.record(z.string(), z.unknown())).max(1000).optional(),
+  policies: z.record(z.string().min(1).max(512), z.string().max(1024 * 1024)).optional(),
+  schema: z.string().max(1024 * 1024).optional(),
+  entities: z.array(z.unknown()).max(100000).optional(),
+});
+export type ApplyBundle = z.infer<typeof ApplyBundle>;

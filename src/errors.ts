@@ -1,0 +1,73 @@
+/**
+ * Typed errors with a stable `code`. Every surface (OAuth, AuthZEN, ext-authz, admin) maps a code to
+ * its own status and body in one place (server/error-render.ts); anything that is not a TetherError
+ * is rendered as an opaque 500 `server_error` with the request id only.
+ */
+export type ErrorCode =
+  // generic request problems
+  | 'invalid_request' // malformed input (400)
+  | 'payload_too_large' // body over the limit (413)
+  | 'unsupported_media_type' // wrong content type (400 on OAuth/AuthZEN, 415 on admin)
+  | 'not_found' // unknown id (404)
+  | 'conflict' // duplicate id or illegal state change (409)
+  | 'unauthorized' // missing or wrong admin/PDP credential (401)
+  | 'forbidden' // authenticated but not allowed (403)
+  | 'unavailable' // the store or the audit log cannot be written: fail closed (503)
+  // OAuth 2.0 (RFC 6749 §5.2, RFC 8693, RFC 9449)
+  | 'invalid_grant'
+  | 'invalid_client'
+  | 'invalid_scope'
+  | 'invalid_target'
+  | 'access_denied'
+  | 'unsupported_grant_type'
+  | 'unsupported_token_type'
+  | 'authorization_pending'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
+  | 'invalid_token';
+
+const STATUS: Record<ErrorCode, number> = {
+  invalid_request: 400,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  not_found: 404,
+  conflict: 409,
+  unauthorized: 401,
+  forbidden: 403,
+  unavailable: 503,
+  invalid_grant: 400,
+  invalid_client: 401,
+  invalid_scope: 400,
+  invalid_target: 400,
+  access_denied: 403,
+  unsupported_grant_type: 400,
+  unsupported_token_type: 400,
+  authorization_pending: 400,
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
+  invalid_token: 401,
+};
+
+export class TetherError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Extra members for the error body (e.g. `grant_id`); never secrets. */
+  readonly extra: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, description: string, extra?: Record<string, unknown>, status?: number) {
+    super(description);
+    this.name = 'TetherError';
+    this.code = code;
+    this.status = status ?? STATUS[code];
+    this.extra = extra;
+  }
+}
+
+export function isTetherError(e: unknown): e is TetherError {
+  return e instanceof TetherError;
+}
+
+/** Shorthand for the most common refusal. */
+export function invalidRequest(description: string, extra?: Record<string, unknown>): TetherError {
+  return new TetherError('invalid_request', description, extra);
+}

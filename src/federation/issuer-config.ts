@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { TetherError } from '../errors.js';
+import { ASYMMETRIC_JWS_ALGORITHMS, hasPrivateMembers } from '../tokens/index.js';
+import { IDENTITY_TEMPLATE } from './claims.js';
+
+/**
+ * An issuer is a trust source that vouches for workloads (DESIGN.md: Issuer). Validated once at the
+ * edge (`tether apply`, the admin API) and handled as this type afterwards.
+ *
+ * - `oidc`: GitHub Actions, GitLab CI, Kubernetes projected service-account tokens, any OIDC issuer.
+ * - `spiffe`: JWT-SVIDs. `issuer` is the `iss` the SPIRE server emits, or the trust domain
+ *   (`spiffe://example.org`) when it emits none; `sub` must be a SPIFFE ID of that trust domain.
+ * - `private_key_jwt`: a workload's own registered public keys (RFC 7523 §3). `issuer` is the `iss` =
+ *   `sub` its assertions carry (its identity id; the issuer `name` is accepted too), `audience` the
+ *   broker's token endpoint and/or issuer URL.
+ */
+const claimValue = z.union([z.string(), z.number(), z.boolean()]);
+
+/** Only public asymmetric keys: a JWKS holding `oct` or private members is a misconfiguration. */
+const publicJwk = z
+  .object({ kty: z.enum(['RSA', 'EC', 'OKP']) })
+  .loose()
+  .refine((k) => !hasPrivateMembers(k), {
+    message: 'JWKS must hold public keys only',
+  });
+
+export const jwksSchema = z.object({ keys: z.array(publicJwk).min(1) }).loose();
+
+export const issuerConfigSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'name: 1-64 characters of A-Z a-z 0-9 . _ -'),
+    kind: z.enum(['oidc', 'spiffe', 'private_key_jwt']).optional(),
+    /** The expected `iss`, compared exactly. */
+    issuer: z.string().min(1),
+    /** The expected `aud`; with a list, the token must name at least one. */
+    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    jwks: jwksSchema.optional(),
+    /** https only; loopback http needs the allowInsecureJwksUri symbol on the JWKS cache. */
+    jwks_uri: z.url({ protocol: /^https?$/ }).optional(),
+    /** Template over verified claims, e.g. `ci/{repository}`; dotted paths reach nested claims. */
+    identity: z.string().regex(IDENTITY_TEMPLATE, 'identity: literal [A-Za-z0-9._:@/-] and {claim.path} placeholders'),
+    /** Exact-match constraints on verified claims (dotted paths). */
+    claims: z.record(z.string().min(1), claimValue).optional(),
+    /** Whether identities first seen through this issuer may be created as `unowned` (inventory). */
+    allow_unowned: z.boolean().optional(),
+    /** JWS algorithm allowlist; asymmetric only. Default: RS256-512, PS256-512, ES256, ES384, EdDSA. */
+    algorithms: z.array(z.enum(ASYMMETRIC_JWS_ALGORITHMS)).min(1).optional(),
+  })
+  .strict()
+  .refine((c) => (c.jwks === undefined) !== (c.jwks_uri === undefined), {
+    message: 'exactly one of jwks and jwks_uri is required',
+    path: ['jwks_uri'],
+  });
+
+export type IssuerConfig = z.infer<typeof issuerConfigSchema>;
+export type IssuerKind = NonNullable<IssuerConfig['kind']>;
+
+/** Parses one issuer config; refusals are `invalid_request` naming each offending field. */
+export function parseIssuerConfig(input: unknown): IssuerConfig {
+  const result = issuerConfigSchema.safeParse(input);
+  if (!result.success) {
+    const why = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new TetherError('invalid_request', `invalid issuer config: ${why}`);
+  }
+  return result.data;
+}
+
+/** Parses a list of issuer configs and refuses duplicate names. */
+export function parseIssuerConfigs(input: unknown): IssuerConfig[] {
+  if (!Array.isArray(input)) throw new TetherError('invalid_request', 'issuer configs must be a list');
+  const configs = input.map(parseIssuerConfig);
+  const seen = new Set<string>();
+  for (const c of configs) {
+    if (seen.has(c.name)) throw new TetherError('invalid_request', `duplicate issuer name "${c.name}"`);
+    seen.add(c.name);
+  }
+  return configs;
+}

@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { createAuditWriter, type AuditWriter } from '../audit/index.js';
+import { auditRoutes } from '../audit/routes.js';
+import type { Config } from '../config/index.js';
+import { applyRoutes, identitiesSection, type ApplySection } from '../declarative/apply.js';
+import { createInventory, type Inventory } from '../inventory/identities.js';
+import { inventoryRoutes } from '../inventory/routes.js';
+import { schemaVersion, MIGRATIONS, type Store } from '../store/index.js';
+import { bearerMatcher, requireBearer } from './admin-auth.js';
+import { renderError } from './error-render.js';
+import { createMetrics, type Metrics } from './metrics.js';
+
+export interface AppDeps {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  adminToken: string;
+  clock?: () => Date;
+}
+
+export interface Broker {
+  app: FastifyInstance<any, any, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- pino-typed instance
+  config: Config;
+  store: Store;
+  audit: AuditWriter;
+  inventory: Inventory;
+  metrics: Metrics;
+  clock: () => Date;
+  /** Stops accepting, finishes in-flight requests, flushes the audit queue, closes the store. */
+  close(): Promise<void>;
+}
+
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+/** The composition root: every domain is built here from one Config, and mounted as one plugin. */
+export async function buildApp(deps: AppDeps): Promise<Broker> {
+  const { config, store, logger } = deps;
+  const clock = deps.clock ?? (() => new Date());
+  let queueDepth = () => 0;
+  const metrics = createMetrics({ auditQueueDepth: () => queueDepth() });
+
+  const audit = createAuditWriter(store, {
+    clock,
+    onCommit: (n, s) => {
+      metrics.auditBatchSize.observe(n);
+      metrics.auditCommitSeconds.observe(s);
+    },
+    onError: (err) => {
+      metrics.auditFailures.inc();
+      logger.error({ err: { message: (err as Error).message } }, 'audit write failed: refusing the operations it records');
+    },
+  });
+
+  queueDepth = () => audit.queueDepth();
+  const inventory = createInventory({ db: store, audit, clock });
+  const applySections: ApplySection[] = [identitiesSection(inventory)];
+
+  const app = Fastify({
+    loggerInstance: logger,
+    // Our onResponse hook logs one line per request; fastify's two default lines would double it.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    // `__proto__` / `constructor.prototype` keys are dropped from parsed JSON: inert, not an error.
+    onProtoPoisoning: 'remove',
+    onConstructorPoisoning: 'remove',
+    return503OnClosing: true,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const h = req.headers['x-request-id'];
+      return typeof h === 'string' && REQUEST_ID.test(h) ? h : randomUUID();
+    },
+    routerOptions: { maxParamLength: 1024, ignoreDuplicateSlashes: false },
+  });
+
+  app.setErrorHandler((err, req, reply) => renderError(err, req, reply));
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: 'not_found', error_description: `no route for ${req.method} ${req.url.split('?')[0]}` }),
+  );
+
+  // Forms are parsed by the OAuth routes themselves, which must refuse duplicate parameters.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    const secs = reply.elapsedTime / 1000;
+    metrics.httpRequests.inc({ route, method: req.method, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ route, method: req.method }, secs);
+    if (reply.statusCode >= 500 || logger.isLevelEnabled('debug')) {
+      req.log.info({ method: req.method, route, status: reply.statusCode, ms: Math.round(secs * 1e4) / 10 }, 'request');
+    }
+  });
+  // Echo the request id (AuthZEN §"Request Identification"), on errors too.
+  app.addHook('onSend', async (req, reply) => {
+    if (typeof req.headers['x-request-id'] === 'string') reply.header('X-Request-ID', req.id);
+  });
+
+  // Operations: no credentials, nothing sensitive.
+  app.get('/healthz', { config: { surface: 'ops' } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { surface: 'ops' } }, async (_req, reply) => {
+    try {
+      const v = await schemaVersion(store);
+      const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+      if (v < latest) return reply.code(503).send({ status: 'migrating', schema_version: v });
+      if (!store.listenerHealthy()) return reply.code(503).send({ status: 'degraded', reason: 'change notifications are down' });
+      return { status: 'ready', schema_version: v, store: store.kind };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', reason: 'store unreachable' });
+    }
+  });
+  app.get('/metrics', { config: { surface: 'ops' } }, async (_req, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  const adminAuth = requireBearer(bearerMatcher(deps.adminToken), 'admin token');
+  await app.register(
+    async (admin) => {
+      admin.addHook('onRequest', adminAuth);
+      await admin.register(inventoryRoutes, { inventory });
+      await admin.register(auditRoutes, { db: store });
+      await admin.register(applyRoutes, { audit, sections: applySections });
+    },
+    { prefix: '/admin/v1' },
+  );
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      await app.close();
+      await audit.flush();
+      await store.close();
+    })());
+
+  return { app, config, store, audit, inventory, metrics, clock, close };
+}

@@ -1,0 +1,79 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { TetherError } from '../errors.js';
+
+/** Which protocol a route speaks decides how an error is rendered. */
+export type Surface = 'oauth' | 'authzen' | 'extauthz' | 'admin' | 'ops';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    surface?: Surface;
+  }
+}
+
+/** Fastify's own client errors (bad JSON, wrong content type, body too large) become ours. */
+function fromFastify(err: FastifyError): TetherError | null {
+  const status = err.statusCode ?? 0;
+  if (status === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new TetherError('payload_too_large', 'request body exceeds the 1 MiB limit');
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new TetherError('unsupported_media_type', 'unsupported Content-Type');
+  if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new TetherError('invalid_request', 'request body is empty');
+  if (err.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return new TetherError('invalid_request', 'Content-Length does not match the body');
+  if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return new TetherError('invalid_request', 'request body is not valid JSON');
+  if (err.validation) return new TetherError('invalid_request', err.message);
+  if (status >= 400 && status < 500) return new TetherError('invalid_request', 'malformed request', undefined, status);
+  return null;
+}
+
+export function toTetherError(err: unknown): TetherError | null {
+  if (err instanceof TetherError) return err;
+  // JSON.parse of absurdly deep input, or a validator walking it, can exhaust the stack: a client error.
+  if (err instanceof RangeError && /call stack/i.test(err.message)) return new TetherError('invalid_request', 'request body is nested too deeply');
+  if (err && typeof err === 'object' && 'code' in err && typeof (err as FastifyError).code === 'string') return fromFastify(err as FastifyError);
+  if (err instanceof SyntaxError) return new TetherError('invalid_request', 'request body is not valid JSON');
+  return null;
+}
+
+/** The one place errors become responses. Unknown errors are logged and hidden behind the request id. */
+export function renderError(err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const surface: Surface = req.routeOptions?.config?.surface ?? surfaceOf(req.url);
+  let te = toTetherError(err);
+  if (!te) {
+    req.log.error({ err }, 'unhandled error');
+    te = new TetherError('unavailable', 'internal error', undefined, 500);
+  } else if (te.status >= 500) {
+    req.log.warn({ code: te.code, msg: te.message }, 'request failed');
+  }
+  const serverError = te.status === 500;
+  const body: Record<string, unknown> = {
+    ...(te.extra ?? {}),
+    error: serverError ? 'server_error' : te.code,
+    error_description: serverError ? `internal error (request ${req.id})` : te.message,
+  };
+  let status = te.status;
+  if (surface === 'oauth' || surface === 'authzen') {
+    // OAuth (RFC 6749 §5.2) and AuthZEN answer bad media types with 400.
+    if (status === 415) status = 400;
+  }
+  if (surface === 'extauthz') {
+    // nginx turns anything but 2xx/401/403 into a 500 for the caller: deny instead.
+    status = status === 401 ? 401 : 403;
+  }
+  if (status === 401 && (surface === 'extauthz' || te.code === 'invalid_token' || te.code === 'invalid_dpop_proof')) {
+    const code = te.code === 'invalid_dpop_proof' ? 'invalid_dpop_proof' : 'invalid_token';
+    reply.header('WWW-Authenticate', `DPoP error="${code}", error_description="${te.message.replace(/["\\]/g, '')}", algs="ES256 EdDSA RS256 PS256"`);
+  }
+  if (status === 401 && surface === 'admin') reply.header('WWW-Authenticate', 'Bearer realm="tether-admin"');
+  if (te.code === 'use_dpop_nonce' && typeof te.extra?.nonce === 'string') {
+    reply.header('DPoP-Nonce', te.extra.nonce);
+    delete body.nonce;
+  }
+  if (surface === 'oauth') reply.header('Cache-Control', 'no-store');
+  return reply.code(status).type('application/json; charset=utf-8').send(body);
+}
+
+function surfaceOf(url: string): Surface {
+  if (url.startsWith('/admin/')) return 'admin';
+  if (url.startsWith('/access/')) return 'authzen';
+  if (url.startsWith('/ext-authz')) return 'extauthz';
+  if (url.startsWith('/oauth/')) return 'oauth';
+  return 'ops';
+}

@@ -1,0 +1,7 @@
+export type { Queryable, QueryResult, Store, StoreKind, ListenHandlers } from './types.js';
+export { CHANGES_CHANNEL } from './types.js';
+export { openStore } from './open.js';
+export type { StoreLocation } from './open.js';
+export { migrate, schemaVersion, MIGRATIONS } from './migrations.js';
+export { notifyChange } from './notify.js';
+export type { ChangeNotice } from './notify.js';

@@ -1,0 +1,200 @@
+import type { Store } from './types.js';
+
+/**
+ * Numbered migrations, applied in order at start inside one transaction each. Never edit a landed
+ * migration: add the next number. The whole schema is designed up front for the lifecycle in
+ * DESIGN.md (inventory → federation → grants → tokens → decisions → detection → posture).
+ */
+export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'foundation',
+    sql: `
+CREATE TABLE identities (
+  id           text PRIMARY KEY,
+  kind         text NOT NULL,
+  owner        text,
+  purpose      text,
+  environment  text,
+  review_by    timestamptz,
+  status       text NOT NULL,
+  labels       jsonb NOT NULL DEFAULT '{}',
+  attributes   jsonb NOT NULL DEFAULT '{}',
+  discovered_by text,
+  created_at   timestamptz NOT NULL,
+  updated_at   timestamptz NOT NULL,
+  last_used_at timestamptz
+);
+CREATE INDEX identities_owner ON identities (owner);
+
+-- The audit chain. body is the canonical JSON that was hashed, byte for byte; the other columns
+-- are copies for indexing, and verification checks that they agree with body.
+CREATE TABLE audit_events (
+  seq       bigint PRIMARY KEY,
+  ts        timestamptz NOT NULL,
+  type      text NOT NULL,
+  identity  text,
+  body      text NOT NULL,
+  prev_hash text NOT NULL,
+  hash      text NOT NULL
+);
+CREATE INDEX audit_events_type ON audit_events (type, seq);
+CREATE INDEX audit_events_identity ON audit_events (identity, seq);
+CREATE INDEX audit_events_ts ON audit_events (ts);
+
+-- One row: the chain head. Writers lock it, so every instance appends to one chain.
+CREATE TABLE audit_head (
+  id   int PRIMARY KEY CHECK (id = 1),
+  seq  bigint NOT NULL,
+  hash text NOT NULL
+);
+INSERT INTO audit_head VALUES (1, 0, repeat('0', 64));
+
+CREATE TABLE issuers (
+  name       text PRIMARY KEY,
+  config     jsonb NOT NULL,
+  updated_at timestamptz NOT NULL
+);
+
+CREATE TABLE routes (
+  name       text PRIMARY KEY,
+  config     jsonb NOT NULL,
+  updated_at timestamptz NOT NULL
+);
+
+-- Documents applied as a whole (entities.json): key → body and its hash.
+CREATE TABLE config_docs (
+  key        text PRIMARY KEY,
+  body       jsonb NOT NULL,
+  hash       text NOT NULL,
+  updated_at timestamptz NOT NULL
+);
+
+CREATE TABLE policy_sets (
+  version     bigint PRIMARY KEY,
+  files       jsonb NOT NULL,
+  schema_text text,
+  source_hash text NOT NULL,
+  created_at  timestamptz NOT NULL,
+  created_by  text
+);
+CREATE TABLE policy_active (
+  id      int PRIMARY KEY CHECK (id = 1),
+  version bigint NOT NULL REFERENCES policy_sets (version)
+);
+
+CREATE TABLE signing_keys (
+  kid        text PRIMARY KEY,
+  alg        text NOT NULL,
+  public_jwk jsonb NOT NULL,
+  sealed     text NOT NULL,
+  created_at timestamptz NOT NULL,
+  retired_at timestamptz
+);
+
+CREATE TABLE grants (
+  id            text PRIMARY KEY,
+  identity      text NOT NULL,
+  audience      text NOT NULL,
+  actions       jsonb NOT NULL,
+  task          jsonb NOT NULL DEFAULT '{}',
+  state         text NOT NULL,
+  break_glass   boolean NOT NULL DEFAULT false,
+  justification text,
+  issuer        text,
+  decided_by    text,
+  decision_reason text,
+  created_at    timestamptz NOT NULL,
+  activated_at  timestamptz,
+  not_after     timestamptz,
+  ended_at      timestamptz,
+  end_reason    text
+);
+CREATE INDEX grants_identity ON grants (identity, state);
+
+-- Revocations by jti, grant, identity or issuer. A token is dead when any revocation matching it
+-- was made at or after its iat. Rows are kept past the longest token lifetime, then pruned.
+CREATE TABLE revocations (
+  id         bigserial PRIMARY KEY,
+  kind       text NOT NULL CHECK (kind IN ('jti', 'grant', 'identity', 'issuer')),
+  value      text NOT NULL,
+  reason     text,
+  created_at timestamptz NOT NULL,
+  created_by text
+);
+
+-- Single-use DPoP proof ids, shared by every instance. Unlogged: losing it in a crash only
+-- re-opens proofs that are at most one iat window old.
+CREATE UNLOGGED TABLE dpop_jti (
+  key        text PRIMARY KEY,
+  expires_at timestamptz NOT NULL
+);
+
+CREATE TABLE findings (
+  id         text PRIMARY KEY,
+  rule       text NOT NULL,
+  identity   text NOT NULL,
+  severity   text NOT NULL,
+  status     text NOT NULL,
+  evidence   jsonb NOT NULL,
+  response   text,
+  grant_id   text,
+  created_at timestamptz NOT NULL,
+  responded_at timestamptz,
+  resolved_at timestamptz,
+  resolution jsonb
+);
+CREATE INDEX findings_identity ON findings (identity, status);
+
+CREATE TABLE reviews (
+  id         text PRIMARY KEY,
+  identity   text NOT NULL,
+  reason     text NOT NULL,
+  status     text NOT NULL,
+  detail     jsonb NOT NULL DEFAULT '{}',
+  created_at timestamptz NOT NULL,
+  decided_at timestamptz,
+  decision   jsonb
+);
+CREATE UNIQUE INDEX reviews_one_open ON reviews (identity, reason) WHERE status = 'open';
+
+CREATE TABLE settings (
+  key   text PRIMARY KEY,
+  value jsonb NOT NULL
+);
+`,
+  },
+];
+
+/** Applies pending migrations. Safe to run from several instances at once (advisory lock). */
+export async function migrate(store: Store): Promise<number> {
+  await store.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  let applied = 0;
+  for (const m of MIGRATIONS) {
+    const done = await store.tx(async (q) => {
+      // Serialise concurrent starters on one database; released at commit.
+      await q.query('SELECT pg_advisory_xact_lock(7356001)');
+      const seen = await q.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
+      if (seen.rows.length) return false;
+      for (const stmt of splitStatements(m.sql)) await q.query(stmt);
+      await q.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      return true;
+    });
+    if (done) applied++;
+  }
+  return applied;
+}
+
+/** Our migrations hold no semicolons inside statements, so a split on `;` at line end is exact. */
+function splitStatements(sql: string): string[] {
+  return sql
+    .split(/;\s*\n/)
+    .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
+    .filter((s) => s.length > 0);
+}
+
+export async function schemaVersion(store: Store): Promise<number> {
+  const r = await store.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
+  return r.rows[0]?.v ?? 0;
+}

@@ -1,0 +1,169 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { EmbeddedJWK, calculateJwkThumbprint, decodeProtectedHeader, jwtVerify } from 'jose';
+import type { JWK, JWTPayload } from 'jose';
+import { TetherError } from '../errors.js';
+import type { AsymmetricJwsAlgorithm } from './algorithms.js';
+import { DEFAULT_JWS_ALGORITHMS, hasPrivateMembers, isAsymmetricJwsAlgorithm } from './algorithms.js';
+import type { Clock } from './clock.js';
+import type { DpopNonces } from './dpop-nonce.js';
+import { describeJoseError } from './jose-reason.js';
+import { normalizeHtu } from './htu.js';
+import type { ReplayGuard } from './replay-guard.js';
+
+/** Advertise these as `dpop_signing_alg_values_supported` (RFC 9449 §5.1). */
+export const DPOP_SIGNING_ALGORITHMS: readonly AsymmetricJwsAlgorithm[] = DEFAULT_JWS_ALGORITHMS;
+
+export interface VerifyDpopProofOptions {
+  /** The request's method, compared exactly (RFC 9449 §4.3 step 8). */
+  htm: string;
+  /** The request URI as the client addressed it; compared after {@link normalizeHtu}. */
+  htu: string;
+  /** Resource side: the access token presented with the proof; `ath` is then required (§4.3 step 11). */
+  accessToken?: string;
+  /** Resource side: the token's `cnf.jkt`; the proof key must have this thumbprint (§6.1). */
+  expectedJkt?: string;
+  /** When set, a valid server nonce is required (§8, §9); a missing or stale one → `use_dpop_nonce`. */
+  nonce?: Pick<DpopNonces, 'issue' | 'check'>;
+  /** Single use of `jti` (§11.1). Required: a proof check without replay protection is not a proof check. */
+  replayGuard: ReplayGuard;
+  clock: Clock;
+  /** How old `iat` may be (§4.3 step 11, §11.1). Default 60. */
+  iatWindowSeconds?: number;
+  /** How far in the future `iat` may be, for clients whose clock runs ahead. Default 5. */
+  skewSeconds?: number;
+  /** Accepted proof algorithms; asymmetric only. Default {@link DPOP_SIGNING_ALGORITHMS}. */
+  algorithms?: readonly AsymmetricJwsAlgorithm[];
+}
+
+export interface VerifiedDpopProof {
+  /** RFC 7638 SHA-256 thumbprint of the proof key: what `cnf.jkt` binds a token to. */
+  jkt: string;
+  jti: string;
+  iat: number;
+  /** The public key from the proof header. */
+  jwk: JWK;
+}
+
+/** A compact proof is three base64url segments and a small header; anything this big is not a proof. */
+const MAX_PROOF_BYTES = 8192;
+const MAX_JTI_LENGTH = 256;
+
+const refuse = (description: string): TetherError => new TetherError('invalid_dpop_proof', description);
+
+/**
+ * Verifies a DPoP proof JWT per RFC 9449 §4.3, in the order listed there.
+ *
+ * Checks: `typ` is `dpop+jwt`; `alg` is in the asymmetric allowlist; the `jwk` header is a public key
+ * and verifies the signature (jose `EmbeddedJWK`); `jti` (≤ 256 chars), `htm`, `htu`, `iat` present;
+ * `htm` exact; `htu` equal after normalisation; `iat` within the window; `ath` when an access token
+ * is given; the key thumbprint equals `expectedJkt`; the server nonce when required; single use of
+ * `jti` per key through the replay guard (claimed last, so a refused proof does not burn its jti).
+ *
+ * Left to the caller: that the request carried exactly one `DPoP` header (§4.3 step 1); that the
+ * access token itself is valid and its `cnf.jkt` is what is passed as `expectedJkt`.
+ *
+ * Every refusal is `invalid_dpop_proof` (400 at the token endpoint), except a missing or stale nonce,
+ * which is `use_dpop_nonce` with a fresh nonce in `extra.dpop_nonce` for the `DPoP-Nonce` header.
+ * Resource servers map both with {@link toResourceServerError}.
+ */
+export async function verifyDpopProof(proof: string, options: VerifyDpopProofOptions): Promise<VerifiedDpopProof> {
+  const {
+    htm,
+    htu,
+    accessToken,
+    expectedJkt,
+    nonce,
+    replayGuard,
+    clock,
+    iatWindowSeconds = 60,
+    skewSeconds = 5,
+    algorithms = DPOP_SIGNING_ALGORITHMS,
+  } = options;
+
+  if (typeof proof !== 'string' || proof.length === 0) throw refuse('DPoP proof is missing');
+  if (Buffer.byteLength(proof, 'utf8') > MAX_PROOF_BYTES) throw refuse('DPoP proof is too large');
+
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  try {
+    header = decodeProtectedHeader(proof);
+  } catch {
+    throw refuse('DPoP proof is not a well-formed JWS');
+  }
+  if (proof.split('.').length !== 3) throw refuse('DPoP proof must be a compact JWS');
+  if (header.typ !== 'dpop+jwt') throw refuse('DPoP proof typ header must be "dpop+jwt"');
+  if (!isAsymmetricJwsAlgorithm(header.alg) || !algorithms.includes(header.alg)) {
+    throw refuse('DPoP proof alg must be one of the supported asymmetric algorithms');
+  }
+  const jwk = header.jwk;
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw refuse('DPoP proof has no jwk header');
+  // §4.3 step 7: "the jwk header does not contain a private key". jose refuses private keys too;
+  // checking by member names first also refuses symmetric (`k`) keys with a clear reason.
+  if (hasPrivateMembers(jwk) || jwk.kty === 'oct') throw refuse('DPoP proof jwk header must be a public key');
+
+  let payload: JWTPayload;
+  const now = clock();
+  try {
+    ({ payload } = await jwtVerify(proof, EmbeddedJWK, {
+      typ: 'dpop+jwt',
+      algorithms: [...algorithms],
+      requiredClaims: ['jti', 'htm', 'htu', 'iat'],
+      currentDate: new Date(now * 1000),
+      clockTolerance: skewSeconds,
+    }));
+  } catch (e) {
+    throw refuse(describeJoseError(e, 'DPoP proof'));
+  }
+
+  const { jti, iat } = payload;
+  if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH) {
+    throw refuse(`DPoP proof jti must be a string of 1 to ${MAX_JTI_LENGTH} characters`);
+  }
+  if (payload.htm !== htm) throw refuse('DPoP proof htm does not match the request method');
+  const proofHtu = typeof payload.htu === 'string' ? normalizeHtu(payload.htu) : undefined;
+  if (proofHtu === undefined) throw refuse('DPoP proof htu is not a valid http(s) URI');
+  if (proofHtu !== normalizeHtu(htu)) throw refuse('DPoP proof htu does not match the request URI');
+
+  if (typeof iat !== 'number') throw refuse('DPoP proof iat must be a number');
+  if (iat > now + skewSeconds) throw refuse('DPoP proof iat is in the future');
+  if (iat < now - iatWindowSeconds) throw refuse('DPoP proof iat is too old');
+
+  if (accessToken !== undefined) {
+    // §4.3 step 11 / §4.2: ath = base64url(SHA-256(ASCII(access token))).
+    if (typeof payload.ath !== 'string') throw refuse('DPoP proof must carry ath when an access token is presented');
+    const expected = createHash('sha256').update(accessToken, 'ascii').digest();
+    const given = Buffer.from(payload.ath, 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw refuse('DPoP proof ath does not match the access token');
+    }
+  }
+
+  const publicJwk = jwk as JWK;
+  const jkt = await calculateJwkThumbprint(publicJwk, 'sha256');
+  if (expectedJkt !== undefined && !sameString(jkt, expectedJkt)) {
+    throw refuse('DPoP proof key does not match the key the access token is bound to');
+  }
+
+  if (nonce !== undefined) {
+    if (typeof payload.nonce !== 'string' || !nonce.check(payload.nonce)) {
+      const reason = payload.nonce === undefined ? 'a DPoP nonce is required' : 'the DPoP nonce is stale or unknown';
+      throw new TetherError('use_dpop_nonce', `${reason}; retry with the nonce from the DPoP-Nonce header`, {
+        dpop_nonce: nonce.issue(),
+      });
+    }
+  }
+
+  // §11.1: a jti is single use for as long as the proof could be accepted. Keyed per proof key so one
+  // client cannot burn another's jti values, and hashed so the store holds fixed-size keys.
+  const replayKey = createHash('sha256').update(`dpop\0${jkt}\0${jti}`).digest('base64url');
+  if (!(await replayGuard.claim(replayKey, iat + iatWindowSeconds + skewSeconds))) {
+    throw refuse('DPoP proof has already been used (jti replay)');
+  }
+
+  return { jkt, jti, iat, jwk: publicJwk };
+}
+
+function sameString(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

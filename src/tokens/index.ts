@@ -1,0 +1,32 @@
+/**
+ * tokens: Tether's own credentials (signing keys, access tokens) and DPoP (RFC 9449).
+ * Every export is listed by hand (STYLE.md §2).
+ */
+export type { Clock } from './clock.js';
+export { systemClock } from './clock.js';
+export type { AsymmetricJwsAlgorithm } from './algorithms.js';
+export { ASYMMETRIC_JWS_ALGORITHMS, DEFAULT_JWS_ALGORITHMS, isAsymmetricJwsAlgorithm, hasPrivateMembers } from './algorithms.js';
+export { describeJoseError } from './jose-reason.js';
+export { normalizeHtu, htuMatches } from './htu.js';
+export type { ReplayGuard, MemoryReplayGuardOptions } from './replay-guard.js';
+export { createMemoryReplayGuard } from './replay-guard.js';
+export type { DpopNonces, DpopNoncesOptions } from './dpop-nonce.js';
+export { createDpopNonces } from './dpop-nonce.js';
+export type { VerifyDpopProofOptions, VerifiedDpopProof } from './dpop-proof.js';
+export { verifyDpopProof, DPOP_SIGNING_ALGORITHMS } from './dpop-proof.js';
+export type { ResourceServerChallenge } from './dpop-challenge.js';
+export { dpopChallengeFor, toResourceServerError } from './dpop-challenge.js';
+export type { SigningAlgorithm, SigningKey } from './signing-keys.js';
+export { generateSigningKey, SIGNING_ALGORITHMS } from './signing-keys.js';
+export { sealPrivateKey, openPrivateKey, parseMasterKey } from './key-seal.js';
+export type { StoredSigningKey, KeyRing, KeyRingOptions, KeyRingVerifyOptions } from './key-ring.js';
+export { createKeyRing } from './key-ring.js';
+export type {
+  AccessTokenClaims,
+  Actor,
+  TaskClaim,
+  MintAccessTokenOptions,
+  MintedAccessToken,
+  VerifyAccessTokenOptions,
+} from './access-token.js';
+export { mintAccessToken, verifyAccessToken, ACCESS_TOKEN_TYP } from './access-token.js';

@@ -1,0 +1,171 @@
+import { SignJWT, calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
+import type { CryptoKey, JSONWebKeySet, JWK, JWTHeaderParameters, JWTPayload } from 'jose';
+import { TetherError } from '../errors.js';
+import { hasPrivateMembers } from './algorithms.js';
+import type { Clock } from './clock.js';
+import { describeJoseError } from './jose-reason.js';
+import { openPrivateKey } from './key-seal.js';
+import type { SigningAlgorithm } from './signing-keys.js';
+import { SIGNING_ALGORITHMS } from './signing-keys.js';
+
+/** A signing key as the store keeps it: the private half only ever sealed. */
+export interface StoredSigningKey {
+  kid: string;
+  alg: SigningAlgorithm;
+  publicJwk: JWK;
+  /** Output of sealPrivateKey. */
+  sealed: string;
+  /** Epoch seconds. A key whose createdAt is in the future is published but not yet used to sign. */
+  createdAt: number;
+  /** Epoch seconds. From then on the key no longer signs; it stays published while its tokens can live. */
+  retiredAt?: number | null;
+}
+
+export interface KeyRingOptions {
+  masterKey: Buffer;
+  clock: Clock;
+  /**
+   * The longest lifetime of any token this ring signs. A retired key stays in the JWKS this long after
+   * retirement so every token it signed can still be verified; `sign` refuses longer-lived tokens.
+   */
+  maxTokenLifetimeSeconds: number;
+}
+
+export interface KeyRingVerifyOptions {
+  issuer: string;
+  audience?: string | string[];
+  /** Required `typ` header, e.g. `at+jwt` (RFC 9068 §4). */
+  typ?: string;
+  clock: Clock;
+  skewSeconds?: number;
+}
+
+export interface KeyRing {
+  readonly maxTokenLifetimeSeconds: number;
+  /** The key that signs now: the newest one created and not retired. */
+  activeKey(): { kid: string; alg: SigningAlgorithm };
+  /** The public JWKS to serve at `jwks_uri`: upcoming, active, and recently retired keys. */
+  jwks(): JSONWebKeySet;
+  /** Signs `claims` with the active key. `exp` is required and bounded by maxTokenLifetimeSeconds. */
+  sign(claims: JWTPayload, header: { typ: string }): Promise<string>;
+  /**
+   * Verifies a JWT this broker signed, with local keys only: the header's `kid` selects one published
+   * key, `jku`/`x5u`/`jwk` headers are ignored, an unknown `kid` is `invalid_token`. Requires `exp`,
+   * `iat`, `jti`, `sub`. Every refusal is `invalid_token`.
+   */
+  verifyJwt(token: string, options: KeyRingVerifyOptions): Promise<{ payload: JWTPayload; protectedHeader: JWTHeaderParameters }>;
+}
+
+interface RingKey {
+  kid: string;
+  alg: SigningAlgorithm;
+  publicJwk: JWK;
+  publicKey: CryptoKey;
+  /** Only keys that may still sign are unsealed; a retired key's private half stays sealed. */
+  privateKey: CryptoKey | undefined;
+  createdAt: number;
+  retiredAt: number | undefined;
+}
+
+const MAX_TOKEN_BYTES = 16384;
+
+/**
+ * Builds a key ring from stored keys. Rebuild it when the key table changes (rotation is a row
+ * insert plus a `retiredAt` update, announced by notification).
+ */
+export async function createKeyRing(stored: readonly StoredSigningKey[], options: KeyRingOptions): Promise<KeyRing> {
+  const { masterKey, clock, maxTokenLifetimeSeconds } = options;
+  if (!Number.isFinite(maxTokenLifetimeSeconds) || maxTokenLifetimeSeconds <= 0) {
+    throw new TypeError('createKeyRing: maxTokenLifetimeSeconds must be positive');
+  }
+  const now0 = clock();
+  const keys: RingKey[] = [];
+  for (const s of stored) {
+    if (!SIGNING_ALGORITHMS.includes(s.alg)) throw new TypeError(`createKeyRing: key ${s.kid} has unsupported alg`);
+    if (hasPrivateMembers(s.publicJwk)) throw new TypeError(`createKeyRing: key ${s.kid} publicJwk holds private members`);
+    if ((await calculateJwkThumbprint(s.publicJwk, 'sha256')) !== s.kid) {
+      throw new TypeError(`createKeyRing: key ${s.kid} publicJwk does not match its kid`);
+    }
+    const retiredAt = s.retiredAt ?? undefined;
+    const mayStillSign = retiredAt === undefined || retiredAt > now0;
+    let privateKey: CryptoKey | undefined;
+    if (mayStillSign) {
+      const privateJwk = await openPrivateKey(s.sealed, masterKey, s.kid);
+      privateKey = (await importJWK(privateJwk, s.alg, { extractable: false })) as CryptoKey;
+    }
+    const { kty, crv, x, y, n, e } = s.publicJwk;
+    const publicJwk: JWK = Object.fromEntries(
+      Object.entries({ kty, crv, x, y, n, e, kid: s.kid, alg: s.alg, use: 'sig' }).filter(([, v]) => v !== undefined),
+    );
+    const publicKey = (await importJWK(publicJwk, s.alg)) as CryptoKey;
+    keys.push({ kid: s.kid, alg: s.alg, publicJwk, publicKey, privateKey, createdAt: s.createdAt, retiredAt });
+  }
+  keys.sort((a, b) => b.createdAt - a.createdAt); // newest first
+
+  const isRetired = (k: RingKey, now: number): boolean => k.retiredAt !== undefined && k.retiredAt <= now;
+  const isPublished = (k: RingKey, now: number): boolean =>
+    k.retiredAt === undefined || k.retiredAt + maxTokenLifetimeSeconds > now;
+
+  function active(now: number): RingKey & { privateKey: CryptoKey } {
+    const key = keys.find((k) => k.createdAt <= now && !isRetired(k, now) && k.privateKey !== undefined);
+    if (key === undefined || key.privateKey === undefined) {
+      throw new TetherError('unavailable', 'no active signing key: generate one or un-retire a key');
+    }
+    return key as RingKey & { privateKey: CryptoKey };
+  }
+
+  return {
+    maxTokenLifetimeSeconds,
+
+    activeKey() {
+      const { kid, alg } = active(clock());
+      return { kid, alg };
+    },
+
+    jwks() {
+      const now = clock();
+      return { keys: keys.filter((k) => isPublished(k, now)).map((k) => ({ ...k.publicJwk })) };
+    },
+
+    async sign(claims, header) {
+      const now = clock();
+      const key = active(now);
+      if (typeof claims.exp !== 'number') throw new TypeError('KeyRing.sign: claims.exp is required');
+      if (claims.exp - now > maxTokenLifetimeSeconds) {
+        throw new TypeError('KeyRing.sign: token lifetime exceeds maxTokenLifetimeSeconds');
+      }
+      return new SignJWT(claims).setProtectedHeader({ typ: header.typ, alg: key.alg, kid: key.kid }).sign(key.privateKey);
+    },
+
+    async verifyJwt(token, { issuer, audience, typ, clock: verifyClock, skewSeconds = 5 }) {
+      const refuse = (why: string): TetherError => new TetherError('invalid_token', why);
+      if (typeof token !== 'string' || token.length === 0) throw refuse('access token is missing');
+      if (token.length > MAX_TOKEN_BYTES) throw refuse('access token is too large');
+      let header: ReturnType<typeof decodeProtectedHeader>;
+      try {
+        header = decodeProtectedHeader(token);
+      } catch {
+        throw refuse('access token is not a well-formed JWS');
+      }
+      const now = verifyClock();
+      // Local keys only: a `kid` we did not publish is refused outright, never fetched (RFC 8725 §3.10).
+      const key = typeof header.kid === 'string' ? keys.find((k) => k.kid === header.kid && isPublished(k, now)) : undefined;
+      if (key === undefined) throw refuse('access token kid is not one of this issuer\'s signing keys');
+      if (header.alg !== key.alg) throw refuse('access token alg does not match its signing key');
+      try {
+        const { payload, protectedHeader } = await jwtVerify(token, key.publicKey, {
+          issuer,
+          audience,
+          typ,
+          algorithms: [key.alg],
+          requiredClaims: ['exp', 'iat', 'jti', 'sub'],
+          currentDate: new Date(now * 1000),
+          clockTolerance: skewSeconds,
+        });
+        return { payload, protectedHeader };
+      } catch (e) {
+        throw refuse(describeJoseError(e, 'access token'));
+      }
+    },
+  };
+}
