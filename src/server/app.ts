@@ -7,6 +7,8 @@ import type { Config } from '../config/index.js';
 import { applyRoutes, identitiesSection, type ApplySection } from '../declarative/apply.js';
 import { createInventory, type Inventory } from '../inventory/identities.js';
 import { inventoryRoutes } from '../inventory/routes.js';
+import { createChangeFeed, type ChangeFeed } from '../cluster/index.js';
+import { createRevocationSet, type RevocationSet } from '../revocation/index.js';
 import { schemaVersion, MIGRATIONS, type Store } from '../store/index.js';
 import { bearerMatcher, requireBearer } from './admin-auth.js';
 import { renderError } from './error-render.js';
@@ -27,6 +29,8 @@ export interface Broker {
   audit: AuditWriter;
   inventory: Inventory;
   metrics: Metrics;
+  changes: ChangeFeed;
+  revocations: RevocationSet;
   clock: () => Date;
   /** Stops accepting, finishes in-flight requests, flushes the audit queue, closes the store. */
   close(): Promise<void>;
@@ -56,6 +60,17 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   queueDepth = () => audit.queueDepth();
   const inventory = createInventory({ db: store, audit, clock });
   const applySections: ApplySection[] = [identitiesSection(inventory)];
+
+  // Cluster-wide state: caches register here and are refreshed by notification and on resync.
+  const changes = createChangeFeed(store, logger, { staleAfterMs: config.staleAfterMs });
+  const revocations = createRevocationSet();
+  changes.on('revocation', (n) => revocations.add({ kind: n.rkind, value: n.value, at: n.at }));
+  changes.onResync(() => revocations.reload(store));
+
+  // ---- domain wiring (each domain: build its services, add apply sections, register resyncs) ----
+
+  // ---- end of domain wiring ----
+  await changes.start();
 
   const app = Fastify({
     loggerInstance: logger,
@@ -121,6 +136,8 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
       await admin.register(inventoryRoutes, { inventory });
       await admin.register(auditRoutes, { db: store });
       await admin.register(applyRoutes, { audit, sections: applySections });
+      // ---- admin routes of domains ----
+      // ---- end of admin routes ----
     },
     { prefix: '/admin/v1' },
   );
@@ -129,9 +146,10 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   const close = () =>
     (closing ??= (async () => {
       await app.close();
+      await changes.stop();
       await audit.flush();
       await store.close();
     })());
 
-  return { app, config, store, audit, inventory, metrics, clock, close };
+  return { app, config, store, audit, inventory, metrics, changes, revocations, clock, close };
 }

@@ -4,4 +4,4 @@ export { openStore } from './open.js';
 export type { StoreLocation } from './open.js';
 export { migrate, schemaVersion, MIGRATIONS } from './migrations.js';
 export { notifyChange } from './notify.js';
-export type { ChangeNotice } from './notify.js';
+export type { ChangeNotice, RevocationKind } from './notify.js';

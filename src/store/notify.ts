@@ -1,9 +1,11 @@
 import { CHANGES_CHANNEL, type Queryable } from './types.js';
 
+export type RevocationKind = 'jti' | 'grant' | 'identity' | 'issuer';
+
 /** What changed; listeners re-read the tables it names. Low-volume writes only (see DESIGN.md). */
 export type ChangeNotice =
   | { kind: 'identity'; id: string }
-  | { kind: 'revocation'; id: number }
+  | { kind: 'revocation'; id: number; rkind: RevocationKind; value: string; at: number }
   | { kind: 'policy'; version: number }
   | { kind: 'routes' }
   | { kind: 'issuers' }

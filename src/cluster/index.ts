@@ -1,0 +1,2 @@
+export { createChangeFeed } from './change-feed.js';
+export type { ChangeFeed } from './change-feed.js';

@@ -1,0 +1,38 @@
+import type { AuditInput } from '../audit/index.js';
+import { notifyChange, type Queryable, type RevocationKind } from '../store/index.js';
+
+export interface RevokeRequest {
+  kind: RevocationKind;
+  value: string;
+  reason: string;
+  actor: string;
+}
+
+/**
+ * Records a revocation inside the caller's transaction: the row (truth), the grants it ends, the
+ * audit event, and a notification carrying the entry so every instance applies it without a query.
+ */
+export async function revokeIn(q: Queryable, emit: (e: AuditInput) => void, r: RevokeRequest, now: Date): Promise<{ id: number; grantsRevoked: number }> {
+  const ins = await q.query<{ id: number }>(
+    'INSERT INTO revocations (kind, value, reason, created_at, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+    [r.kind, r.value, r.reason, now, r.actor],
+  );
+  const id = Number(ins.rows[0]!.id);
+  const column = r.kind === 'grant' ? 'id' : r.kind === 'identity' ? 'identity' : r.kind === 'issuer' ? 'issuer' : null;
+  let grantsRevoked = 0;
+  if (column) {
+    const g = await q.query(
+      `UPDATE grants SET state = 'revoked', ended_at = $2, end_reason = $3 WHERE ${column} = $1 AND state IN ('active', 'pending') RETURNING id`,
+      [r.value, now, r.reason],
+    );
+    grantsRevoked = g.rowCount;
+  }
+  emit({
+    type: 'revocation.created',
+    actor: r.actor,
+    identity: r.kind === 'identity' ? r.value : undefined,
+    data: { revocation_id: id, kind: r.kind, value: r.value, reason: r.reason, grants_revoked: grantsRevoked },
+  });
+  await notifyChange(q, { kind: 'revocation', id, rkind: r.kind, value: r.value, at: now.getTime() });
+  return { id, grantsRevoked };
+}
