@@ -1,0 +1,235 @@
+/**
+ * The detector: feed it the broker's issuance/decision stream with observe(); it updates the
+ * per-identity baselines, runs the rules, and returns findings. Synchronous and allocation-light
+ * (no findings → a shared empty array, no per-event strings in the common case), so the broker can
+ * call it inline; it does no I/O: persisting findings, alerting and responding belong to the caller.
+ */
+import { randomUUID } from 'node:crypto';
+import { invalidRequest } from '../errors.js';
+import {
+  baselineFromJSON,
+  baselineToJSON,
+  countRate,
+  isMature,
+  learnEvent,
+  resourceNovelty,
+  resourceTypeOf,
+  type BaselineJSON,
+} from './baseline.js';
+import type { DetectionEvent } from './events.js';
+import type { Finding } from './finding.js';
+import { resolveDetectionOptions, type DetectionOptionsInput } from './options.js';
+import { addFindingRisk, removeFindingRisk, riskScore } from './risk.js';
+import { BUILTIN_RULES } from './rules/all.js';
+import type { Rule, RuleContext } from './rules/rule.js';
+import { createIdentityState, newIdentityState, type IdentityState } from './state.js';
+import { createActionClassifier, trackDeny, trackEscalation, trackNewResource } from './windows.js';
+
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number;
+}
+
+export interface CreateDetectorInput {
+  options?: DetectionOptionsInput;
+  clock: Clock;
+  /** Finding id generator; random UUIDs by default. */
+  newId?: () => string;
+}
+
+/** All baselines of a detector as one JSON document (store it, load it into a new instance). */
+export interface BaselineSnapshot {
+  v: 1;
+  exportedAt: number;
+  baselines: BaselineJSON[];
+}
+
+export interface Detector {
+  /** Judge one event, then learn it. Returns the findings it raised (usually none). */
+  observe(event: DetectionEvent): readonly Finding[];
+  /** Learn a history (oldest first) without judging it: no findings, no risk. Returns events learned. */
+  replay(events: Iterable<DetectionEvent>): number;
+  /** Export every baseline. */
+  baselines(): BaselineSnapshot;
+  /** Load baselines (replacing those of the same identities); open findings and risk are kept. */
+  importBaselines(snapshot: BaselineSnapshot): void;
+  /** One identity's baseline, as JSON; undefined if never seen. */
+  baseline(identity: string): BaselineJSON | undefined;
+  /** 0–100; ≥ 80 while a critical finding of the identity is open. `now` defaults to the clock. */
+  risk(identity: string, now?: number): number;
+  /** Resolve an open finding; returns the resolved copy, or undefined if unknown or already resolved. */
+  resolve(findingId: string, reason?: string): Finding | undefined;
+  /** Open findings, of one identity or of all, oldest first. */
+  openFindings(identity?: string): Finding[];
+}
+
+const NO_FINDINGS: readonly Finding[] = Object.freeze([]);
+/** Prune a rule's cooldown map when it grows past this (grant-scoped rules key it by grant). */
+const COOLDOWN_PRUNE_AT = 256;
+/**
+ * Open findings kept in memory per identity. Past this the oldest non-critical one is forgotten
+ * here (its points keep decaying in the sum; the caller's store still holds it): an identity under
+ * sustained attack must not grow the detector without bound. Critical ones are never dropped,
+ * because they hold the risk floor until an operator resolves them.
+ */
+const MAX_OPEN_PER_IDENTITY = 1000;
+
+export function createDetector(input: CreateDetectorInput): Detector {
+  const o = resolveDetectionOptions(input.options);
+  const clock = input.clock;
+  const newId = input.newId ?? randomUUID;
+  const disabled = new Set(o.disabled);
+  const rules: readonly Rule[] = BUILTIN_RULES.filter((r) => !disabled.has(r.id));
+  const classify = createActionClassifier(o.escalation);
+  const states = new Map<string, IdentityState>();
+  const openById = new Map<string, IdentityState>();
+  // One context object reused for every event: rules read it synchronously and never keep it.
+  const ctx = {} as RuleContext;
+  ctx.options = o;
+
+  const stateOf = (e: DetectionEvent): IdentityState => {
+    let s = states.get(e.identity);
+    if (!s) {
+      s = newIdentityState(e, o.enumeration.denies);
+      states.set(e.identity, s);
+    }
+    return s;
+  };
+
+  const inCooldown = (s: IdentityState, rule: Rule, key: string, at: number): boolean => {
+    const last = s.cooldowns?.get(rule.id)?.get(key);
+    // Either side of the last finding: an out-of-order event must not slip past the cooldown either.
+    return last !== undefined && Math.abs(at - last) < o.cooldownMs;
+  };
+
+  const startCooldown = (s: IdentityState, rule: Rule, key: string, at: number): void => {
+    s.cooldowns ??= new Map();
+    let m = s.cooldowns.get(rule.id);
+    if (!m) s.cooldowns.set(rule.id, (m = new Map()));
+    if (m.size >= COOLDOWN_PRUNE_AT) for (const [k, t] of m) if (at - t >= o.cooldownMs) m.delete(k);
+    m.delete(key);
+    m.set(key, at);
+  };
+
+  const forgetOldestNonCritical = (s: IdentityState): void => {
+    for (const [id, f] of s.open) {
+      if (f.severity === 'critical') continue;
+      s.open.delete(id);
+      openById.delete(id);
+      return;
+    }
+  };
+
+  const observe = (e: DetectionEvent): readonly Finding[] => {
+    const s = stateOf(e);
+    const b = s.baseline;
+    ctx.event = e;
+    ctx.state = s;
+    ctx.baseline = b;
+    ctx.mature = isMature(b, o.learning);
+    ctx.actionSeen = b.actions.has(e.action);
+    ctx.resourceSeen = b.resources.has(e.resource);
+    // resourceTypeOf allocates a substring: only for resources not already known.
+    ctx.resourceTypeSeen = ctx.resourceSeen || b.resourceTypes.has(resourceTypeOf(e.resource));
+    ctx.highCardinality = b.dropped.resources > 0 || resourceNovelty(b) > o.baseline.highCardinalityRatio;
+    ctx.resourceNew = !ctx.resourceSeen && (!ctx.resourceTypeSeen || !ctx.highCardinality);
+
+    countRate(b, e.at, o.baseline);
+    trackDeny(s, e);
+    if (ctx.mature && ctx.resourceNew) trackNewResource(s, e, o.enumeration);
+    trackEscalation(s, e, classify(e.action), o.escalation.windowMs);
+
+    let out: Finding[] | undefined;
+    for (const rule of rules) {
+      const key = rule.dedupe === 'grant' ? (e.grantId ?? e.taskId ?? e.jti ?? '') : '';
+      if (s.cooldowns !== undefined && inCooldown(s, rule, key, e.at)) continue;
+      const evidence = rule.check(ctx);
+      if (!evidence) continue;
+      startCooldown(s, rule, key, e.at);
+      const f: Finding = {
+        id: newId(),
+        rule: rule.id,
+        identity: e.identity,
+        severity: o.severity[rule.id],
+        status: 'open',
+        evidence,
+        createdAt: e.at,
+      };
+      // A replay without a grant id on the event still names the grant from the token's first sighting,
+      // so a revoke_grant response knows what to revoke.
+      const grantId = e.grantId ?? (typeof evidence.grantId === 'string' ? evidence.grantId : undefined);
+      if (grantId !== undefined) f.grantId = grantId;
+      if (e.jti !== undefined) f.jti = e.jti;
+      if (s.open.size >= MAX_OPEN_PER_IDENTITY) forgetOldestNonCritical(s);
+      s.open.set(f.id, f);
+      openById.set(f.id, s);
+      addFindingRisk(s, f, o.risk);
+      (out ??= []).push(f);
+    }
+    learnEvent(b, e, o.baseline);
+    return out ?? NO_FINDINGS;
+  };
+
+  const replay = (events: Iterable<DetectionEvent>): number => {
+    let n = 0;
+    for (const e of events) {
+      const b = stateOf(e).baseline;
+      countRate(b, e.at, o.baseline);
+      learnEvent(b, e, o.baseline);
+      n += 1;
+    }
+    return n;
+  };
+
+  const baselines = (): BaselineSnapshot => ({
+    v: 1,
+    exportedAt: clock.now(),
+    baselines: [...states.values()].map((s) => baselineToJSON(s.baseline)),
+  });
+
+  const importBaselines = (snap: BaselineSnapshot): void => {
+    if (!snap || snap.v !== 1 || !Array.isArray(snap.baselines)) throw invalidRequest('unsupported baseline snapshot');
+    // Parse everything first: a bad record must not leave half a snapshot loaded.
+    const parsed = snap.baselines.map(baselineFromJSON);
+    for (const b of parsed) {
+      const s = states.get(b.identity);
+      if (s) s.baseline = b;
+      else states.set(b.identity, createIdentityState(b, o.enumeration.denies));
+    }
+  };
+
+  const resolve = (findingId: string, reason?: string): Finding | undefined => {
+    const s = openById.get(findingId);
+    const f = s?.open.get(findingId);
+    if (!s || !f) return undefined;
+    const now = clock.now();
+    openById.delete(findingId);
+    s.open.delete(findingId);
+    removeFindingRisk(s, f, now, o.risk);
+    // A new object: the caller may still hold the open one observe() returned.
+    const done: Finding = { ...f, status: 'resolved', resolvedAt: now };
+    if (reason !== undefined) done.resolution = reason;
+    return done;
+  };
+
+  const openFindings = (identity?: string): Finding[] => {
+    if (identity !== undefined) return [...(states.get(identity)?.open.values() ?? [])];
+    const all: Finding[] = [];
+    for (const s of states.values()) all.push(...s.open.values());
+    return all.sort((a, b) => a.createdAt - b.createdAt);
+  };
+
+  return {
+    observe,
+    replay,
+    baselines,
+    importBaselines,
+    baseline: (identity) => {
+      const s = states.get(identity);
+      return s ? baselineToJSON(s.baseline) : undefined;
+    },
+    risk: (identity, now = clock.now()) => riskScore(states.get(identity), now, o.risk),
+    resolve,
+    openFindings,
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * Everything the detector keeps per identity: the learned (serialisable) baseline, short sliding
+ * windows that only matter for a minute or ten (never stored), cooldowns, risk and open findings.
+ */
+import { createBaseline, type IdentityBaseline } from './baseline.js';
+import type { DetectionEvent } from './events.js';
+import type { Finding, RuleId } from './finding.js';
+
+export interface EscalationState {
+  /** Latest secret read. */
+  secret?: DetectionEvent;
+  /** Latest permission change that followed a secret read in the window, with that read. */
+  perm?: DetectionEvent;
+  permSecret?: DetectionEvent;
+  /** Set on the event that completes the chain, cleared once judged. */
+  chain?: readonly [DetectionEvent, DetectionEvent, DetectionEvent];
+}
+
+export interface IdentityState {
+  baseline: IdentityBaseline;
+  /** Ring of the last N denied events (N = enumeration.denies). */
+  denies: (DetectionEvent | undefined)[];
+  denyNext: number;
+  /** Distinct never-seen resources in the enumeration window → when last touched (insertion = age order). */
+  recentNew: Map<string, number>;
+  escalation: EscalationState;
+  /** rule → dedupe key (grant, or '' for identity-wide rules) → time it last fired; created on first finding. */
+  cooldowns?: Map<RuleId, Map<string, number>>;
+  /** Risk points at `riskAt`, before decay. */
+  riskPoints: number;
+  riskAt: number;
+  open: Map<string, Finding>;
+  openCritical: number;
+}
+
+export function createIdentityState(baseline: IdentityBaseline, denyWindow: number): IdentityState {
+  return {
+    baseline,
+    denies: new Array<DetectionEvent | undefined>(denyWindow).fill(undefined),
+    denyNext: 0,
+    recentNew: new Map(),
+    escalation: {},
+    riskPoints: 0,
+    riskAt: 0,
+    open: new Map(),
+    openCritical: 0,
+  };
+}
+
+export function newIdentityState(e: DetectionEvent, denyWindow: number): IdentityState {
+  return createIdentityState(createBaseline(e.identity, e.identityKind), denyWindow);
+}

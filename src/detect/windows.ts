@@ -1,0 +1,74 @@
+/**
+ * Short sliding windows updated before the rules run, so that the event being judged is inside
+ * them: the deny ring and distinct-new-resource set (enumeration) and the escalation chain stages.
+ */
+import type { DetectionEvent } from './events.js';
+import type { ActionMatcher, DetectionOptions } from './options.js';
+import type { IdentityState } from './state.js';
+
+export const SECRET_READ = 1;
+export const PERMISSION_CHANGE = 2;
+export const EXTERNAL_CALL = 4;
+
+/**
+ * Classifies action names for the escalation chain. Action names repeat endlessly, so the regex
+ * work is done once per distinct name; the cache is cleared when full rather than grown without bound.
+ */
+export function createActionClassifier(o: DetectionOptions['escalation'], max = 4096): (action: string) => number {
+  const cache = new Map<string, number>();
+  const match = (m: ActionMatcher, a: string): boolean => m.noun.test(a) && (!m.verb || m.verb.test(a));
+  return (action) => {
+    const hit = cache.get(action);
+    if (hit !== undefined) return hit;
+    let c = 0;
+    if (match(o.secretRead, action)) c |= SECRET_READ;
+    if (match(o.permissionChange, action)) c |= PERMISSION_CHANGE;
+    if (match(o.externalCall, action)) c |= EXTERNAL_CALL;
+    if (cache.size >= max) cache.clear();
+    cache.set(action, c);
+    return c;
+  };
+}
+
+export function trackDeny(s: IdentityState, e: DetectionEvent): void {
+  if (e.allowed || s.denies.length === 0) return;
+  s.denies[s.denyNext] = e;
+  s.denyNext = (s.denyNext + 1) % s.denies.length;
+}
+
+/** Denies inside the window ending at `at`, when the ring is full of them; else 0 (cheap common case). */
+export function denyBurst(s: IdentityState, at: number, windowMs: number): number {
+  const oldest = s.denies[s.denyNext]; // the ring is written in order: the next slot holds the oldest
+  return oldest !== undefined && at - oldest.at <= windowMs ? s.denies.length : 0;
+}
+
+export function trackNewResource(s: IdentityState, e: DetectionEvent, o: DetectionOptions['enumeration']): void {
+  const m = s.recentNew;
+  m.delete(e.resource); // re-insert so Map order stays oldest-first
+  m.set(e.resource, e.at);
+  // Prune from the old end; the cap keeps a flood from growing the map past what the rule needs.
+  for (const [r, t] of m) {
+    if (e.at - t <= o.windowMs && m.size <= o.distinctResources * 4) break;
+    m.delete(r);
+  }
+}
+
+export function trackEscalation(s: IdentityState, e: DetectionEvent, cls: number, windowMs: number): void {
+  const x = s.escalation;
+  delete x.chain;
+  if (cls === 0) return;
+  // Judge the latest stage first, so one action matching several patterns cannot complete a chain alone.
+  if (cls & EXTERNAL_CALL && x.perm && x.permSecret && e.at - x.permSecret.at <= windowMs) {
+    x.chain = [x.permSecret, x.perm, e];
+    delete x.secret;
+    delete x.perm;
+    delete x.permSecret;
+    return;
+  }
+  if (cls & PERMISSION_CHANGE && x.secret && e.at - x.secret.at <= windowMs) {
+    x.perm = e;
+    x.permSecret = x.secret;
+    return;
+  }
+  if (cls & SECRET_READ) x.secret = e;
+}
