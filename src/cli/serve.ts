@@ -53,7 +53,12 @@ Examples:
       const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
       const broker = await buildApp({ config, store, logger, adminToken });
       const address = await broker.app.listen({ port: config.port, host: config.host });
-      logger.info({ address, store: store.kind, dataDir: config.databaseUrl ? undefined : config.dataDir }, 'tether is serving');
+      const listenUrl = address.replace('://0.0.0.0:', '://127.0.0.1:').replace('://[::]:', '://[::1]:');
+      broker.setListenUrl(listenUrl);
+      if (!config.issuerUrl && config.host !== '127.0.0.1' && config.host !== 'localhost') {
+        logger.warn({ issuer: listenUrl }, 'no --issuer-url: tokens name the listen address as issuer; set the URL clients use');
+      }
+      logger.info({ address, issuer: broker.issuerUrl(), store: store.kind, dataDir: config.databaseUrl ? undefined : config.dataDir }, 'tether is serving');
 
       let stopping = false;
       const stop = (signal: string) => {

@@ -26,6 +26,17 @@ export async function revokeIn(q: Queryable, emit: (e: AuditInput) => void, r: R
       [r.value, now, r.reason],
     );
     grantsRevoked = g.rowCount;
+    // Tokens do not name their federation issuer, so an issuer revocation reaches them through
+    // their grants: one grant revocation per grant it ended.
+    if (r.kind === 'issuer') {
+      for (const row of g.rows as Array<{ id: string }>) {
+        const gi = await q.query<{ id: number }>(
+          'INSERT INTO revocations (kind, value, reason, created_at, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+          ['grant', row.id, r.reason, now, r.actor],
+        );
+        await notifyChange(q, { kind: 'revocation', id: Number(gi.rows[0]!.id), rkind: 'grant', value: row.id, at: now.getTime() });
+      }
+    }
   }
   emit({
     type: 'revocation.created',

@@ -8,11 +8,16 @@ import { applyRoutes, identitiesSection, type ApplySection } from '../declarativ
 import { createInventory, type Inventory } from '../inventory/identities.js';
 import { inventoryRoutes } from '../inventory/routes.js';
 import { createChangeFeed, type ChangeFeed } from '../cluster/index.js';
+import { createTokenDomain, type TokenDomain } from '../tokens/wire.js';
 import { createRevocationSet, type RevocationSet } from '../revocation/index.js';
 import { schemaVersion, MIGRATIONS, type Store } from '../store/index.js';
 import { bearerMatcher, requireBearer } from './admin-auth.js';
 import { renderError } from './error-render.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { authzenRoutes, createPdpDomain, type PdpDomain } from '../pdp/index.js';
+import { policyRoutes } from '../policy/routes.js';
+import { postureRoutes } from '../posture/routes.js';
+import { createReviews, reviewRoutes } from '../reviews/index.js';
 
 export interface AppDeps {
   config: Config;
@@ -31,7 +36,13 @@ export interface Broker {
   metrics: Metrics;
   changes: ChangeFeed;
   revocations: RevocationSet;
+  tokens: TokenDomain;
+  issuerUrl: () => string;
+  /** Tells the broker the address it listens on, when no --issuer-url was given. */
+  setListenUrl(url: string): void;
   clock: () => Date;
+  /** The decision pipeline (`pdp.pipeline.decide`) and its caches. */
+  pdp: PdpDomain;
   /** Stops accepting, finishes in-flight requests, flushes the audit queue, closes the store. */
   close(): Promise<void>;
 }
@@ -61,6 +72,12 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   const inventory = createInventory({ db: store, audit, clock });
   const applySections: ApplySection[] = [identitiesSection(inventory)];
 
+  // The URL clients know the broker by: --issuer-url, else the address it listens on (set at listen).
+  let listenUrl = 'http://127.0.0.1:8080';
+  const issuerUrl = () => (config.issuerUrl ?? listenUrl).replace(/\/+$/, '');
+  // Per-identity risk (0-100) that policies read as context.risk; detection plugs in its scorer.
+  const risk = { of: (_id: string): number => 0 };
+
   // Cluster-wide state: caches register here and are refreshed by notification and on resync.
   const changes = createChangeFeed(store, logger, { staleAfterMs: config.staleAfterMs });
   const revocations = createRevocationSet();
@@ -69,6 +86,39 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
 
   // ---- domain wiring (each domain: build its services, add apply sections, register resyncs) ----
 
+  const pdp = createPdpDomain({ store, audit, logger, clock, changes, metrics });
+  applySections.push(...pdp.sections);
+
+  // Federation, grants and tokens.
+  const tokens = await createTokenDomain({
+    config,
+    store,
+    audit,
+    inventory,
+    revocations,
+    changes,
+    metrics,
+    logger,
+    clock,
+    issuerUrl,
+    policies: pdp.policies,
+    identityEntity: async (id) => (await pdp.identities.get(id))?.entity ?? null,
+    riskOf: (id) => risk.of(id),
+    onIdentityChanged: (id) => pdp.identities.invalidate(id),
+  });
+  applySections.push(tokens.applySection);
+
+  // Reviews (issue 7): opened by lifecycle signals. The apply section runs after identities (and the
+  // policy sections), so an identity applied with a past review_by gets its review in the same
+  // transaction; identity notices cover admin create/patch on any instance; the resync backstop runs
+  // the sweep (review due, owner departed, dormancy, policy widening) at most every 5 minutes.
+  const reviews = createReviews({ db: store, audit, inventory, clock, logger });
+  applySections.push(reviews.signals.applySection);
+  changes.on('identity', (n) => reviews.signals.identityNotice(n.id).then(() => undefined));
+  changes.on('policy', () => reviews.signals.policyChanged().then(() => undefined));
+  changes.onResync(async () => {
+    void reviews.signals.sweepIfDue(); // in the background: never delays start or a resync
+  });
   // ---- end of domain wiring ----
   await changes.start();
 
@@ -137,19 +187,45 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
       await admin.register(auditRoutes, { db: store });
       await admin.register(applyRoutes, { audit, sections: applySections });
       // ---- admin routes of domains ----
+      await admin.register(policyRoutes, { db: store, audit, cache: pdp.policies, versions: pdp.versions, replay: pdp.replay });
+      await admin.register(tokens.adminRoutes);
+      await admin.register(reviewRoutes, reviews.routeOptions);
+      await admin.register(postureRoutes, { db: store, clock, riskOf: (id: string) => risk.of(id) });
       // ---- end of admin routes ----
     },
     { prefix: '/admin/v1' },
   );
+  // Public routes of domains (non-admin).
+  const adminGuard = requireBearer(bearerMatcher(deps.adminToken), 'admin token (introspection is for resource servers holding it)');
+  await app.register(tokens.publicRoutes(adminGuard));
+  await app.register(authzenRoutes, { pipeline: pdp.pipeline, pdpToken: config.pdpToken, baseUrl: config.issuerUrl });
 
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
       await app.close();
+      tokens.stop();
       await changes.stop();
       await audit.flush();
       await store.close();
     })());
 
-  return { app, config, store, audit, inventory, metrics, changes, revocations, clock, close };
+  return {
+    app,
+    config,
+    store,
+    audit,
+    inventory,
+    metrics,
+    changes,
+    revocations,
+    tokens,
+    issuerUrl,
+    setListenUrl: (url: string) => {
+      listenUrl = url;
+    },
+    clock,
+    pdp,
+    close,
+  };
 }

@@ -62,10 +62,12 @@ export function renderError(err: unknown, req: FastifyRequest, reply: FastifyRep
     reply.header('WWW-Authenticate', `DPoP error="${code}", error_description="${te.message.replace(/["\\]/g, '')}", algs="ES256 EdDSA RS256 PS256"`);
   }
   if (status === 401 && surface === 'admin') reply.header('WWW-Authenticate', 'Bearer realm="tether-admin"');
-  if (te.code === 'use_dpop_nonce' && typeof te.extra?.nonce === 'string') {
-    reply.header('DPoP-Nonce', te.extra.nonce);
-    delete body.nonce;
+  // RFC 9449 §8: the fresh nonce travels in a header, not the body.
+  if (typeof te.extra?.dpop_nonce === 'string') {
+    reply.header('DPoP-Nonce', te.extra.dpop_nonce);
+    delete body.dpop_nonce;
   }
+  if (typeof te.extra?.www_authenticate === 'string') delete body.www_authenticate;
   if (surface === 'oauth') reply.header('Cache-Control', 'no-store');
   return reply.code(status).type('application/json; charset=utf-8').send(body);
 }

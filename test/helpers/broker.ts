@@ -29,6 +29,7 @@ export async function startBroker(kind: 'pg' | 'pglite', overrides: Partial<Conf
   const config = loadConfig({ port: 0, logLevel: 'info', dataDir: db.dataDir ?? '/nonexistent', databaseUrl: db.databaseUrl, ...overrides }, {});
   const broker = await buildApp({ config, store, logger: createLogger('info', sink), adminToken: ADMIN_TOKEN, ...(opts.clock ? { clock: opts.clock } : {}) });
   const address = await broker.app.listen({ port: 0, host: '127.0.0.1' });
+  broker.setListenUrl(address);
   return {
     url: address,
     broker,

@@ -1,0 +1,81 @@
+import type { FastifyInstance } from 'fastify';
+import { canonicalJson, type AuditWriter } from '../audit/index.js';
+import type { ApplySection } from '../declarative/apply.js';
+import { TetherError } from '../errors.js';
+import { pathId } from '../server/validate.js';
+import { notifyChange, type Queryable } from '../store/index.js';
+import { parseIssuerConfig, parseIssuerConfigs, type IssuerConfig } from './issuer-config.js';
+
+/**
+ * Trusted issuers: the table is the truth, every instance keeps the parsed list in memory and
+ * re-reads it on the `issuers` notification (the token endpoint never queries for them).
+ */
+export function createIssuerStore(deps: { db: Queryable; clock: () => Date }) {
+  let issuers: IssuerConfig[] = [];
+
+  async function upsertIn(q: Queryable, emit: Parameters<ApplySection>[1], cfg: IssuerConfig, actor: string): Promise<boolean> {
+    const cur = await q.query<{ config: unknown }>('SELECT config FROM issuers WHERE name = $1 FOR UPDATE', [cfg.name]);
+    if (cur.rows[0] && canonicalJson(cur.rows[0].config) === canonicalJson(cfg)) return false;
+    await q.query(
+      `INSERT INTO issuers (name, config, updated_at) VALUES ($1, $2, $3)
+       ON CONFLICT (name) DO UPDATE SET config = EXCLUDED.config, updated_at = EXCLUDED.updated_at`,
+      [cfg.name, JSON.stringify(cfg), deps.clock()],
+    );
+    emit({ type: 'issuer.upserted', actor, data: { issuer: cfg, created: !cur.rows[0] } });
+    await notifyChange(q, { kind: 'issuers' });
+    return true;
+  }
+
+  return {
+    list: () => issuers,
+    async reload(): Promise<void> {
+      const r = await deps.db.query<{ config: unknown }>('SELECT config FROM issuers ORDER BY name');
+      // A stored config that no longer parses is skipped (and cannot vouch for anyone): fail closed.
+      const next: IssuerConfig[] = [];
+      for (const row of r.rows) {
+        try {
+          next.push(parseIssuerConfig(row.config));
+        } catch {
+          /* skipped */
+        }
+      }
+      issuers = next;
+    },
+    upsertIn,
+    section(): ApplySection {
+      return async (q, emit, bundle) => {
+        if (!bundle.issuers) return [];
+        const cfgs = parseIssuerConfigs(bundle.issuers);
+        const changes: string[] = [];
+        for (const c of cfgs) if (await upsertIn(q, emit, c, 'apply')) changes.push(`issuer ${c.name} applied`);
+        return changes;
+      };
+    },
+  };
+}
+
+export type IssuerStore = ReturnType<typeof createIssuerStore>;
+
+export async function issuerRoutes(app: FastifyInstance, opts: { issuers: IssuerStore; audit: Pick<AuditWriter, 'transact'>; db: Queryable }) {
+  app.get('/issuers', async () => {
+    const r = await opts.db.query<{ config: unknown; updated_at: Date }>('SELECT config, updated_at FROM issuers ORDER BY name');
+    return { issuers: r.rows.map((x) => ({ ...(x.config as object), updated_at: new Date(x.updated_at).toISOString() })) };
+  });
+  app.post('/issuers', async (req, reply) => {
+    const cfg = parseIssuerConfig(req.body);
+    const changed = await opts.audit.transact((q, emit) => opts.issuers.upsertIn(q, emit, cfg, 'admin'));
+    await opts.issuers.reload();
+    return reply.code(changed ? 201 : 200).send(cfg);
+  });
+  app.delete('/issuers/:name', async (req) => {
+    const name = pathId((req.params as { name: string }).name);
+    await opts.audit.transact(async (q, emit) => {
+      const r = await q.query('DELETE FROM issuers WHERE name = $1', [name]);
+      if (r.rowCount === 0) throw new TetherError('not_found', `issuer ${JSON.stringify(name)} does not exist`);
+      emit({ type: 'issuer.deleted', actor: 'admin', data: { name } });
+      await notifyChange(q, { kind: 'issuers' });
+    });
+    await opts.issuers.reload();
+    return { deleted: name };
+  });
+}

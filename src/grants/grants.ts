@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import type { AuditInput, AuditWriter } from '../audit/index.js';
+import { TetherError } from '../errors.js';
+import { revokeIn } from '../revocation/index.js';
+import type { Queryable } from '../store/index.js';
+
+export type GrantState = 'pending' | 'active' | 'ended' | 'expired' | 'revoked' | 'denied';
+
+export interface TaskSpec {
+  purpose?: string | undefined;
+  ticket?: string | undefined;
+}
+
+export interface Grant {
+  id: string;
+  identity: string;
+  audience: string;
+  actions: string[];
+  task: TaskSpec & { requested_ttl?: number };
+  state: GrantState;
+  break_glass: boolean;
+  justification: string | null;
+  issuer: string | null;
+  decided_by: string | null;
+  decision_reason: string | null;
+  created_at: string;
+  activated_at: string | null;
+  not_after: string | null;
+  ended_at: string | null;
+  end_reason: string | null;
+}
+
+interface Row extends Omit<Grant, 'created_at' | 'activated_at' | 'not_after' | 'ended_at'> {
+  created_at: Date;
+  activated_at: Date | null;
+  not_after: Date | null;
+  ended_at: Date | null;
+}
+
+const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
+const toGrant = (r: Row): Grant => ({
+  ...r,
+  created_at: iso(r.created_at)!,
+  activated_at: iso(r.activated_at),
+  not_after: iso(r.not_after),
+  ended_at: iso(r.ended_at),
+});
+const COLS = 'id, identity, audience, actions, task, state, break_glass, justification, issuer, decided_by, decision_reason, created_at, activated_at, not_after, ended_at, end_reason';
+
+export interface GrantRequest {
+  identity: string;
+  audience: string;
+  actions: string[];
+  task: TaskSpec;
+  issuer: string;
+  /** Seconds the grant should live once active. */
+  ttlSeconds: number;
+  approval: boolean;
+  breakGlass: { justification: string } | null;
+}
+
+export type GrantOutcome = { kind: 'active'; grant: Grant; reused: boolean } | { kind: 'pending'; grant: Grant } | { kind: 'denied'; grant: Grant };
+
+const sameTask = (a: TaskSpec, b: TaskSpec) => (a.purpose ?? null) === (b.purpose ?? null) && (a.ticket ?? null) === (b.ticket ?? null);
+const covers = (have: string[], want: string[]) => want.every((w) => have.includes(w));
+
+/**
+ * Just-in-time, task-scoped grants. A token exchange opens a grant or reuses the live one for the
+ * same identity, audience and task; with `@approval("required")` the grant waits for a human and
+ * the same exchange succeeds once it is approved.
+ */
+export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'transact'>; clock: () => Date }) {
+  const { db, audit, clock } = deps;
+
+  async function candidates(q: Queryable, r: GrantRequest): Promise<Grant[]> {
+    const rows = await q.query<Row>(
+      `SELECT ${COLS} FROM grants WHERE identity = $1 AND audience = $2 AND state IN ('active', 'pending', 'denied')
+       ORDER BY created_at DESC LIMIT 50`,
+      [r.identity, r.audience],
+    );
+    return rows.rows.map(toGrant).filter((g) => sameTask(g.task, r.task));
+  }
+
+  /** The read-only fast path: a live grant that already covers the request. */
+  async function findActive(r: GrantRequest): Promise<Grant | null> {
+    const now = clock().getTime();
+    for (const g of await candidates(db, r)) {
+      if (g.state === 'active' && g.break_glass === (r.breakGlass !== null) && g.not_after && Date.parse(g.not_after) > now + 5000 && covers(g.actions, r.actions)) return g;
+    }
+    return null;
+  }
+
+  return {
+    findActive,
+
+    async openOrReuse(r: GrantRequest): Promise<GrantOutcome> {
+      const live = await findActive(r);
+      if (live) return { kind: 'active', grant: live, reused: true };
+      return audit.transact(async (q, emit) => {
+        // Serialise concurrent exchanges for the same identity so they share one grant.
+        await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`grant:${r.identity}`]);
+        const now = clock();
+        for (const g of await candidates(q, r)) {
+          const sameActions = g.actions.length === r.actions.length && covers(g.actions, r.actions);
+          if (g.state === 'active' && g.not_after && Date.parse(g.not_after) > now.getTime() + 5000 && covers(g.actions, r.actions) && g.break_glass === (r.breakGlass !== null)) {
+            return { kind: 'active', grant: g, reused: true } as const;
+          }
+          if (r.approval && g.state === 'pending' && sameActions) return { kind: 'pending', grant: g } as const;
+          if (r.approval && g.state === 'denied' && sameActions && g.ended_at && Date.parse(g.ended_at) > now.getTime() - 3600_000) {
+            return { kind: 'denied', grant: g } as const;
+          }
+        }
+        const id = randomUUID();
+        const pending = r.approval && !r.breakGlass;
+        const notAfter = pending ? null : new Date(now.getTime() + r.ttlSeconds * 1000);
+        const ins = await q.query<Row>(
+          `INSERT INTO grants (id, identity, audience, actions, task, state, break_glass, justification, issuer, created_at, activated_at, not_after)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ${COLS}`,
+          [id, r.identity, r.audience, JSON.stringify(r.actions), JSON.stringify({ ...r.task, requested_ttl: r.ttlSeconds }), pending ? 'pending' : 'active', r.breakGlass !== null, r.breakGlass?.justification ?? null, r.issuer, now, pending ? null : now, notAfter],
+        );
+        const grant = toGrant(ins.rows[0]!);
+        const data = { grant: id, audience: r.audience, actions: r.actions, task: r.task, not_after: grant.not_after, break_glass: r.breakGlass !== null, issuer: r.issuer };
+        if (pending) {
+          emit({ type: 'grant.pending', actor: r.identity, identity: r.identity, data });
+          return { kind: 'pending', grant } as const;
+        }
+        emit({ type: 'grant.opened', actor: r.identity, identity: r.identity, data });
+        if (r.breakGlass) {
+          emit({ type: 'grant.break_glass', actor: r.identity, identity: r.identity, data: { ...data, justification: r.breakGlass.justification, severity: 'critical' } });
+        }
+        return { kind: 'active', grant, reused: false } as const;
+      });
+    },
+
+    async get(id: string): Promise<Grant | null> {
+      const r = await db.query<Row>(`SELECT ${COLS} FROM grants WHERE id = $1`, [id]);
+      return r.rows[0] ? toGrant(r.rows[0]) : null;
+    },
+
+    async list(f: { identity?: string | undefined; state?: string | undefined; limit: number; before?: string | undefined }): Promise<Grant[]> {
+      const where: string[] = [];
+      const p: unknown[] = [];
+      if (f.identity) where.push(`identity = $${p.push(f.identity)}`);
+      if (f.state) where.push(`state = $${p.push(f.state)}`);
+      if (f.before) where.push(`created_at < $${p.push(f.before)}`);
+      p.push(f.limit);
+      const r = await db.query<Row>(`SELECT ${COLS} FROM grants ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC LIMIT $${p.length}`, p);
+      return r.rows.map(toGrant);
+    },
+
+    /** A human decision on a pending grant. */
+    decide(id: string, decision: 'approve' | 'deny', approver: string, reason: string): Promise<Grant> {
+      return audit.transact(async (q, emit) => {
+        const r = await q.query<Row>(`SELECT ${COLS} FROM grants WHERE id = $1 FOR UPDATE`, [id]);
+        if (!r.rows[0]) throw new TetherError('not_found', `grant ${JSON.stringify(id)} does not exist`);
+        const g = toGrant(r.rows[0]);
+        if (g.state !== 'pending') throw new TetherError('conflict', `grant ${id} is ${g.state}, not pending`);
+        const now = clock();
+        const ttl = g.task.requested_ttl ?? 3600;
+        const u =
+          decision === 'approve'
+            ? await q.query<Row>(`UPDATE grants SET state = 'active', activated_at = $2, not_after = $3, decided_by = $4, decision_reason = $5 WHERE id = $1 RETURNING ${COLS}`, [id, now, new Date(now.getTime() + ttl * 1000), approver, reason])
+            : await q.query<Row>(`UPDATE grants SET state = 'denied', ended_at = $2, end_reason = 'denied', decided_by = $3, decision_reason = $4 WHERE id = $1 RETURNING ${COLS}`, [id, now, approver, reason]);
+        emit({ type: decision === 'approve' ? 'grant.approved' : 'grant.denied', actor: approver, identity: g.identity, data: { grant: id, approver, reason, actions: g.actions, audience: g.audience } });
+        return toGrant(u.rows[0]!);
+      });
+    },
+
+    /** Task end (the workload revoked its token) or an operator: the grant and all its tokens die. */
+    endIn: async (q: Queryable, emit: (e: AuditInput) => void, id: string, reason: string, actor: string): Promise<void> => {
+      const r = await q.query<{ identity: string }>(`UPDATE grants SET state = 'ended', ended_at = $2, end_reason = $3 WHERE id = $1 AND state = 'active' RETURNING identity`, [id, clock(), reason]);
+      if (r.rows[0]) {
+        emit({ type: 'grant.ended', actor, identity: r.rows[0].identity, data: { grant: id, reason } });
+        await revokeIn(q, emit, { kind: 'grant', value: id, reason, actor }, clock());
+      }
+    },
+
+    /** Marks grants past not_after as expired (audited), so state and posture tell the truth. */
+    expireDue: (): Promise<number> =>
+      audit.transact(async (q, emit) => {
+        const r = await q.query<{ id: string; identity: string }>(
+          `UPDATE grants SET state = 'expired', ended_at = not_after, end_reason = 'ttl' WHERE state = 'active' AND not_after < $1 RETURNING id, identity`,
+          [clock()],
+        );
+        for (const g of r.rows) emit({ type: 'grant.expired', actor: 'system', identity: g.identity, data: { grant: g.id } });
+        return r.rowCount;
+      }),
+  };
+}
+
+export type Grants = ReturnType<typeof createGrants>;

@@ -1,0 +1,139 @@
+/**
+ * Inventory identities as Cedar principals: id → `Identity::"<id>"` with the inventory's attributes.
+ * A bounded LRU with load-on-miss keeps decision latency flat whatever the inventory size (a hit is
+ * one Map lookup; a miss is one primary-key query), invalidated per id on the `identity` notification
+ * and cleared on resync (DESIGN.md "Storage": the request path answers from memory).
+ *
+ * Cedar has no null: absent inventory fields are left out of `attrs`, so a policy tests them with
+ * `has`. Labels become a record (`principal.labels.team == "payments"`).
+ */
+import type { CedarEntityJson } from '../policy/index.js';
+import { toCedarRecord, type CedarRecord } from '../pdp/cedar-values.js';
+import type { Queryable } from '../store/index.js';
+import type { Identity } from './identity-schema.js';
+
+export interface IdentityEntity {
+  readonly id: string;
+  readonly status: Identity['status'];
+  readonly kind: Identity['kind'];
+  readonly owner: string | null;
+  readonly environment: string | null;
+  /** `Identity::"<id>"`, no parents (entities.json may add them: pdp/build-request.ts). */
+  readonly entity: CedarEntityJson;
+}
+
+export interface IdentityCache {
+  /** The cached entity, `null` for a known-unknown id, `undefined` when not cached (call load). */
+  peek(id: string): IdentityEntity | null | undefined;
+  get(id: string): Promise<IdentityEntity | null>;
+  invalidate(id: string): void;
+  clear(): void;
+  size(): number;
+}
+
+interface Row {
+  id: string;
+  kind: Identity['kind'];
+  owner: string | null;
+  purpose: string | null;
+  environment: string | null;
+  review_by: Date | string | null;
+  status: Identity['status'];
+  labels: Record<string, string> | string | null;
+  attributes: Record<string, unknown> | string | null;
+  discovered_by: string | null;
+}
+
+export const IDENTITY_CACHE_MAX = 50000;
+
+export function createIdentityCache(deps: { db: Queryable; max?: number }): IdentityCache {
+  const max = deps.max ?? IDENTITY_CACHE_MAX;
+  const lru = new Map<string, IdentityEntity | null>();
+  const loading = new Map<string, Promise<IdentityEntity | null>>();
+  // Bumped by invalidate/clear so a load that started before a change does not cache stale data.
+  let generation = 0;
+  const gen = new Map<string, number>();
+
+  const put = (id: string, v: IdentityEntity | null) => {
+    lru.delete(id);
+    lru.set(id, v);
+    if (lru.size > max) lru.delete(lru.keys().next().value as string);
+  };
+
+  const load = async (id: string): Promise<IdentityEntity | null> => {
+    const startGen = generation;
+    const startId = gen.get(id) ?? 0;
+    const r = await deps.db.query<Row>(
+      'SELECT id, kind, owner, purpose, environment, review_by, status, labels, attributes, discovered_by FROM identities WHERE id = $1',
+      [id],
+    );
+    const row = r.rows[0];
+    const v = row ? toEntity(row) : null;
+    if (generation === startGen && (gen.get(id) ?? 0) === startId) put(id, v);
+    return v;
+  };
+
+  return {
+    peek(id) {
+      const v = lru.get(id);
+      if (v === undefined) return undefined;
+      // Refresh recency: a Map keeps insertion order, so re-inserting moves it to the young end.
+      lru.delete(id);
+      lru.set(id, v);
+      return v;
+    },
+    get(id) {
+      const hit = this.peek(id);
+      if (hit !== undefined) return Promise.resolve(hit);
+      let p = loading.get(id);
+      if (!p) {
+        p = load(id).finally(() => loading.delete(id));
+        loading.set(id, p);
+      }
+      return p;
+    },
+    invalidate(id) {
+      lru.delete(id);
+      gen.set(id, (gen.get(id) ?? 0) + 1);
+      loading.delete(id);
+    },
+    clear() {
+      lru.clear();
+      gen.clear();
+      loading.clear();
+      generation += 1;
+    },
+    size: () => lru.size,
+  };
+}
+
+const parseJson = <T>(v: T | string | null): T | null => (typeof v === 'string' ? (JSON.parse(v) as T) : v);
+
+function toEntity(r: Row): IdentityEntity {
+  // Free-form `attributes` first, so the inventory's own fields always win over them.
+  const extra = parseJson(r.attributes) ?? {};
+  const attrs: CedarRecord = Object.create(null) as CedarRecord;
+  try {
+    Object.assign(attrs, toCedarRecord(extra, `identity ${r.id} attributes`));
+  } catch {
+    /* an attribute Cedar cannot hold is left out rather than failing every decision of this identity */
+  }
+  attrs['kind'] = r.kind;
+  attrs['status'] = r.status;
+  if (r.owner !== null) attrs['owner'] = r.owner;
+  if (r.purpose !== null) attrs['purpose'] = r.purpose;
+  if (r.environment !== null) attrs['environment'] = r.environment;
+  if (r.review_by !== null) attrs['review_by'] = new Date(r.review_by).toISOString();
+  if (r.discovered_by !== null) attrs['discovered_by'] = r.discovered_by;
+  const labels = Object.create(null) as CedarRecord;
+  for (const [k, v] of Object.entries(parseJson(r.labels) ?? {})) if (typeof v === 'string') labels[k] = v;
+  attrs['labels'] = labels;
+  return {
+    id: r.id,
+    status: r.status,
+    kind: r.kind,
+    owner: r.owner,
+    environment: r.environment,
+    entity: { uid: { type: 'Identity', id: r.id }, attrs, parents: [] },
+  };
+}

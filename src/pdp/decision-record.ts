@@ -1,0 +1,77 @@
+/**
+ * The `decision` audit event (docs/audit-events.md): what was asked, what Tether added, what decided.
+ * It carries enough to replay the decision against another policy set (policy/dry-run.ts via
+ * replay.ts) and for detection and posture: principal, action, resource with their request
+ * properties, the caller's context and Tether's own context members as they were.
+ */
+import type { AuditInput } from '../audit/index.js';
+import type { CheckedInput } from './build-request.js';
+import type { DecideInput, DecisionReasons } from './decision-types.js';
+import type { OwnContext } from './own-context.js';
+
+export interface DecisionRecordData {
+  entry: DecideInput['entry'];
+  phase: 'request';
+  decision: 'allow' | 'deny';
+  principal: { type: string; id: string; properties?: Record<string, unknown> };
+  action: string;
+  action_properties?: Record<string, unknown>;
+  resource: { type: string; id: string; properties?: Record<string, unknown> };
+  context?: Record<string, unknown>;
+  own: OwnContext;
+  policies: readonly string[];
+  errors: readonly string[];
+  reason?: string;
+  risk: number;
+  policy_version: number | null;
+  scopes?: readonly string[];
+  jti?: string;
+  grant?: string;
+  jkt?: string;
+  presented_jkt?: string;
+  task?: { id: string; purpose?: string | undefined };
+  source_ip?: string;
+  method?: string;
+  path?: string;
+}
+
+export function decisionRecord(input: DecideInput, c: CheckedInput, own: OwnContext, allow: boolean, reasons: DecisionReasons, policyVersion: number | null): AuditInput {
+  const data: DecisionRecordData = {
+    entry: input.entry,
+    phase: 'request',
+    decision: allow ? 'allow' : 'deny',
+    principal: { ...c.principal, ...(c.principalProps ? { properties: c.principalProps } : {}) },
+    action: c.action.id,
+    resource: { ...c.resource, ...(c.resourceProps ? { properties: c.resourceProps } : {}) },
+    own,
+    policies: reasons.policies,
+    errors: reasons.errors,
+    risk: own.risk,
+    policy_version: policyVersion,
+  };
+  if (Object.keys(c.actionProps).length) data.action_properties = c.actionProps;
+  if (Object.keys(c.callerContext).length) data.context = c.callerContext;
+  if (reasons.reason !== undefined) data.reason = reasons.reason;
+  const t = input.token;
+  if (t) {
+    data.scopes = t.scopes;
+    data.jti = t.jti;
+    data.grant = t.grant;
+    data.jkt = t.jkt;
+    if (t.presented_jkt !== undefined) data.presented_jkt = t.presented_jkt;
+    if (t.task !== undefined) data.task = t.task;
+  }
+  const r = input.request;
+  if (r) {
+    data.method = r.method;
+    data.path = r.path;
+    if (r.source_ip !== undefined) data.source_ip = r.source_ip;
+  }
+  return {
+    type: 'decision',
+    actor: input.entry,
+    identity: c.principal.type === 'Identity' ? c.principal.id : undefined,
+    // JSON round trip: drops undefined members and the null prototypes of converted records.
+    data: JSON.parse(JSON.stringify(data)) as Record<string, unknown>,
+  };
+}

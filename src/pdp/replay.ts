@@ -1,0 +1,36 @@
+/**
+ * A recorded `decision` event → the input and own context that produced it, so a candidate policy set
+ * can be asked the same question (policy dry-run). Returns null for events this version of the record
+ * cannot rebuild (an older shape, another phase).
+ */
+import type { AuditRecord } from '../audit/index.js';
+import type { DecideInput, DecisionToken } from './decision-types.js';
+import type { OwnContext } from './own-context.js';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+export function replayInput(e: Pick<AuditRecord, 'data'>): { input: DecideInput; own: OwnContext } | null {
+  const d = e.data;
+  if (d['phase'] !== 'request' || !isObj(d['principal']) || !isObj(d['resource']) || typeof d['action'] !== 'string' || !isObj(d['own'])) return null;
+  const entry = d['entry'] === 'ext-authz' ? 'ext-authz' : 'authzen';
+  const ent = (o: Obj) => ({ type: String(o['type']), id: String(o['id']), ...(isObj(o['properties']) ? { properties: o['properties'] } : {}) });
+  let token: DecisionToken | undefined;
+  if (Array.isArray(d['scopes'])) {
+    token = {
+      jti: String(d['jti'] ?? ''),
+      grant: String(d['grant'] ?? ''),
+      jkt: String(d['jkt'] ?? ''),
+      scopes: d['scopes'].map(String),
+    };
+  }
+  const input: DecideInput = {
+    entry,
+    principal: ent(d['principal']),
+    action: { name: d['action'], ...(isObj(d['action_properties']) ? { properties: d['action_properties'] } : {}) },
+    resource: ent(d['resource']),
+    ...(isObj(d['context']) ? { context: d['context'] } : {}),
+    ...(token ? { token } : {}),
+  };
+  return { input, own: d['own'] as unknown as OwnContext };
+}

@@ -1,0 +1,55 @@
+import type { Queryable } from '../store/index.js';
+import { createMemoryReplayGuard, type ReplayGuard } from './replay-guard.js';
+
+/**
+ * Single use of DPoP proof ids (and private_key_jwt assertion ids) across every instance.
+ * The local LRU answers repeats seen here without a query; a first sighting is then claimed in the
+ * shared `dpop_jti` table. Claims made within one tick share one INSERT, and the transaction skips
+ * the fsync wait (`synchronous_commit = off`): the table is unlogged anyway, and losing a claim in a
+ * crash only re-opens a proof that is at most one iat window old.
+ */
+export function createClusterReplayGuard(db: { tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> } | null, opts: { max?: number } = {}): ReplayGuard & { prune(): Promise<void> } {
+  const local = createMemoryReplayGuard({ max: opts.max ?? 200000 });
+  let pending: Array<{ key: string; exp: number; resolve(ok: boolean): void; reject(e: unknown): void }> = [];
+  let scheduled = false;
+
+  const flush = async () => {
+    scheduled = false;
+    const batch = pending;
+    pending = [];
+    try {
+      const rows = await db!.tx(async (q) => {
+        await q.query('SET LOCAL synchronous_commit = off');
+        const r = await q.query<{ key: string }>(
+          `INSERT INTO dpop_jti AS t (key, expires_at)
+           SELECT k, to_timestamp(e) FROM unnest($1::text[], $2::float8[]) AS x(k, e)
+           ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE t.expires_at <= now()
+           RETURNING key`,
+          [batch.map((p) => p.key), batch.map((p) => p.exp)],
+        );
+        return new Set(r.rows.map((x) => x.key));
+      });
+      for (const p of batch) p.resolve(rows.has(p.key));
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+    }
+  };
+
+  return {
+    async claim(key, expiresAt) {
+      // Also catches a repeat within one batch: only the first sighting reaches the table.
+      if (!(await local.claim(key, expiresAt))) return false;
+      if (!db) return true;
+      return new Promise<boolean>((resolve, reject) => {
+        pending.push({ key, exp: expiresAt, resolve, reject });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(() => void flush());
+        }
+      });
+    },
+    async prune() {
+      if (db) await db.tx((q) => q.query('DELETE FROM dpop_jti WHERE expires_at < now()'));
+    },
+  };
+}

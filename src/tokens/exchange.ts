@@ -1,0 +1,269 @@
+import type { AuditWriter } from '../audit/index.js';
+import { TetherError } from '../errors.js';
+import { verifySubjectToken, type IssuerConfig, type JwksCache } from '../federation/index.js';
+import type { Grants } from '../grants/grants.js';
+import type { Inventory } from '../inventory/identities.js';
+import { annotations, evaluate, type CedarEntityJson, type CompiledPolicySet } from '../policy/index.js';
+import { MAX_TOKEN_LIFETIME_SECONDS } from '../revocation/index.js';
+import type { Metrics } from '../server/metrics.js';
+import { mintAccessToken } from './access-token.js';
+import type { DpopNonces } from './dpop-nonce.js';
+import { verifyDpopProof } from './dpop-proof.js';
+import { required } from './form.js';
+import type { KeyStore } from './key-store.js';
+import type { ReplayGuard } from './replay-guard.js';
+import { parseTaskDetails, type TaskDetails } from './task-details.js';
+
+export const GRANT_TYPE_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const JWT_TYPES = new Set(['urn:ietf:params:oauth:token-type:jwt', 'urn:ietf:params:oauth:token-type:id_token']);
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const SCOPE_TOKEN = /^[A-Za-z0-9_.:/*-]{1,128}$/;
+/** Break-glass never outlives this, whatever the policy says (issue 4). */
+const BREAK_GLASS_MAX_SECONDS = 900;
+/** Without a policy @ttl, tokens never live longer than this. */
+const DEFAULT_MAX_TTL = 900;
+const DEFAULT_GRANT_TTL = 3600;
+
+export interface ExchangeDeps {
+  issuerUrl: () => string;
+  tokenTtl: number;
+  issuers: { list(): readonly IssuerConfig[] };
+  jwks: JwksCache;
+  replay: ReplayGuard;
+  nonces: DpopNonces | null;
+  inventory: Pick<Inventory, 'get' | 'discover'>;
+  policies: { current(): { set: CompiledPolicySet } | null };
+  /** The Cedar principal for an inventory identity (cached). */
+  identityEntity: (id: string) => Promise<CedarEntityJson | null>;
+  riskOf: (identity: string) => number;
+  grants: Pick<Grants, 'openOrReuse'>;
+  keys: Pick<KeyStore, 'ring'>;
+  audit: Pick<AuditWriter, 'append'>;
+  metrics: Pick<Metrics, 'issuances'>;
+  clock: () => Date;
+  /** Lifecycle hook (reviews): a verified claim set was seen for an identity. */
+  onClaims?: (identity: string, issuer: string, claims: Record<string, unknown>) => void;
+}
+
+export interface ExchangeRequest {
+  form: Map<string, string>;
+  dpop: string | undefined;
+  sourceIp: string;
+}
+
+export interface TokenResponse {
+  access_token: string;
+  issued_token_type: string;
+  token_type: 'DPoP' | 'Bearer';
+  expires_in: number;
+  scope: string;
+}
+
+function parseScopes(raw: string): string[] {
+  const scopes = [...new Set(raw.split(' ').filter((s) => s.length > 0))];
+  if (scopes.length === 0) throw new TetherError('invalid_scope', 'scope is required: the space-separated actions the task needs');
+  if (scopes.length > 32) throw new TetherError('invalid_scope', 'at most 32 scopes may be requested at once');
+  const bad = scopes.find((s) => !SCOPE_TOKEN.test(s));
+  if (bad) throw new TetherError('invalid_scope', `scope ${JSON.stringify(bad.slice(0, 64))} is not a valid action name`);
+  return scopes;
+}
+
+/** RFC 8693 §2.1: `audience` (a logical name) or `resource` (an absolute URI, RFC 8707). One target. */
+function parseTarget(form: Map<string, string>): string {
+  const audience = form.get('audience');
+  const resource = form.get('resource');
+  if (resource !== undefined) {
+    let u: URL;
+    try {
+      u = new URL(resource);
+    } catch {
+      throw new TetherError('invalid_target', 'resource must be an absolute URI (RFC 8707 §2)');
+    }
+    if (u.hash) throw new TetherError('invalid_target', 'resource must not contain a fragment (RFC 8707 §2)');
+    if (audience !== undefined && audience !== resource) throw new TetherError('invalid_target', 'give audience or resource, not two different targets');
+    return resource;
+  }
+  if (audience === undefined || audience.length === 0) throw new TetherError('invalid_target', 'audience or resource is required: the service the token is for');
+  if (audience.length > 512) throw new TetherError('invalid_target', 'audience is too long');
+  return audience;
+}
+
+/**
+ * The token endpoint's exchange, as a list of small steps (after node-oidc-provider's actions):
+ * parse → DPoP → subject token → identity → policy (phase issue, per action) → grant → mint → audit.
+ * Every refusal is a TetherError with an OAuth code; the caller audits it.
+ */
+export function createExchange(deps: ExchangeDeps) {
+  const now = () => Math.floor(deps.clock().getTime() / 1000);
+
+  return async function exchange(req: ExchangeRequest, note: (facts: Record<string, unknown>) => void): Promise<{ body: TokenResponse; nonce?: string }> {
+    const { form } = req;
+    // 1. Parameters (RFC 8693 §2.1).
+    const grantType = required(form, 'grant_type');
+    if (grantType !== GRANT_TYPE_TOKEN_EXCHANGE) throw new TetherError('unsupported_grant_type', `grant_type must be ${GRANT_TYPE_TOKEN_EXCHANGE}`);
+    const subjectToken = required(form, 'subject_token');
+    const subjectTokenType = required(form, 'subject_token_type');
+    if (!JWT_TYPES.has(subjectTokenType)) throw new TetherError('invalid_request', 'subject_token_type must be urn:ietf:params:oauth:token-type:jwt');
+    const rtt = form.get('requested_token_type');
+    if (rtt !== undefined && rtt !== ACCESS_TOKEN_TYPE) throw new TetherError('invalid_request', `requested_token_type must be ${ACCESS_TOKEN_TYPE}`);
+    if (form.has('actor_token')) throw new TetherError('invalid_request', 'actor_token is not supported');
+    if (form.has('client_secret') || form.has('client_assertion')) {
+      throw new TetherError('invalid_request', 'no client secret exists: the subject token is the client authentication');
+    }
+    const scopes = parseScopes(form.get('scope') ?? '');
+    const audience = parseTarget(form);
+    const task: TaskDetails = parseTaskDetails(form.get('authorization_details'));
+    note({ scope: scopes, aud: audience });
+
+    // 2. DPoP proof (RFC 9449 §4.3, §5): htu is the token endpoint as clients address it.
+    const htu = `${deps.issuerUrl()}/oauth/token`;
+    let jkt: string | undefined;
+    if (req.dpop !== undefined) {
+      if (req.dpop.includes(',') || req.dpop.includes(' ')) throw new TetherError('invalid_dpop_proof', 'exactly one DPoP header is allowed (RFC 9449 §4.3)');
+      const proof = await verifyDpopProof(req.dpop, {
+        htm: 'POST',
+        htu,
+        replayGuard: deps.replay,
+        clock: now,
+        ...(deps.nonces ? { nonce: deps.nonces } : {}),
+      });
+      jkt = proof.jkt;
+      note({ jkt });
+    }
+
+    // 3. The subject token is the client authentication.
+    const verified = await verifySubjectToken(subjectToken, deps.issuers.list(), { jwks: deps.jwks, clock: now, replayGuard: deps.replay });
+    const identityId = verified.identityId;
+    note({ identity: identityId, issuer: verified.issuer.name });
+
+    // 4. The identity must be in the inventory, owned and active.
+    let identity = await deps.inventory.get(identityId);
+    if (!identity) {
+      identity = await deps.inventory.discover(identityId, verified.issuer.name, verified.issuer.kind === 'spiffe' ? 'workload' : 'workload');
+    }
+    if (identity.status === 'unowned' && !verified.issuer.allow_unowned) {
+      throw new TetherError('invalid_grant', `identity ${identityId} is not owned: it was recorded as unowned and needs an owner in the inventory before it can obtain credentials`);
+    }
+    if (identity.status === 'suspended' || identity.status === 'retired') {
+      throw new TetherError('invalid_grant', `identity ${identityId} is ${identity.status}`);
+    }
+    deps.onClaims?.(identityId, verified.issuer.name, verified.claims as Record<string, unknown>);
+
+    // 5. Issuance is a policy decision, per requested action (phase `issue`). Default deny.
+    const set = deps.policies.current()?.set;
+    if (!set) throw new TetherError('invalid_scope', 'no policy is active: every action is denied');
+    const t = deps.clock();
+    const risk = deps.riskOf(identityId);
+    const context = {
+      phase: 'issue',
+      risk,
+      now: { epoch: Math.floor(t.getTime() / 1000), hour: t.getUTCHours(), weekday: t.getUTCDay() },
+      environment: identity.environment ?? '',
+      task: { purpose: task.purpose ?? '', ticket: task.ticket ?? '' },
+      break_glass: task.breakGlass,
+      issuer: verified.issuer.name,
+      request: { source_ip: req.sourceIp },
+    };
+    const principal = await deps.identityEntity(identityId);
+    if (!principal) throw new TetherError('invalid_grant', `identity ${identityId} is not in the inventory`);
+    const entities = [principal];
+    const denied: string[] = [];
+    let approval = false;
+    let breakGlassOk = true;
+    let bearerOk = true;
+    let ttlCap: number | undefined;
+    const policies = new Set<string>();
+    for (const action of scopes) {
+      const d = evaluate(set, {
+        principal: { type: 'Identity', id: identityId },
+        action: { type: 'Action', id: action },
+        resource: { type: 'Audience', id: audience },
+        context,
+        entities,
+      });
+      if (d.decision !== 'allow') {
+        denied.push(action);
+        continue;
+      }
+      d.policies.forEach((p) => policies.add(p));
+      approval ||= d.obligations.approval;
+      breakGlassOk &&= d.obligations.breakGlass;
+      bearerOk &&= d.policies.every((p) => annotations(set, p)?.bearer === 'allowed');
+      if (d.obligations.ttlSeconds !== undefined) ttlCap = Math.min(ttlCap ?? Infinity, d.obligations.ttlSeconds);
+    }
+    note({ policies: [...policies], risk });
+    if (denied.length) throw new TetherError('invalid_scope', `policy does not allow ${identityId} to obtain ${denied.join(', ')} for ${audience} now`);
+    if (task.breakGlass && !breakGlassOk) throw new TetherError('access_denied', 'break-glass is not permitted by policy for these actions', undefined, 400);
+    if (jkt === undefined && !bearerOk) throw new TetherError('invalid_dpop_proof', 'a DPoP proof is required (RFC 9449): bearer tokens are issued only where policy allows them');
+
+    // 6. Lifetimes: the configured default (≤ 15 min) unless a policy @ttl sets it; break-glass
+    //    ≤ 15 min; never past the grant's end or the revocation window.
+    const ceiling = Math.min(MAX_TOKEN_LIFETIME_SECONDS, task.breakGlass ? BREAK_GLASS_MAX_SECONDS : Infinity);
+    const grantTtl = Math.min(task.maxTtlSeconds ?? DEFAULT_GRANT_TTL, ttlCap ?? Infinity, task.breakGlass ? BREAK_GLASS_MAX_SECONDS : Infinity);
+
+    // 7. Grant: opened, reused, or waiting for a human.
+    const outcome = await deps.grants.openOrReuse({
+      identity: identityId,
+      audience,
+      actions: scopes,
+      task: { purpose: task.purpose, ticket: task.ticket },
+      issuer: verified.issuer.name,
+      ttlSeconds: grantTtl,
+      approval,
+      breakGlass: task.breakGlass ? { justification: task.justification! } : null,
+    });
+    if (outcome.kind === 'pending') {
+      note({ grant: outcome.grant.id });
+      throw new TetherError('authorization_pending', `an approver must approve grant ${outcome.grant.id} before a token is issued; retry the same exchange after approval`, { grant_id: outcome.grant.id });
+    }
+    if (outcome.kind === 'denied') {
+      throw new TetherError('access_denied', `grant ${outcome.grant.id} was denied by ${outcome.grant.decided_by ?? 'an approver'}: ${outcome.grant.decision_reason ?? ''}`, { grant_id: outcome.grant.id }, 400);
+    }
+    const grant = outcome.grant;
+    const remaining = Math.floor((Date.parse(grant.not_after!) - t.getTime()) / 1000);
+    const ttl = Math.max(1, Math.min(ttlCap ?? Math.min(deps.tokenTtl, DEFAULT_MAX_TTL), ceiling, remaining));
+
+    // 8. Mint, bound to the proof key, and make the record durable before the token leaves.
+    const minted = await mintAccessToken(deps.keys.ring(), {
+      issuer: deps.issuerUrl(),
+      subject: identityId,
+      audience,
+      scope: scopes,
+      ttlSeconds: ttl,
+      ...(jkt ? { jkt } : {}),
+      grantId: grant.id,
+      task: { id: grant.id, ...(task.purpose ? { purpose: task.purpose } : {}), ...(task.ticket ? { ticket: task.ticket } : {}) },
+      ...(form.get('client_id') ? { clientId: form.get('client_id')! } : {}),
+      clock: now,
+    });
+    await deps.audit.append({
+      type: 'token.issued',
+      actor: identityId,
+      identity: identityId,
+      data: {
+        jti: minted.jti,
+        grant: grant.id,
+        aud: audience,
+        scope: scopes,
+        jkt: jkt ?? null,
+        iat: minted.claims.iat,
+        exp: minted.exp,
+        ttl,
+        issuer: verified.issuer.name,
+        client_id: minted.claims.client_id,
+        bearer: jkt === undefined,
+        break_glass: grant.break_glass,
+        policies: [...policies],
+        reused_grant: outcome.reused,
+        source_ip: req.sourceIp,
+      },
+    });
+    deps.metrics.issuances.inc({ outcome: 'issued' });
+    return {
+      body: { access_token: minted.token, issued_token_type: ACCESS_TOKEN_TYPE, token_type: jkt ? 'DPoP' : 'Bearer', expires_in: ttl, scope: scopes.join(' ') },
+      ...(deps.nonces ? { nonce: deps.nonces.issue() } : {}),
+    };
+  };
+}
+
+export type Exchange = ReturnType<typeof createExchange>;

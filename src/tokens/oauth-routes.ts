@@ -1,0 +1,135 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuditWriter } from '../audit/index.js';
+import { TetherError } from '../errors.js';
+import type { Grants } from '../grants/grants.js';
+import { revokeIn } from '../revocation/index.js';
+import type { Metrics } from '../server/metrics.js';
+import type { AccessTokenClaims } from './access-token.js';
+import { checkAccessToken } from './check-access-token.js';
+import { DPOP_SIGNING_ALGORITHMS } from './dpop-proof.js';
+import type { Exchange } from './exchange.js';
+import { GRANT_TYPE_TOKEN_EXCHANGE } from './exchange.js';
+import { parseForm, required } from './form.js';
+import type { KeyStore } from './key-store.js';
+
+export interface OAuthRouteDeps {
+  exchange: Exchange;
+  keys: KeyStore;
+  grants: Pick<Grants, 'endIn'>;
+  audit: Pick<AuditWriter, 'append' | 'transact'>;
+  metrics: Pick<Metrics, 'issuances'>;
+  check: (token: string, audience?: string) => Promise<AccessTokenClaims>;
+  issuerUrl: () => string;
+  /** Introspection is for resource servers holding the admin token (for now). */
+  requireAdmin: (req: FastifyRequest) => Promise<void>;
+  clock: () => Date;
+}
+
+const oauth = { config: { surface: 'oauth' as const } };
+const single = (h: string | string[] | undefined) => (Array.isArray(h) ? h.join(', ') : h);
+
+/** RFC 8414 metadata, JWKS, RFC 8693 token exchange, RFC 7009 revocation, RFC 7662 introspection. */
+export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps) {
+  app.get('/.well-known/oauth-authorization-server', oauth, async () => {
+    const base = deps.issuerUrl();
+    return {
+      issuer: base,
+      token_endpoint: `${base}/oauth/token`,
+      jwks_uri: `${base}/oauth/jwks`,
+      revocation_endpoint: `${base}/oauth/revoke`,
+      introspection_endpoint: `${base}/oauth/introspect`,
+      grant_types_supported: [GRANT_TYPE_TOKEN_EXCHANGE],
+      token_endpoint_auth_methods_supported: ['none'],
+      revocation_endpoint_auth_methods_supported: ['none'],
+      dpop_signing_alg_values_supported: [...DPOP_SIGNING_ALGORITHMS],
+      authorization_details_types_supported: ['tether_task'],
+      response_types_supported: [],
+    };
+  });
+
+  app.get('/oauth/jwks', oauth, async (_req, reply) => {
+    reply.header('Cache-Control', 'public, max-age=60');
+    return deps.keys.ring().jwks();
+  });
+
+  app.post('/oauth/token', oauth, async (req, reply) => {
+    const facts: Record<string, unknown> = {};
+    const note = (f: Record<string, unknown>) => Object.assign(facts, f);
+    try {
+      const form = parseForm(req.body);
+      const out = await deps.exchange({ form, dpop: single(req.headers.dpop), sourceIp: req.ip }, note);
+      if (out.nonce) reply.header('DPoP-Nonce', out.nonce);
+      reply.header('Cache-Control', 'no-store');
+      return out.body;
+    } catch (e) {
+      if (!(e instanceof TetherError) || e.status >= 500) throw e;
+      deps.metrics.issuances.inc({ outcome: e.code });
+      // A refusal is audited too; if even that cannot be written, the caller gets a 503.
+      const identity = typeof facts.identity === 'string' ? facts.identity : undefined;
+      await deps.audit.append({
+        type: 'token.refused',
+        actor: identity ?? 'anonymous',
+        identity,
+        data: { error: e.code, reason: e.message, ...facts, source_ip: req.ip },
+      });
+      throw e;
+    }
+  });
+
+  // RFC 7009: the holder may revoke its own token with nothing but the token. Revoking an access
+  // token ends its task: the grant and every token issued under it die with it.
+  app.post('/oauth/revoke', oauth, async (req, reply) => {
+    const form = parseForm(req.body);
+    const token = required(form, 'token');
+    const hint = form.get('token_type_hint');
+    if (hint !== undefined && hint !== 'access_token') {
+      throw new TetherError('unsupported_token_type', 'only access tokens can be revoked here', undefined, 400);
+    }
+    let claims: AccessTokenClaims | null = null;
+    try {
+      claims = await deps.check(token);
+    } catch {
+      // §2.2: an invalid, expired or already revoked token is answered with 200 all the same.
+    }
+    if (claims) {
+      const c = claims;
+      await deps.audit.transact(async (q, emit) => {
+        emit({ type: 'token.revoked', actor: c.sub, identity: c.sub, data: { jti: c.jti, grant: c.grant, via: 'rfc7009' } });
+        await revokeIn(q, emit, { kind: 'jti', value: c.jti, reason: 'revoked by its holder', actor: c.sub }, deps.clock());
+        await deps.grants.endIn(q, emit, c.grant, 'task ended: token revoked by its holder', c.sub);
+      });
+    }
+    reply.header('Cache-Control', 'no-store');
+    return reply.code(200).send({});
+  });
+
+  app.post('/oauth/introspect', oauth, async (req, reply) => {
+    await deps.requireAdmin(req);
+    const form = parseForm(req.body);
+    const token = required(form, 'token');
+    reply.header('Cache-Control', 'no-store');
+    try {
+      const c = await deps.check(token);
+      return {
+        active: true,
+        token_type: c.cnf ? 'DPoP' : 'Bearer',
+        iss: c.iss,
+        sub: c.sub,
+        aud: c.aud,
+        scope: c.scope,
+        client_id: c.client_id,
+        exp: c.exp,
+        iat: c.iat,
+        jti: c.jti,
+        ...(c.cnf ? { cnf: c.cnf } : {}),
+        grant: c.grant,
+        ...(c.task ? { task: c.task } : {}),
+        ...(c.act ? { act: c.act } : {}),
+      };
+    } catch {
+      return { active: false };
+    }
+  });
+}
+
+export { checkAccessToken };

@@ -1,0 +1,123 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { AuditWriter } from '../audit/index.js';
+import type { Config } from '../config/index.js';
+import type { ChangeFeed } from '../cluster/index.js';
+import { createIssuerStore, issuerRoutes } from '../federation/issuer-store.js';
+import { createJwksCache } from '../federation/index.js';
+import { createGrants } from '../grants/grants.js';
+import { grantRoutes } from '../grants/routes.js';
+import type { Inventory } from '../inventory/identities.js';
+import type { CedarEntityJson, CompiledPolicySet } from '../policy/index.js';
+import type { RevocationSet } from '../revocation/index.js';
+import { revocationRoutes } from '../revocation/routes.js';
+import type { Metrics } from '../server/metrics.js';
+import type { Store } from '../store/index.js';
+import { checkAccessToken } from './check-access-token.js';
+import { createClusterReplayGuard } from './cluster-replay-guard.js';
+import { createDpopNonces } from './dpop-nonce.js';
+import { createExchange } from './exchange.js';
+import { createKeyStore, resolveMasterKey } from './key-store.js';
+import { keyRoutes } from './key-routes.js';
+import { oauthRoutes } from './oauth-routes.js';
+
+export interface TokenDomainDeps {
+  config: Config;
+  store: Store;
+  audit: AuditWriter;
+  inventory: Inventory;
+  revocations: RevocationSet;
+  changes: ChangeFeed;
+  metrics: Metrics;
+  logger: Logger;
+  clock: () => Date;
+  issuerUrl: () => string;
+  policies: { current(): { set: CompiledPolicySet } | null };
+  identityEntity: (id: string) => Promise<CedarEntityJson | null>;
+  riskOf: (id: string) => number;
+  onIdentityChanged: (id: string) => void;
+  onClaims?: (identity: string, issuer: string, claims: Record<string, unknown>) => void;
+}
+
+/** Federation, grants and tokens: built once, mounted by the composition root. */
+export async function createTokenDomain(d: TokenDomainDeps) {
+  const master = resolveMasterKey(d.config.masterKey, d.config.dataDir);
+  if (master.source === 'file') {
+    d.logger.warn({ path: `${d.config.dataDir}/master-key` }, master.created ? 'generated a master key for signing keys (set TETHER_MASTER_KEY for clusters)' : 'using the master key from the data dir');
+  }
+  const keys = createKeyStore({ store: d.store, audit: d.audit, masterKey: master.key, clock: d.clock });
+  await keys.load();
+  d.changes.on('keys', () => keys.load().then(() => undefined));
+
+  const issuers = createIssuerStore({ db: d.store, clock: d.clock });
+  d.changes.on('issuers', () => issuers.reload());
+  d.changes.onResync(() => issuers.reload());
+  await issuers.reload();
+
+  const grants = createGrants({ db: d.store, audit: d.audit, clock: d.clock });
+  const jwks = createJwksCache({ clock: () => Math.floor(d.clock().getTime() / 1000) });
+  // PGlite serves one process: the local LRU is the whole cluster. PostgreSQL: shared claims.
+  const replay = createClusterReplayGuard(d.store.kind === 'pg' ? d.store : null);
+  const nonces = d.config.requireDpopNonce ? createDpopNonces({ secret: master.key, clock: () => Math.floor(d.clock().getTime() / 1000) }) : null;
+  if (nonces) d.logger.info('DPoP server nonces are required at the token endpoint');
+
+  const inventory = {
+    get: d.inventory.get,
+    discover: async (id: string, issuer: string, kind: Parameters<Inventory['discover']>[2]) => {
+      const i = await d.inventory.discover(id, issuer, kind);
+      d.onIdentityChanged(id);
+      return i;
+    },
+  };
+  const exchange = createExchange({
+    issuerUrl: d.issuerUrl,
+    tokenTtl: d.config.tokenTtl,
+    issuers,
+    jwks,
+    replay,
+    nonces,
+    inventory,
+    policies: d.policies,
+    identityEntity: d.identityEntity,
+    riskOf: d.riskOf,
+    grants,
+    keys,
+    audit: d.audit,
+    metrics: d.metrics,
+    clock: d.clock,
+    ...(d.onClaims ? { onClaims: d.onClaims } : {}),
+  });
+  const check = (token: string, audience?: string) => checkAccessToken({ keys, revocations: d.revocations, issuerUrl: d.issuerUrl, clock: d.clock }, token, audience);
+
+  // Housekeeping: expired grants are marked (audited), stale proof ids pruned.
+  const timer = setInterval(() => {
+    grants.expireDue().catch((err: Error) => d.logger.warn({ err: { message: err.message } }, 'grant expiry sweep failed'));
+    replay.prune().catch(() => {});
+  }, 30000);
+  timer.unref();
+
+  return {
+    keys,
+    issuers,
+    grants,
+    replay,
+    check,
+    applySection: issuers.section(),
+    stop: () => clearInterval(timer),
+    publicRoutes: (requireAdmin: (req: FastifyRequest) => Promise<void>) => async (app: FastifyInstance) =>
+      oauthRoutes(app, { exchange, keys, grants, audit: d.audit, metrics: d.metrics, check, issuerUrl: d.issuerUrl, requireAdmin, clock: d.clock }),
+    adminRoutes: async (app: FastifyInstance) => {
+      await app.register(issuerRoutes, { issuers, audit: d.audit, db: d.store });
+      await app.register(grantRoutes, { grants });
+      await app.register(revocationRoutes, {
+        audit: d.audit,
+        db: d.store,
+        clock: d.clock,
+        suspendIn: (q, id) => d.inventory.setStatusIn(q, id, 'suspended'),
+      });
+      await app.register(keyRoutes, { keys });
+    },
+  };
+}
+
+export type TokenDomain = Awaited<ReturnType<typeof createTokenDomain>>;
