@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { openStore, type Store, type StoreKind } from '../../src/store/index.js';
+import { openStore, type Queryable, type Store, type StoreKind } from '../../src/store/index.js';
 
 /** Where to create throwaway databases: any database on the server will do as the admin connection. */
 export const PG_ADMIN_URL = process.env.TETHER_BENCH_PG_URL ?? process.env.TETHER_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -60,15 +60,15 @@ export async function createPgDatabase(prefix = 'tether_bench'): Promise<{ name:
   return { name, url: u.toString(), drop };
 }
 
-/** Server settings, e.g. to print that commits really are durable (fsync, synchronous_commit). */
-export async function pgSettings(names: readonly string[]): Promise<Record<string, string>> {
-  return admin(async (c) => {
-    const r = await c.query<{ name: string; setting: string; unit: string | null }>(
-      'SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1)',
-      [names],
-    );
-    return Object.fromEntries(r.rows.map((x) => [x.name, x.unit ? `${x.setting}${x.unit}` : x.setting]));
-  });
+/**
+ * Settings as a session sees them, e.g. to print that commits really are durable (fsync,
+ * synchronous_commit). Pass the store under test: per-database and per-role values apply there.
+ */
+export async function pgSettings(names: readonly string[], on?: Queryable): Promise<Record<string, string>> {
+  const sql = 'SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1)';
+  type Row = { name: string; setting: string; unit: string | null };
+  const rows = on ? (await on.query<Row>(sql, [names])).rows : await admin(async (c) => (await c.query<Row>(sql, [names])).rows);
+  return Object.fromEntries(rows.map((x) => [x.name, x.unit ? `${x.setting}${x.unit}` : x.setting]));
 }
 
 export interface BenchStore {

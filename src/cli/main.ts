@@ -4,8 +4,12 @@ import { ConfigError } from '../config/index.js';
 import { ConfigFileError } from '../declarative/load-dir.js';
 import { registerApply } from './apply.js';
 import { registerAudit } from './audit.js';
+import { registerEvidence } from './evidence.js';
+import { registerReport } from './report.js';
 import { ApiError } from './http-client.js';
 import { registerServe } from './serve.js';
+import { registerToken } from './token.js';
+import { registerAdminCommands } from './admin-commands.js';
 
 const program = new Command('tether')
   .description('Tether: runtime access broker for non-human identities')
@@ -16,6 +20,10 @@ const program = new Command('tether')
 registerServe(program);
 registerApply(program);
 registerAudit(program);
+registerReport(program);
+registerEvidence(program);
+registerToken(program);
+registerAdminCommands(program);
 
 /** Expected failures print one clear line (exit 2); nothing prints a stack trace at a user. */
 try {

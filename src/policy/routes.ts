@@ -27,7 +27,7 @@ const VersionQuery = z.strictObject({ version: z.coerce.number().int().min(1).op
 export interface PolicyRoutesOptions {
   db: Queryable;
   audit: Pick<AuditWriter, 'transact'>;
-  cache: Pick<PolicyCache, 'current' | 'refresh'>;
+  cache: Pick<PolicyCache, 'current' | 'refresh' | 'ensureFresh'>;
   versions: PolicyVersionDeps;
   replay: Replayer;
 }
@@ -56,6 +56,7 @@ export async function policyRoutes(app: FastifyInstance, opts: PolicyRoutesOptio
 
   app.get('/policies', async (req) => {
     const { version } = parseWith(VersionQuery, req.query, 'query');
+    await opts.cache.ensureFresh(); // `served_version` reflects this instance's own recent activation
     if (version !== undefined) {
       const v = await readVersion(opts.db, version);
       if (!v) throw new TetherError('not_found', `policy version ${version} does not exist`);

@@ -18,6 +18,12 @@ import type { Queryable } from '../store/index.js';
  */
 export const ISSUE_RESOURCE_TYPE = 'Audience';
 
+/** Stands for every audience when none is known (no routes, no issuance yet, none named in policies). */
+export const ANY_AUDIENCE = '*';
+
+/** `Type::"id"` in policy text (namespaced types included). */
+const ENTITY_LITERAL = /([A-Za-z_][A-Za-z0-9_]*(?:\s*::\s*[A-Za-z_][A-Za-z0-9_]*)*)\s*::\s*"((?:[^"\\]|\\.)*)"/g;
+
 /** At most this many concrete entities of one type are asked about (plus one placeholder). */
 const ENTITIES_PER_TYPE = 5;
 
@@ -139,7 +145,7 @@ export function buildAccessModel(source: PolicySource | null, entityDoc: readonl
   const addCandidate = (type: string, id: string) => {
     if (type === 'Identity') return;
     const list = resources.get(type) ?? [];
-    if (list.length > ENTITIES_PER_TYPE || list.some((c) => c.id === id)) return;
+    if ((list.length >= ENTITIES_PER_TYPE && id !== '*') || list.some((c) => c.id === id)) return;
     list.push({ type, id, entities: withAncestors({ type, id }, entities) });
     resources.set(type, list);
   };
@@ -150,10 +156,22 @@ export function buildAccessModel(source: PolicySource | null, entityDoc: readonl
 
   const audiences = new Set([...routes.audiences, ...seen.audiences]);
   const issueTypes = new Set([ISSUE_RESOURCE_TYPE, ...seen.issueTypes]);
-  for (const t of issueTypes) resources.delete(t); // asked about per audience in the issue phase instead
 
+  // Entities written in policies are known too: their audiences, resources and named principals.
   const namedPrincipals = new Set<string>();
-  for (const p of policies) for (const m of p.text.matchAll(/Identity\s*::\s*"((?:[^"\\]|\\.)*)"/g)) namedPrincipals.add(JSON.parse(`"${m[1]}"`) as string);
+  for (const p of policies) {
+    for (const m of p.text.matchAll(ENTITY_LITERAL)) {
+      const type = m[1]!.replace(/\s+/g, '');
+      const id = JSON.parse(`"${m[2]}"`) as string;
+      if (type === 'Identity') namedPrincipals.add(id);
+      else if (issueTypes.has(type)) audiences.add(id);
+      else if (!isActionType(type)) addCandidate(type, id);
+    }
+  }
+  for (const type of resources.keys()) addCandidate(type, '*');
+  for (const t of issueTypes) resources.delete(t); // asked about per audience in the issue phase instead
+  // With no audience known at all, ask about "any audience" so that issuance is still covered.
+  if (audiences.size === 0) audiences.add(ANY_AUDIENCE);
 
   return {
     version: source?.version ?? null,

@@ -153,6 +153,9 @@ interface IdentityDbRow {
   review_by: Date | null;
   created_at: Date;
   last_used_at: Date | null;
+  purpose: string | null;
+  discovered_by: string | null;
+  attributes: Record<string, unknown> | null;
 }
 
 /** Identities in id order, a page at a time. */
@@ -160,7 +163,7 @@ export async function* iterateIdentities(db: Queryable): AsyncGenerator<Identity
   let after = '';
   for (;;) {
     const r = await db.query<IdentityDbRow>(
-      'SELECT id, kind, owner, environment, status, labels, review_by, created_at, last_used_at FROM identities WHERE id > $1 ORDER BY id LIMIT $2',
+      'SELECT id, kind, owner, environment, status, labels, review_by, created_at, last_used_at, purpose, discovered_by, attributes FROM identities WHERE id > $1 ORDER BY id LIMIT $2',
       [after, IDENTITY_PAGE],
     );
     for (const x of r.rows) {
@@ -174,6 +177,9 @@ export async function* iterateIdentities(db: Queryable): AsyncGenerator<Identity
         review_by: x.review_by ? new Date(x.review_by) : null,
         created_at: new Date(x.created_at),
         last_used_at: x.last_used_at ? new Date(x.last_used_at) : null,
+        purpose: x.purpose,
+        discovered_by: x.discovered_by,
+        attributes: x.attributes,
       };
     }
     if (r.rows.length < IDENTITY_PAGE) return;

@@ -13,6 +13,7 @@
  */
 import { evaluate, type CedarEntityJson, type CedarJsonValue } from '../policy/index.js';
 import { refKey } from '../policy/action-hierarchy.js';
+import { toCedarRecord } from '../pdp/cedar-values.js';
 import { withAncestors, type AccessModel } from './access-model.js';
 import type { BlastRadiusEntry } from './report-types.js';
 
@@ -23,6 +24,11 @@ export interface IdentityFacts {
   readonly environment: string | null;
   readonly status: string;
   readonly labels: Readonly<Record<string, string>>;
+  readonly purpose?: string | null;
+  readonly review_by?: Date | null;
+  readonly discovered_by?: string | null;
+  /** Free-form inventory attributes (the `attributes` column). */
+  readonly attributes?: Readonly<Record<string, unknown>> | null;
 }
 
 /** A blast radius entry plus what analysis needs: the phase and every permitting policy. */
@@ -41,11 +47,16 @@ export type BlastRadiusOf = (identity: IdentityFacts, delegated?: Iterable<Deleg
 
 export function createBlastRadius(model: AccessModel, now: Date): BlastRadiusOf {
   const cache = new Map<string, ReachEntry[]>();
+  // The same members the token endpoint and the PDP pass, with neutral values.
   const context = (phase: string, env: string | null): Record<string, unknown> => ({
     phase,
     risk: 0,
     now: { epoch: Math.floor(now.getTime() / 1000), hour: now.getUTCHours(), weekday: now.getUTCDay() },
-    ...(env ? { environment: env } : {}),
+    environment: env ?? '',
+    task: { purpose: '', ticket: '' },
+    break_glass: false,
+    issuer: '',
+    request: { source_ip: '' },
   });
 
   const ask = (principal: CedarEntityJson[], identity: IdentityFacts): ReachEntry[] => {
@@ -116,15 +127,29 @@ function tripleKey(e: BlastRadiusEntry): string {
   return `${e.action}\u0000${e.resource_type}\u0000${e.audience ?? ''}`;
 }
 
-/** `Identity::"id"` with inventory attributes over those of the entities document, and its parents. */
+/**
+ * `Identity::"id"` as the PDP builds it (inventory/identity-cache.ts): free-form attributes, then the
+ * inventory's own fields, which win; absent fields left out (Cedar has no null). Attributes and
+ * parents from the entities document come first of all.
+ */
 function principalEntities(identity: IdentityFacts, index: AccessModel['entities']): CedarEntityJson[] {
   const ref = { type: 'Identity', id: identity.id };
   const [doc, ...ancestors] = withAncestors(ref, index);
   const attrs: Record<string, CedarJsonValue> = { ...(doc?.attrs ?? {}) };
+  if (identity.attributes) {
+    try {
+      Object.assign(attrs, toCedarRecord(identity.attributes, `identity ${identity.id} attributes`));
+    } catch {
+      /* left out, as the PDP does */
+    }
+  }
   attrs.kind = identity.kind;
   attrs.status = identity.status;
   if (identity.owner) attrs.owner = identity.owner;
+  if (identity.purpose) attrs.purpose = identity.purpose;
   if (identity.environment) attrs.environment = identity.environment;
+  if (identity.review_by) attrs.review_by = identity.review_by.toISOString();
+  if (identity.discovered_by) attrs.discovered_by = identity.discovered_by;
   attrs.labels = { ...identity.labels };
   return [{ uid: ref, attrs, parents: doc?.parents ?? [] }, ...ancestors];
 }

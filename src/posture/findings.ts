@@ -19,6 +19,9 @@ export interface IdentityRow {
   readonly review_by: Date | null;
   readonly created_at: Date;
   readonly last_used_at: Date | null;
+  readonly purpose: string | null;
+  readonly discovered_by: string | null;
+  readonly attributes: Readonly<Record<string, unknown>> | null;
 }
 
 export interface Thresholds {

@@ -12,7 +12,7 @@ import { TetherError, invalidRequest } from '../errors.js';
 import type { Inventory } from '../inventory/identities.js';
 import { revokeIn } from '../revocation/index.js';
 import type { Queryable } from '../store/index.js';
-import { closeReviewIn, lockReview, type Review } from './review-store.js';
+import { closeReviewIn, listReviews, lockReview, type Review } from './review-store.js';
 
 export const DEFAULT_CERTIFY_MS = 90 * 86_400_000;
 
@@ -58,9 +58,19 @@ export async function decideReviewIn(q: Queryable, emit: (e: AuditInput) => void
     }
     const r = await revokeIn(q, emit, { kind: 'identity', value: review.identity, reason: `review ${id}: ${input.reason}`, actor: 'review' }, now);
     decision = { decision: 'revoke', reason: input.reason, by, revocation_id: r.id, grants_revoked: r.grantsRevoked };
+    // The identity is contained: its other open reviews are settled by this decision.
+    for (const other of await openReviewsOf(q, review.identity, id)) {
+      await closeReviewIn(q, other.id, { decision: 'revoke', reason: `settled by review ${id}`, by, superseded_by: id }, now);
+      emit({ type: 'review.decided', actor: by, identity: review.identity, data: { review: other.id, review_reason: other.reason, decision: 'revoke', reason: `settled by review ${id}`, by } });
+    }
   }
 
   const closed = await closeReviewIn(q, id, decision, now);
   emit({ type: 'review.decided', actor: by, identity: review.identity, data: { review: id, review_reason: review.reason, decision: input.decision, reason: input.reason, by } });
   return closed;
+}
+
+async function openReviewsOf(q: Queryable, identity: string, except: string): Promise<Review[]> {
+  const open = await listReviews(q, { identity, status: 'open', limit: 1000 });
+  return open.filter((r) => r.id !== except);
 }

@@ -55,3 +55,22 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+/** Like runCli, without blocking the event loop (needed when the broker runs in this process). */
+export function runCliAsync(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, TETHER_ADMIN_TOKEN: undefined, TETHER_DATABASE_URL: undefined, ...env } as NodeJS.ProcessEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout!.on('data', (d) => (stdout += String(d)));
+    p.stderr!.on('data', (d) => (stderr += String(d)));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 60000);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}

@@ -1,0 +1,972 @@
+/**
+ * Token exchanges per second (RFC 8693 + DPoP, issue 4) against oidc-provider's client_credentials
+ * grant, over HTTP, in one run on one machine, then where the time of an exchange goes.
+ *
+ * Every Tether request is what a workload sends: a fresh DPoP proof (ES256, new jti) + a platform
+ * subject token (GitHub-Actions-shaped, ES256; a pool of 64 pre-minted ones, each serving several
+ * exchanges as platform tokens do) + `scope=orders:read` for an audience the policy allows. Tether
+ * then does subject-token verify + DPoP verify and cluster-wide jti claim + identity + Cedar + grant
+ * reuse + mint (EdDSA JWT) + a durable audit record (group commit; PostgreSQL with fsync on).
+ * The baseline is oidc-provider v9, client_credentials with client_secret_basic, in-memory adapter:
+ * opaque tokens (the default), JWT tokens (resource indicator → `accessTokenFormat: 'jwt'`, EdDSA),
+ * and JWT + DPoP (the closest thing it has to a bound token).
+ *
+ * Layout (2 cores): each server runs in a child process pinned to CPU 1 (`taskset -c 1`, whose
+ * libuv threadpool — WebCrypto sign/verify/digest — shares that core); this process is the load
+ * generator, pinned to CPU 0: closed loop, C keep-alive connections (bench/lib/load.ts). DPoP proofs
+ * are signed by the generator: on the fly during warm-up, then a pool sized from the warm-up rate is
+ * signed before the measured phase, so the measured phase only looks proofs up. PostgreSQL (the
+ * machine's server) is not pinned. BENCH_PIN=0 turns pinning off.
+ *
+ * Then, on the PostgreSQL broker: (1) an instrumented copy of the token route (the same
+ * createExchange, its dependencies wrapped with timers) under the same load and at concurrency 1,
+ * giving each step's wall time; (2) a CPU profile of the real route under load (node:inspector in
+ * the server), grouped by component and by the nearest Tether frame; (3) each step alone in the
+ * server, sequentially, with the alternatives an optimization would use.
+ *
+ *   npm run bench -- token-exchange
+ *   node dist/bench/token-exchange.bench.js
+ *   env: BENCH_SECONDS (measured, per case, default 5), BENCH_WARMUP_SECONDS (default 1.5),
+ *        BENCH_CONCURRENCY (default 64), BENCH_PIN (default 1), BENCH_PROFILE_DIR (keeps the .cpuprofile)
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash, createPublicKey, generateKeyPairSync, KeyObject, randomBytes, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { Session } from 'node:inspector/promises';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+import { createJwksCache, verifySubjectToken } from '../src/federation/index.js';
+import { evaluate } from '../src/policy/index.js';
+import { loadConfig } from '../src/config/index.js';
+import { buildApp, type Broker } from '../src/server/app.js';
+import { createLogger } from '../src/server/logger.js';
+import { openStore } from '../src/store/index.js';
+import { mintAccessToken } from '../src/tokens/access-token.js';
+import { verifyDpopProof } from '../src/tokens/dpop-proof.js';
+import { createExchange } from '../src/tokens/exchange.js';
+import { parseForm } from '../src/tokens/form.js';
+import type { KeyRing } from '../src/tokens/key-ring.js';
+import { createMemoryReplayGuard } from '../src/tokens/replay-guard.js';
+import { createWorkloadIssuer, EXCHANGE_IDENTITIES, EXCHANGE_POLICIES, ORDERS_AUD } from '../test/helpers/workload-issuer.js';
+import { createKeepAliveClient, runHttpLoad, type HttpLoadResult, type HttpReply } from './lib/load.js';
+import { createPgDatabase, fmtNum, pgAvailable, pgSettings, printTable, summarize } from './lib/index.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1.5);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const PIN = process.env.BENCH_PIN !== '0';
+const TARGET = 1.5;
+/** Proof pools never exceed this (64 µs per ES256 signature here: ~6 s). */
+const MAX_POOL = 100_000;
+
+const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
+const TE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+const OIDC_CLIENT = { id: 'bench-client', secret: 'bench-client-secret-0123456789abcdef' };
+const SELF = fileURLToPath(import.meta.url);
+const hr = () => performance.now() * 1000; // µs
+const b64u = (s: string | Buffer) => Buffer.from(s).toString('base64url');
+
+// ───────────────────────────────────────── children ─────────────────────────────────────────
+
+type Msg = { id: number; cmd: string; arg?: unknown };
+type Handler = (arg: unknown) => Promise<unknown> | unknown;
+
+/** Child side of the IPC protocol: `ready` once listening, then request/response by id. */
+function serveIpc(url: string, handlers: Record<string, Handler>, close: () => Promise<void>) {
+  let mark = { cpu: process.cpuUsage(), elu: performance.eventLoopUtilization(), t: hr() };
+  const all: Record<string, Handler> = {
+    ...handlers,
+    // Server-side resource use between two points (the measured phase): CPU of every thread, event-loop utilisation.
+    mark: () => {
+      mark = { cpu: process.cpuUsage(), elu: performance.eventLoopUtilization(), t: hr() };
+      return null;
+    },
+    sinceMark: () => {
+      const c = process.cpuUsage(mark.cpu);
+      return { cpuSeconds: (c.user + c.system) / 1e6, elu: performance.eventLoopUtilization(mark.elu).utilization, seconds: (hr() - mark.t) / 1e6 };
+    },
+  };
+  process.on('message', (m: Msg) => {
+    if (m.cmd === 'close') {
+      void close().finally(() => {
+        process.send!({ id: m.id, result: null }, () => process.exit(0));
+      });
+      return;
+    }
+    Promise.resolve()
+      .then(() => all[m.cmd]!(m.arg))
+      .then(
+        (result) => process.send!({ id: m.id, result }),
+        (e: Error) => process.send!({ id: m.id, error: e.stack ?? String(e) }),
+      );
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.send!({ ready: true, url });
+}
+
+/** Step labels: the wall time ending at each mark (the marks of one exchange arrive in this order). */
+const STEP = {
+  preHandler: 'fastify: read body, form parser, hooks',
+  handler: 'fastify: read body, form parser, hooks',
+  parse: 'parse form + parameters',
+  'replay>': 'DPoP proof verify (jose ES256, EmbeddedJWK) + jkt',
+  replay: 'DPoP jti replay claim (LRU + batched INSERT)',
+  dpop: 'DPoP proof verify (jose ES256, EmbeddedJWK) + jkt',
+  subject: 'subject token verify (jose ES256)',
+  'inventory>': 'glue',
+  inventory: 'inventory.get (SELECT identities, uncached)',
+  'principal>': 'glue',
+  principal: 'Cedar principal (identity cache)',
+  policy: 'Cedar evaluate (per scope)',
+  'grant>': 'glue',
+  grant: 'grant openOrReuse (SELECT grants)',
+  'sign>': 'glue',
+  sign: 'mint: sign access token (jose EdDSA)',
+  'audit>': 'glue',
+  audit: 'audit append: wait for group commit',
+  end: 'glue',
+  response: 'fastify: serialize + write reply',
+} as const satisfies Record<string, string>;
+
+interface StepStats {
+  label: string;
+  mean: number;
+  p50: number;
+  p99: number;
+}
+
+/** The Tether server: a real broker (buildApp) plus an instrumented copy of the token route. */
+async function childTether(kind: 'pg' | 'pglite', where: string): Promise<void> {
+  const store = await openStore(kind === 'pg' ? { databaseUrl: where } : { dataDir: where });
+  const config = loadConfig(
+    {
+      port: 0,
+      logLevel: 'info',
+      dataDir: kind === 'pglite' ? where : tmpdir(),
+      ...(kind === 'pg' ? { databaseUrl: where } : {}),
+      masterKey: randomBytes(32).toString('base64url'),
+    },
+    {},
+  );
+  const sink = new Writable({ write: (_c, _e, cb) => cb() }); // info level, as in production; lines dropped
+  const broker = await buildApp({ config, store, logger: createLogger('info', sink), adminToken: ADMIN_TOKEN });
+  const steps = instrumentedRoute(broker);
+  const address = await broker.app.listen({ port: 0, host: '127.0.0.1' });
+  broker.setListenUrl(address);
+
+  let session: Session | null = null;
+  serveIpc(
+    address,
+    {
+      stepsReset: () => steps.reset(),
+      steps: () => steps.report(),
+      profileStart: async () => {
+        session = new Session();
+        session.connect();
+        await session.post('Profiler.enable');
+        await session.post('Profiler.setSamplingInterval', { interval: 1000 });
+        await session.post('Profiler.start');
+        return null;
+      },
+      profileStop: async (arg) => {
+        const { profile } = await session!.post('Profiler.stop');
+        session!.disconnect();
+        session = null;
+        const { ops, keepDir } = arg as { ops: number; keepDir?: string };
+        let saved: string | undefined;
+        if (keepDir) {
+          mkdirSync(keepDir, { recursive: true });
+          saved = join(keepDir, `token-exchange-${kind}-${Date.now()}.cpuprofile`);
+          writeFileSync(saved, JSON.stringify(profile));
+        }
+        return { ...analyzeProfile(profile as unknown as CpuProfile, ops), saved };
+      },
+      stats: async () => {
+        const issued = (await broker.metrics.issuances.get()).values.find((v) => v.labels.outcome === 'issued')?.value ?? 0;
+        const audited = await broker.store.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_events WHERE type = 'token.issued'");
+        const batch = await broker.metrics.auditBatchSize.get();
+        const secs = await broker.metrics.auditCommitSeconds.get();
+        const val = (m: typeof batch, suffix: string) => m.values.find((v) => v.metricName?.endsWith(suffix))?.value ?? 0;
+        return {
+          issued,
+          auditedIssued: audited.rows[0]!.n,
+          commits: val(batch, '_count'),
+          meanBatch: val(batch, '_sum') / Math.max(1, val(batch, '_count')),
+          meanCommitMs: (1000 * val(secs, '_sum')) / Math.max(1, val(secs, '_count')),
+        };
+      },
+      micro: (arg) => microSteps(broker, arg as MicroInput),
+    },
+    () => broker.close(),
+  );
+}
+
+/**
+ * POST /bench/token: the token route with the real exchange steps (createExchange), whose
+ * dependencies are wrapped with timers; the steps between them are timed by the exchange's own
+ * `note` calls, which come right after parsing, DPoP, the subject token and the policy decision.
+ */
+function instrumentedRoute(broker: Broker) {
+  type Marks = { n: string[]; t: number[] };
+  const als = new AsyncLocalStorage<Marks>();
+  const mark = (name: string, m = als.getStore()) => {
+    if (m) {
+      m.n.push(name);
+      m.t.push(hr());
+    }
+  };
+  const timed =
+    <A extends unknown[], R>(name: string, fn: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      mark(`${name}>`);
+      try {
+        return await fn(...a);
+      } finally {
+        mark(name);
+      }
+    };
+  const t = broker.tokens;
+  const rings = new WeakMap<KeyRing, KeyRing>();
+  const wrapRing = (r: KeyRing): KeyRing => {
+    let w = rings.get(r);
+    if (!w) {
+      w = { maxTokenLifetimeSeconds: r.maxTokenLifetimeSeconds, activeKey: r.activeKey, jwks: r.jwks, verifyJwt: r.verifyJwt, sign: timed('sign', (c, h) => r.sign(c, h)) };
+      rings.set(r, w);
+    }
+    return w;
+  };
+  const exchange = createExchange({
+    issuerUrl: broker.issuerUrl,
+    tokenTtl: broker.config.tokenTtl,
+    issuers: t.issuers,
+    jwks: createJwksCache({ clock: () => Math.floor(Date.now() / 1000) }),
+    replay: { claim: timed('replay', (k: string, e: number) => t.replay.claim(k, e)) },
+    nonces: null,
+    inventory: { get: timed('inventory', (id: string) => broker.inventory.get(id)), discover: broker.inventory.discover },
+    policies: broker.pdp.policies,
+    identityEntity: timed('principal', async (id: string) => (await broker.pdp.identities.get(id))?.entity ?? null),
+    riskOf: () => 0,
+    grants: { openOrReuse: timed('grant', (r: Parameters<typeof t.grants.openOrReuse>[0]) => t.grants.openOrReuse(r)) },
+    keys: { ring: () => wrapRing(t.keys.ring()) },
+    audit: { append: timed('audit', (e: Parameters<typeof broker.audit.append>[0]) => broker.audit.append(e)) },
+    metrics: broker.metrics,
+    clock: broker.clock,
+  });
+  const note = (f: Record<string, unknown>) => {
+    if ('scope' in f) mark('parse');
+    else if ('jkt' in f) mark('dpop');
+    else if ('identity' in f) mark('subject');
+    else if ('policies' in f) mark('policy');
+  };
+
+  let samples = new Map<string, number[]>();
+  let totals: number[] = [];
+  const byReq = new WeakMap<object, Marks>();
+  const fold = (m: Marks) => {
+    const sums = new Map<string, number>();
+    for (let i = 1; i < m.n.length; i++) {
+      const label = STEP[m.n[i] as keyof typeof STEP] ?? m.n[i]!;
+      sums.set(label, (sums.get(label) ?? 0) + (m.t[i]! - m.t[i - 1]!));
+    }
+    for (const [label, v] of sums) {
+      let a = samples.get(label);
+      if (!a) samples.set(label, (a = []));
+      a.push(v);
+    }
+    totals.push(m.t[m.t.length - 1]! - m.t[0]!);
+  };
+
+  broker.app.post(
+    '/bench/token',
+    {
+      onRequest: async (req) => {
+        byReq.set(req.raw, { n: ['onRequest'], t: [hr()] });
+      },
+      preHandler: async (req) => mark('preHandler', byReq.get(req.raw)),
+      onResponse: async (req, reply) => {
+        const m = byReq.get(req.raw);
+        if (m && reply.statusCode === 200) {
+          mark('response', m);
+          fold(m);
+        }
+      },
+    },
+    async (req, reply) => {
+      const m = byReq.get(req.raw)!;
+      return als.run(m, async () => {
+        mark('handler');
+        const form = parseForm(req.body);
+        const dpop = req.headers.dpop;
+        const out = await exchange({ form, dpop: Array.isArray(dpop) ? dpop.join(', ') : dpop, sourceIp: req.ip }, note);
+        mark('end');
+        reply.header('Cache-Control', 'no-store');
+        return out.body;
+      });
+    },
+  );
+
+  return {
+    reset: () => {
+      samples = new Map();
+      totals = [];
+      return null;
+    },
+    report: (): { count: number; total: StepStats; steps: StepStats[] } => {
+      const st = (label: string, a: number[]): StepStats => {
+        const s = summarize(a);
+        // A step some requests skip (none here) still averages over every request.
+        return { label, mean: a.reduce((x, y) => x + y, 0) / Math.max(1, totals.length), p50: s.p50, p99: s.p99 };
+      };
+      return { count: totals.length, total: st('total (onRequest → onResponse)', totals), steps: [...samples].map(([l, a]) => st(l, a)) };
+    },
+  };
+}
+
+interface MicroInput {
+  subjects: string[];
+  proofs: string[];
+  htu: string;
+}
+
+/** Each step alone, sequentially, in the server process (pinned as under load): wall and CPU per call. */
+async function microSteps(broker: Broker, input: MicroInput) {
+  const t = broker.tokens;
+  const now = () => Math.floor(Date.now() / 1000);
+  const jwks = createJwksCache({ clock: now });
+  const issuers = t.issuers.list();
+  const set = broker.pdp.policies.current()!.set;
+  const identity = EXCHANGE_IDENTITIES[0]!.id;
+  const principal = (await broker.pdp.identities.get(identity))!.entity;
+  const ring = t.keys.ring();
+  const rows: Array<{ step: string; wallUs: number; cpuUs: number; n: number }> = [];
+  const run = async (step: string, n: number, fn: (i: number) => unknown) => {
+    for (let i = 0; i < 50; i++) await fn(i); // warm (inputs 0..49; single-use inputs need n + 50)
+    const c0 = process.cpuUsage();
+    const t0 = hr();
+    for (let i = 50; i < n + 50; i++) await fn(i);
+    const wall = (hr() - t0) / n;
+    const c = process.cpuUsage(c0);
+    rows.push({ step, wallUs: wall, cpuUs: (c.user + c.system) / n, n });
+  };
+
+  // Subject token: the real function, then jose's work done synchronously with node:crypto.
+  await run('subject token: verifySubjectToken (jose, WebCrypto)', 2000, (i) => verifySubjectToken(input.subjects[i % input.subjects.length]!, issuers, { jwks, clock: now }));
+  const issuerKey = createPublicKey({ key: issuers[0]!.jwks!.keys[0] as JWK as import('node:crypto').JsonWebKey, format: 'jwk' });
+  await run('  alt: ES256 verify, node:crypto sync, cached KeyObject + JSON.parse', 2000, (i) => {
+    const tok = input.subjects[i % input.subjects.length]!;
+    const [h, p, s] = tok.split('.') as [string, string, string];
+    JSON.parse(Buffer.from(h, 'base64url').toString());
+    const ok = cryptoVerify('sha256', Buffer.from(`${h}.${p}`), { key: issuerKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(s, 'base64url'));
+    if (!ok) throw new Error('bad signature');
+    return JSON.parse(Buffer.from(p, 'base64url').toString());
+  });
+
+  // DPoP proof: the real function with an in-memory replay guard (the DB claim is measured below).
+  const mem = createMemoryReplayGuard({ max: 1_000_000 });
+  const half = Math.floor(input.proofs.length / 2);
+  await run('DPoP: verifyDpopProof (jose, WebCrypto) incl. jkt, memory replay', half - 50, (i) => verifyDpopProof(input.proofs[i]!, { htm: 'POST', htu: input.htu, replayGuard: mem, clock: now }));
+  await run('  alt: ES256 verify, node:crypto sync, createPublicKey(jwk) per proof + jkt', half - 50, (i) => {
+    const proof = input.proofs[half + i]!;
+    const [h, p, s] = proof.split('.') as [string, string, string];
+    const header = JSON.parse(Buffer.from(h, 'base64url').toString()) as { jwk: { kty: string; crv: string; x: string; y: string } };
+    const key = createPublicKey({ key: header.jwk, format: 'jwk' });
+    if (!cryptoVerify('sha256', Buffer.from(`${h}.${p}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(s, 'base64url'))) throw new Error('bad proof');
+    const { crv, kty, x, y } = header.jwk;
+    createHash('sha256').update(JSON.stringify({ crv, kty, x, y })).digest('base64url');
+    return JSON.parse(Buffer.from(p, 'base64url').toString());
+  });
+  const someJwk = (JSON.parse(Buffer.from(input.proofs[0]!.split('.')[0]!, 'base64url').toString()) as { jwk: JWK }).jwk;
+  await run('  part: jose calculateJwkThumbprint (WebCrypto digest)', 2000, () => calculateJwkThumbprint(someJwk, 'sha256'));
+  await run('  part: node:crypto createHash thumbprint', 2000, () => createHash('sha256').update(JSON.stringify({ crv: someJwk.crv, kty: someJwk.kty, x: someJwk.x, y: someJwk.y })).digest('base64url'));
+
+  // Store round trips, one at a time (no batching partner).
+  let k = 0;
+  await run('DPoP jti claim alone (cluster guard: LRU + tx INSERT)', 300, () => t.replay.claim(`bench-micro-${process.pid}-${k++}`, now() + 65));
+  await run('inventory.get (SELECT identities)', 500, () => broker.inventory.get(identity));
+  await run('identity cache get (Cedar principal)', 2000, () => broker.pdp.identities.get(identity));
+  const grantReq = { identity, audience: ORDERS_AUD, actions: ['orders:read'], task: {}, issuer: 'github', ttlSeconds: 3600, approval: false, breakGlass: null };
+  await run('grant openOrReuse (reuse: SELECT ≤50 grants)', 500, () => t.grants.openOrReuse(grantReq));
+  await run('audit append alone (1 event per commit, fsync)', 200, (i) => broker.audit.append({ type: 'bench.micro', actor: 'bench', identity, data: { i } }));
+
+  // Policy.
+  const context = { phase: 'issue', risk: 0, now: { epoch: now(), hour: 12, weekday: 3 }, environment: 'prod', task: { purpose: '', ticket: '' }, break_glass: false, issuer: 'github', request: { source_ip: '127.0.0.1' } };
+  await run('Cedar evaluate (1 scope, 1 entity)', 3000, () =>
+    evaluate(set, { principal: { type: 'Identity', id: identity }, action: { type: 'Action', id: 'orders:read' }, resource: { type: 'Audience', id: ORDERS_AUD }, context, entities: [principal] }),
+  );
+
+  // Minting: the real function (jose SignJWT, EdDSA, WebCrypto), then the same JWS with node:crypto.
+  const mintOpts = { issuer: broker.issuerUrl(), subject: identity, audience: ORDERS_AUD, scope: ['orders:read'], ttlSeconds: 300, jkt: 'x'.repeat(43), grantId: 'g', task: { id: 'g' }, clock: now };
+  await run('mint: mintAccessToken (jose SignJWT EdDSA, WebCrypto)', 2000, () => mintAccessToken(ring, mintOpts));
+  const ed = generateKeyPairSync('ed25519').privateKey;
+  const hdr = b64u(JSON.stringify({ typ: 'at+jwt', alg: 'EdDSA', kid: ring.activeKey().kid }));
+  await run('  alt: EdDSA sign, node:crypto sync (same claims)', 2000, () => {
+    const iat = now();
+    const body = b64u(JSON.stringify({ iss: mintOpts.issuer, sub: identity, aud: ORDERS_AUD, exp: iat + 300, iat, jti: randomBytes(16).toString('base64url'), scope: 'orders:read', client_id: identity, cnf: { jkt: mintOpts.jkt }, grant: 'g', task: { id: 'g' } }));
+    const input2 = `${hdr}.${body}`;
+    return `${input2}.${cryptoSign(null, Buffer.from(input2), ed).toString('base64url')}`;
+  });
+  await run('form: parseForm (URLSearchParams)', 5000, () => parseForm(`grant_type=${encodeURIComponent(TE)}&subject_token=${input.subjects[0]}&subject_token_type=${encodeURIComponent(JWT_TYPE)}&scope=orders%3Aread&audience=${encodeURIComponent(ORDERS_AUD)}`));
+  return rows;
+}
+
+/** The baseline: oidc-provider v9, client_credentials, in-memory adapter. */
+async function childOidc(variant: 'opaque' | 'jwt' | 'jwt+dpop'): Promise<void> {
+  const server = http.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const issuer = `http://127.0.0.1:${port}`;
+  const { default: Provider } = (await import('oidc-provider' as string)) as { default: new (issuer: string, config: unknown) => { callback(): http.RequestListener } };
+  const signing = { ...generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }), alg: 'EdDSA', use: 'sig', kid: 'bench-1' };
+  const jwt = variant !== 'opaque';
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: OIDC_CLIENT.id,
+        client_secret: OIDC_CLIENT.secret,
+        token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        scope: 'orders:read',
+        id_token_signed_response_alg: 'EdDSA',
+      },
+    ],
+    scopes: ['orders:read'],
+    jwks: { keys: [signing] },
+    ttl: { ClientCredentials: 300 },
+    features: {
+      clientCredentials: { enabled: true },
+      devInteractions: { enabled: false },
+      dPoP: { enabled: variant === 'jwt+dpop' },
+      resourceIndicators: {
+        enabled: true,
+        // opaque: no resource → the default opaque format; jwt: every request names the resource.
+        defaultResource: () => (jwt ? ORDERS_AUD : undefined),
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx: unknown, resource: string) => ({ scope: 'orders:read', audience: resource, accessTokenTTL: 300, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'EdDSA' } } }),
+      },
+    },
+  });
+  server.on('request', provider.callback());
+  serveIpc(issuer, {}, () => new Promise<void>((r) => server.close(() => r())));
+}
+
+// ───────────────────────────────────────── CPU profile ─────────────────────────────────────────
+
+interface CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }>;
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+const PKG_GROUP: Array<[RegExp, string]> = [
+  [/^jose$/, 'jose (JWS/JWT)'],
+  [/^@cedar-policy\//, 'Cedar (cedar-wasm)'],
+  [/^pg(-.*)?$|^postgres-/, 'pg driver'],
+  [/^@electric-sql\/pglite/, 'PGlite (wasm)'],
+  [/^(fastify|@fastify\/.*|find-my-way|avvio|light-my-request|fast-json-stringify|fast-querystring|secure-json-parse|toad-cache|rfdc|abstract-logging|process-warning|fast-uri|ajv|fast-decode-uri-component|ret|safe-regex2|json-schema-ref-resolver)$/, 'fastify'],
+  [/^(pino|sonic-boom|pino-std-serializers|thread-stream|on-exit-leak-free|fast-redact|@pinojs\/.*)$/, 'pino'],
+  [/^(prom-client|tdigest|bintrees)$/, 'prom-client'],
+  [/^zod$/, 'zod'],
+];
+
+function componentOf(url: string): string {
+  const nm = /\/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (nm) {
+    const pkg = nm[1]!;
+    return PKG_GROUP.find(([re]) => re.test(pkg))?.[1] ?? pkg;
+  }
+  const src = /\/dist\/(src\/[^/]+)\//.exec(url);
+  if (src) return src[1] === 'src/audit' ? 'tether src/audit (chain, hashes)' : `tether ${src[1]}`;
+  if (url.includes('/dist/bench/')) return 'bench (IPC)';
+  const n = url.replace(/^node:/, '');
+  if (/crypto/.test(n)) return 'node crypto (WebCrypto glue, hashes, random)';
+  if (/_http_|(^|\/)http|llhttp/.test(n)) return 'node http';
+  if (/(^|\/)(net|stream|streams|dgram|tcp|socket)/.test(n)) return 'node net/streams';
+  if (/url|querystring/.test(n)) return 'node URL / URLSearchParams';
+  if (/async_hooks|task_queues|timers|promise|process\//.test(n)) return 'node event loop, promises, async_hooks';
+  if (/buffer|encoding|util/.test(n)) return 'node buffer/util';
+  return `node other (${n.split('/').slice(-1)[0]})`;
+}
+
+/**
+ * Main-thread CPU by component (the frame nearest the sample with a URL, skipping wasm frames so
+ * wasm counts for the package that called it) and by nearest Tether frame (dist/src on the stack;
+ * an async continuation has only the frames since its last await).
+ */
+function analyzeProfile(p: CpuProfile, ops: number) {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const self = new Map<number, number>();
+  for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
+  const comp = new Map<string, number>();
+  const tether = new Map<string, number>();
+  const fns = new Map<string, number>();
+  let active = 0;
+  let idle = 0;
+  for (const [id, us] of self) {
+    const leaf = byId.get(id)!;
+    const fn = leaf.callFrame.functionName;
+    if (fn === '(idle)') {
+      idle += us;
+      continue;
+    }
+    active += us;
+    let c: string | undefined;
+    if (fn === '(garbage collector)') c = 'V8 garbage collector';
+    else if (fn === '(program)') c = '(program): native, not attributed (HTTP parser, syscalls, libuv)';
+    let tf: string | undefined;
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const f = byId.get(cur)!.callFrame;
+      if (c === undefined && f.url && !f.url.startsWith('wasm://')) c = componentOf(f.url);
+      if (tf === undefined && f.url.includes('/dist/src/')) tf = `${f.url.replace(/^.*\/dist\//, '').replace(/\.js$/, '')} ${f.functionName || '(anonymous)'}`;
+      if (c !== undefined && tf !== undefined) break;
+    }
+    c ??= fn.startsWith('(') ? fn : 'native/builtin';
+    comp.set(c, (comp.get(c) ?? 0) + us);
+    const tk = tf ?? '(no Tether frame: async continuation, HTTP, timers)';
+    tether.set(tk, (tether.get(tk) ?? 0) + us);
+    const where = leaf.callFrame.url ? `${leaf.callFrame.url.replace(/^.*\/node_modules\//, '').replace(/^.*\/dist\//, '').replace(/^file:\/\//, '')}:${leaf.callFrame.lineNumber + 1}` : '';
+    const fk = `${fn || '(anonymous)'} ${where}`.trim();
+    fns.set(fk, (fns.get(fk) ?? 0) + us);
+  }
+  const top = (m: Map<string, number>, n: number) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([name, us]) => ({ name, usPerOp: us / Math.max(1, ops), share: us / Math.max(1, active) }));
+  return {
+    wallSeconds: (p.endTime - p.startTime) / 1e6,
+    activeSeconds: active / 1e6,
+    idleSeconds: idle / 1e6,
+    ops,
+    mainThreadUsPerOp: active / Math.max(1, ops),
+    components: top(comp, 16),
+    tether: top(tether, 14),
+    functions: top(fns, 15),
+  };
+}
+
+// ───────────────────────────────────────── parent ─────────────────────────────────────────
+
+class Child {
+  readonly proc: ChildProcess;
+  readonly ready: Promise<string>;
+  private seq = 0;
+  private pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private stderr = '';
+  private stopping = false;
+
+  constructor(args: string[], cpu: number | null) {
+    const node = [process.execPath, SELF, ...args];
+    this.proc = cpu === null ? spawn(node[0]!, node.slice(1), { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] }) : spawn('taskset', ['-c', String(cpu), ...node], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const keep = (b: Buffer) => {
+      this.stderr = (this.stderr + b.toString()).slice(-4000);
+    };
+    this.proc.on('error', () => {}); // a failed send is reported by call()
+    this.proc.stdout!.on('data', keep);
+    this.proc.stderr!.on('data', keep);
+    live.add(this.proc);
+    this.ready = new Promise((resolve, reject) => {
+      this.proc.on('message', (m: { ready?: boolean; url?: string; id?: number; result?: unknown; error?: string }) => {
+        if (m.ready) return resolve(m.url!);
+        const p = this.pending.get(m.id!);
+        if (!p) return;
+        this.pending.delete(m.id!);
+        if (m.error !== undefined) p.reject(new Error(`child: ${m.error}`));
+        else p.resolve(m.result);
+      });
+      this.proc.on('exit', (code, sig) => {
+        live.delete(this.proc);
+        if (!this.stopping) console.error(`server child exited unexpectedly (${sig ?? code}):\n${this.stderr}`);
+        const e = new Error(`server child exited (${sig ?? code}): ${this.stderr}`);
+        reject(e);
+        for (const p of this.pending.values()) p.reject(e);
+        this.pending.clear();
+      });
+    });
+  }
+
+  call<T>(cmd: string, arg?: unknown): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (!this.proc.connected) return reject(new Error(`server child is gone: ${this.stderr}`));
+      const id = ++this.seq;
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.proc.send({ id, cmd, arg }, (e) => {
+        if (e) {
+          this.pending.delete(id);
+          reject(e);
+        }
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    const exited = new Promise<void>((r) => this.proc.once('exit', () => r()));
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 10_000);
+    await this.call('close').catch(() => {});
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
+/** CPU seconds used so far by every `postgres` process (server, backends, WAL writer...). */
+function postgresCpuSeconds(): number {
+  let ticks = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const s = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const close = s.lastIndexOf(')');
+      if (s.slice(s.indexOf('(') + 1, close) !== 'postgres') continue;
+      const f = s.slice(close + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+    } catch {
+      /* gone */
+    }
+  }
+  return ticks / 100; // CLK_TCK
+}
+
+interface DpopKey {
+  header: string;
+  priv: KeyObject;
+}
+
+/** DPoP proofs as a client library makes them: ES256, the public key in the header, a new jti each. */
+function proofMaker(keys: readonly DpopKey[], htu: string) {
+  const prefix = randomBytes(6).toString('base64url');
+  let n = 0;
+  return (): string => {
+    const k = keys[n % keys.length]!;
+    const input = `${k.header}.${b64u(JSON.stringify({ jti: `${prefix}.${n++}`, htm: 'POST', htu, iat: Math.floor(Date.now() / 1000) }))}`;
+    return `${input}.${cryptoSign('sha256', Buffer.from(input), { key: k.priv, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+  };
+}
+
+interface Row {
+  system: string;
+  variant: string;
+  store: string;
+  r: HttpLoadResult;
+  server: { cpuSeconds: number; elu: number; seconds: number };
+  pgCpuSeconds: number;
+}
+
+const rows: Row[] = [];
+
+/** One measured case: warm-up (proofs signed on the fly), proof pool from the warm-up rate, measure. */
+interface CaseSpec {
+  system: string;
+  variant: string;
+  store: string;
+  path: string;
+  headers: Record<string, string>;
+  bodies: readonly string[];
+  /** With both: every request carries a fresh DPoP proof for this htu. */
+  htu?: string;
+  dpopKeys?: readonly DpopKey[];
+  concurrency?: number;
+  seconds?: number;
+  /** Sample the CPU of the machine's PostgreSQL processes. */
+  pg?: boolean;
+  ok?: (r: HttpReply) => boolean;
+}
+
+async function measure(child: Child, base: string, c: CaseSpec): Promise<Row> {
+  const client = createKeepAliveClient(base, c.concurrency ?? CONCURRENCY);
+  const fresh = c.htu && c.dpopKeys ? proofMaker(c.dpopKeys, c.htu) : null;
+  let pool: string[] = [];
+  let k = 0;
+  let b = 0;
+  let pg0 = 0;
+  let server = { cpuSeconds: 0, elu: 0, seconds: 0 };
+  let genSeconds = 0;
+  const r = await runHttpLoad({
+    client,
+    concurrency: c.concurrency ?? CONCURRENCY,
+    warmupMs: WARMUP_SECONDS * 1000,
+    durationMs: (c.seconds ?? SECONDS) * 1000,
+    request: (_i, phase) => ({
+      path: c.path,
+      headers: { ...c.headers, ...(fresh ? { dpop: phase === 'warmup' ? fresh() : pool[k++]! } : {}) },
+      body: c.bodies[b++ % c.bodies.length]!,
+    }),
+    ...(c.ok ? { ok: c.ok } : {}),
+    afterWarmup: (w) => {
+      if (!fresh) return;
+      const n = Math.min(MAX_POOL, Math.ceil(w.opsPerSec * (c.seconds ?? SECONDS) * 1.5) + 2000);
+      const t0 = performance.now();
+      pool = Array.from({ length: n }, fresh);
+      genSeconds = (performance.now() - t0) / 1000;
+      return { maxOps: n };
+    },
+    onMeasureStart: async () => {
+      await child.call('mark');
+      if (c.pg) pg0 = postgresCpuSeconds();
+    },
+    onMeasureEnd: async () => {
+      server = await child.call('sinceMark');
+    },
+  });
+  const pgCpuSeconds = c.pg ? postgresCpuSeconds() - pg0 : 0;
+  client.close();
+  const row: Row = { system: c.system, variant: c.variant, store: c.store, r, server, pgCpuSeconds };
+  const lat = r.latency;
+  console.log(
+    `  ${c.system} ${c.variant} on ${c.store}: ${fmtNum(r.okPerSec)} req/s, p50 ${fmtNum(lat.p50, 2)} ms, p99 ${fmtNum(lat.p99, 2)} ms` +
+      ` (${r.ops} requests in ${r.seconds.toFixed(1)} s; warm-up ${fmtNum(r.warmup.opsPerSec)} req/s${fresh ? `; ${pool.length} proofs signed in ${genSeconds.toFixed(1)} s` : ''})` +
+      (r.stoppedAtMaxOps ? ' [stopped early: proof pool used up]' : ''),
+  );
+  if (r.failures) console.log(`    ${r.failures} FAILED requests; statuses ${JSON.stringify(r.statuses)}; first: ${r.firstFailure}`);
+  return row;
+}
+
+async function post(base: string, path: string, headers: Record<string, string>, body: string): Promise<HttpReply> {
+  const c = createKeepAliveClient(base, 1);
+  try {
+    return await c.send({ path, headers, body });
+  } finally {
+    c.close();
+  }
+}
+
+function pinSelf(): boolean {
+  if (!PIN || availableParallelism() < 2 || !existsSync('/usr/bin/taskset')) return false;
+  return spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' }).status === 0;
+}
+
+async function main(): Promise<void> {
+  const pinned = pinSelf();
+  const pgOk = await pgAvailable();
+  console.log(
+    `token exchange vs oidc-provider client_credentials: ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}; ` +
+      `concurrency ${CONCURRENCY}, warm-up ${WARMUP_SECONDS} s, measured ${SECONDS} s per case; ` +
+      (pinned ? 'servers pinned to CPU 1, load generator to CPU 0, PostgreSQL unpinned' : 'no CPU pinning'),
+  );
+  if (pgOk) {
+    const s = await pgSettings(['fsync', 'synchronous_commit', 'wal_sync_method', 'server_version']);
+    console.log(`PostgreSQL ${s.server_version}: fsync=${s.fsync}, synchronous_commit=${s.synchronous_commit}, wal_sync_method=${s.wal_sync_method} (audit commits are durable)`);
+  } else console.log('PostgreSQL not reachable: its cases are skipped');
+
+  // The platform: one GitHub-Actions-like issuer, 64 subject tokens (15 min), 8 workload DPoP keys.
+  const gha = await createWorkloadIssuer();
+  const subjects = await Promise.all(Array.from({ length: 64 }, () => gha.token({}, { ttl: 900 })));
+  const dpopKeys: DpopKey[] = Array.from({ length: 8 }, () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const { kty, crv, x, y } = publicKey.export({ format: 'jwk' });
+    return { priv: privateKey, header: b64u(JSON.stringify({ typ: 'dpop+jwt', alg: 'ES256', jwk: { kty, crv, x, y } })) };
+  });
+  const enc = encodeURIComponent;
+  const teBodies = subjects.map((s) => `grant_type=${enc(TE)}&subject_token=${s}&subject_token_type=${enc(JWT_TYPE)}&scope=orders%3Aread&audience=${enc(ORDERS_AUD)}`);
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+  const tokenOk = (r: HttpReply) => r.status === 200 && r.body.includes('"token_type":"DPoP"');
+
+  let diag: Diagnostics | null = null;
+  const tetherCase = async (kind: 'pg' | 'pglite') => {
+    let where: string;
+    let cleanup: () => Promise<void>;
+    if (kind === 'pg') {
+      const db = await createPgDatabase('tether_bench_tx');
+      where = db.url;
+      cleanup = db.drop;
+    } else {
+      where = mkdtempSync(join(tmpdir(), 'tether-bench-tx-'));
+      cleanup = async () => rmSync(where, { recursive: true, force: true });
+    }
+    const child = new Child(['--child-tether', kind, where], pinned ? 1 : null);
+    try {
+      const base = await child.ready;
+      const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+      const applied = await post(base, '/admin/v1/apply', adminHeaders, JSON.stringify({ identities: EXCHANGE_IDENTITIES, issuers: [gha.config()], policies: EXCHANGE_POLICIES }));
+      if (applied.status !== 200) throw new Error(`apply: ${applied.status} ${applied.body}`);
+      const htu = `${base}/oauth/token`;
+      const first = await post(base, '/oauth/token', { ...form, dpop: proofMaker(dpopKeys, htu)() }, teBodies[0]!);
+      if (!tokenOk(first)) throw new Error(`sanity exchange failed: ${first.status} ${first.body}`);
+      const common = { system: 'Tether', store: kind === 'pg' ? 'PostgreSQL' : 'PGlite', headers: form, bodies: teBodies, htu, dpopKeys, pg: kind === 'pg', ok: tokenOk };
+      rows.push(await measure(child, base, { ...common, variant: 'token exchange + DPoP', path: '/oauth/token' }));
+      const st = await child.call<ChildStats>('stats');
+      console.log(
+        `    audit: ${st.auditedIssued} token.issued events for ${st.issued} tokens issued; ${fmtNum(st.commits)} group commits, ` +
+          `mean ${fmtNum(st.meanBatch, 1)} events and ${fmtNum(st.meanCommitMs, 2)} ms per commit`,
+      );
+      if (st.auditedIssued !== st.issued) throw new Error('audit log does not hold one token.issued event per issued token');
+      if (kind === 'pg') diag = await diagnose(child, base, common, subjects, dpopKeys, htu);
+    } finally {
+      await child.stop();
+      await cleanup();
+    }
+  };
+
+  const oidcCase = async (variant: 'opaque' | 'jwt' | 'jwt+dpop') => {
+    const child = new Child(['--child-oidc', variant], pinned ? 1 : null);
+    try {
+      const base = await child.ready;
+      const headers = { ...form, authorization: `Basic ${Buffer.from(`${OIDC_CLIENT.id}:${OIDC_CLIENT.secret}`).toString('base64')}` };
+      const body = `grant_type=client_credentials&scope=orders%3Aread${variant === 'opaque' ? '' : `&resource=${enc(ORDERS_AUD)}`}`;
+      const htu = `${base}/token`;
+      const dpop = variant === 'jwt+dpop';
+      const ok = (r: HttpReply) => r.status === 200 && (JSON.parse(r.body) as { access_token: string }).access_token.split('.').length === (variant === 'opaque' ? 1 : 3) && (!dpop || r.body.includes('"token_type":"DPoP"'));
+      const first = await post(base, '/token', { ...headers, ...(dpop ? { dpop: proofMaker(dpopKeys, htu)() } : {}) }, body);
+      if (!ok(first)) throw new Error(`oidc-provider sanity request failed: ${first.status} ${first.body}`);
+      const label = { opaque: 'client_credentials, opaque', jwt: 'client_credentials, JWT (EdDSA)', 'jwt+dpop': 'client_credentials, JWT + DPoP' }[variant];
+      rows.push(await measure(child, base, { system: 'oidc-provider', variant: label, store: 'memory', path: '/token', headers, bodies: [body], ok, ...(dpop ? { htu, dpopKeys } : {}) }));
+    } finally {
+      await child.stop();
+    }
+  };
+
+  console.log('\nmeasuring:');
+  if (pgOk) await tetherCase('pg');
+  await oidcCase('opaque');
+  await tetherCase('pglite');
+  await oidcCase('jwt');
+  await oidcCase('jwt+dpop');
+
+  // ── the table ──
+  const baseline = rows.find((r) => r.system === 'oidc-provider' && r.variant.endsWith('opaque'))!;
+  console.log(`\nresults (concurrency ${CONCURRENCY}, ${SECONDS} s each; CPU columns: ms of CPU per request, all threads; ELU: server event-loop utilisation)`);
+  printTable(
+    ['system', 'grant', 'store', 'req/s', 'p50 ms', 'p99 ms', 'srv CPU ms/req', 'srv ELU', 'PG CPU ms/req', 'gen CPU', '÷ oidc opaque'],
+    rows.map((x) => [
+      x.system,
+      x.variant,
+      x.store,
+      Math.round(x.r.okPerSec),
+      fmtNum(x.r.latency.p50, 2),
+      fmtNum(x.r.latency.p99, 2),
+      fmtNum((1000 * x.server.cpuSeconds) / Math.max(1, x.r.ops), 3),
+      `${fmtNum(100 * x.server.elu)}%`,
+      x.store === 'PostgreSQL' ? fmtNum((1000 * x.pgCpuSeconds) / Math.max(1, x.r.ops), 3) : '-',
+      `${fmtNum((100 * x.r.cpuSeconds) / x.r.seconds)}%`,
+      `${fmtNum(x.r.okPerSec / baseline.r.okPerSec, 2)}×`,
+    ]),
+  );
+  for (const t of rows.filter((x) => x.system === 'Tether')) {
+    const ratio = t.r.okPerSec / baseline.r.okPerSec;
+    console.log(`Tether (${t.store}) / oidc-provider (opaque): ${ratio.toFixed(2)}× — target ${TARGET}×: ${ratio >= TARGET ? 'met' : 'NOT met'}`);
+  }
+  const failed = rows.filter((x) => x.r.failures > 0);
+  if (diag) printDiagnostics(diag);
+  if (failed.length) {
+    console.error(`\nFAILED requests in: ${failed.map((x) => `${x.system} ${x.variant} ${x.store}`).join(', ')}`);
+    process.exitCode = 1;
+  }
+}
+
+interface ChildStats {
+  issued: number;
+  auditedIssued: number;
+  commits: number;
+  meanBatch: number;
+  meanCommitMs: number;
+}
+
+type ProfileSummary = ReturnType<typeof analyzeProfile> & { saved?: string };
+interface Diagnostics {
+  loaded: { steps: Awaited<ReturnType<ReturnType<typeof instrumentedRoute>['report']>>; rate: number };
+  serial: { steps: Awaited<ReturnType<ReturnType<typeof instrumentedRoute>['report']>>; rate: number };
+  profile: ProfileSummary;
+  profileRate: number;
+  serverCpuUsPerOp: number;
+  micro: Array<{ step: string; wallUs: number; cpuUs: number; n: number }>;
+}
+
+/** Where the time goes, on the PostgreSQL broker. */
+async function diagnose(
+  child: Child,
+  base: string,
+  common: Omit<CaseSpec, 'variant' | 'path'>,
+  subjects: string[],
+  dpopKeys: DpopKey[],
+  htu: string,
+): Promise<Diagnostics> {
+  console.log('  where the time goes (PostgreSQL broker):');
+  const quiet = { ...common, variant: '' };
+  // (1) Instrumented copy of the route, under the same load, then one request at a time.
+  await child.call('stepsReset');
+  const loaded = await measure(child, base, { ...quiet, variant: '[instrumented route, c=64]', path: '/bench/token', seconds: 3 });
+  const loadedSteps = await child.call<Diagnostics['loaded']['steps']>('steps');
+  await child.call('stepsReset');
+  const serial = await measure(child, base, { ...quiet, variant: '[instrumented route, c=1]', path: '/bench/token', seconds: 2, concurrency: 1 });
+  const serialSteps = await child.call<Diagnostics['serial']['steps']>('steps');
+  // (2) CPU profile of the real route under load.
+  await child.call('profileStart');
+  const profiled = await measure(child, base, { ...quiet, variant: '[real route, CPU profiler on]', path: '/oauth/token', seconds: 3 });
+  // The profile covers warm-up and measured phase alike (the proof pool is signed while the server idles).
+  const profile = await child.call<ProfileSummary>('profileStop', { ops: profiled.r.ops + profiled.r.warmup.ops, ...(process.env.BENCH_PROFILE_DIR ? { keepDir: process.env.BENCH_PROFILE_DIR } : {}) });
+  // (3) Each step alone, in the server, sequentially.
+  const mk = proofMaker(dpopKeys, htu);
+  const micro = await child.call<Diagnostics['micro']>('micro', { subjects, proofs: Array.from({ length: 4100 }, mk), htu });
+  const main = rows.find((r) => r.system === 'Tether' && r.store === 'PostgreSQL')!;
+  return {
+    loaded: { steps: loadedSteps, rate: loaded.r.okPerSec },
+    serial: { steps: serialSteps, rate: serial.r.okPerSec },
+    profile,
+    profileRate: profiled.r.okPerSec,
+    serverCpuUsPerOp: (1e6 * main.server.cpuSeconds) / main.r.ops,
+    micro,
+  };
+}
+
+function printDiagnostics(d: Diagnostics): void {
+  console.log('\nwhere the time of an exchange goes (Tether on PostgreSQL)');
+  console.log(`\n1. wall time per step, instrumented copy of the route (same exchange code, timed dependencies):`);
+  const steps = (s: Diagnostics['loaded']['steps']) => {
+    const order = [...new Set([...d.serial.steps.steps.map((x) => x.label), ...d.loaded.steps.steps.map((x) => x.label)])];
+    return new Map(order.map((l) => [l, s.steps.find((x) => x.label === l)]));
+  };
+  const lo = steps(d.loaded.steps);
+  const se = steps(d.serial.steps);
+  printTable(
+    ['step', 'c=1 mean µs', 'c=1 p50', `c=${CONCURRENCY} mean µs`, `c=${CONCURRENCY} p50`, `c=${CONCURRENCY} p99`, `share c=${CONCURRENCY}`],
+    [...lo.keys()].map((l) => {
+      const a = se.get(l);
+      const b = lo.get(l);
+      return [l, fmtNum(a?.mean ?? NaN), fmtNum(a?.p50 ?? NaN), fmtNum(b?.mean ?? NaN), fmtNum(b?.p50 ?? NaN), fmtNum(b?.p99 ?? NaN), `${fmtNum((100 * (b?.mean ?? 0)) / d.loaded.steps.total.mean, 1)}%`];
+    }).concat([[d.loaded.steps.total.label, fmtNum(d.serial.steps.total.mean), fmtNum(d.serial.steps.total.p50), fmtNum(d.loaded.steps.total.mean), fmtNum(d.loaded.steps.total.p50), fmtNum(d.loaded.steps.total.p99), '100%']]),
+  );
+  console.log(`   (instrumented route: ${fmtNum(d.serial.rate)} req/s at c=1, ${fmtNum(d.loaded.rate)} req/s at c=${CONCURRENCY}; "glue" is code between the timed calls)`);
+
+  const p = d.profile;
+  console.log(
+    `\n2. CPU profile of the real route under load (${fmtNum(d.profileRate)} req/s with the profiler on): main thread busy ${fmtNum((100 * p.activeSeconds) / p.wallSeconds)}% ` +
+      `of ${p.wallSeconds.toFixed(1)} s, ${fmtNum(p.mainThreadUsPerOp)} µs of main-thread CPU per exchange; whole server process (all threads, unprofiled run): ${fmtNum(d.serverCpuUsPerOp)} µs per exchange` +
+      (p.saved ? `; profile kept in ${p.saved}` : ''),
+  );
+  console.log('\n   by component (nearest frame with a source file; wasm counted for its caller):');
+  printTable(['component', 'µs/exchange', 'share'], p.components.map((c) => [c.name, fmtNum(c.usPerOp, 1), `${fmtNum(100 * c.share, 1)}%`]));
+  console.log('\n   by nearest Tether frame on the stack:');
+  printTable(['Tether function', 'µs/exchange', 'share'], p.tether.map((c) => [c.name, fmtNum(c.usPerOp, 1), `${fmtNum(100 * c.share, 1)}%`]));
+  console.log('\n   top self-time functions:');
+  printTable(['function', 'µs/exchange', 'share'], p.functions.map((c) => [c.name.slice(0, 100), fmtNum(c.usPerOp, 1), `${fmtNum(100 * c.share, 1)}%`]));
+
+  console.log('\n3. each step alone in the server process, sequential (wall µs per call incl. threadpool hops; CPU µs per call, all threads):');
+  printTable(['step', 'wall µs', 'CPU µs', 'calls'], d.micro.map((m) => [m.step, fmtNum(m.wallUs, 1), fmtNum(m.cpuUs, 1), m.n]));
+}
+
+// ───────────────────────────────────────── entry ─────────────────────────────────────────
+
+const role = process.argv[2];
+if (role === '--child-tether') await childTether(process.argv[3] as 'pg' | 'pglite', process.argv[4]!);
+else if (role === '--child-oidc') await childOidc(process.argv[3] as 'opaque' | 'jwt' | 'jwt+dpop');
+else {
+  await main();
+}
