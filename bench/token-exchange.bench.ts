@@ -41,7 +41,9 @@ import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import { createJwksCache, verifySubjectToken } from '../src/federation/index.js';
+import { TetherError } from '../src/errors.js';
+import { checkClaimConstraints, createJwksCache, renderIdentity, verifySubjectToken } from '../src/federation/index.js';
+import type { Grant } from '../src/grants/grants.js';
 import { evaluate } from '../src/policy/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { buildApp, type Broker } from '../src/server/app.js';
@@ -51,6 +53,8 @@ import { mintAccessToken } from '../src/tokens/access-token.js';
 import { verifyDpopProof } from '../src/tokens/dpop-proof.js';
 import { createExchange } from '../src/tokens/exchange.js';
 import { parseForm } from '../src/tokens/form.js';
+import { DEFAULT_JWS_ALGORITHMS, hasPrivateMembers } from '../src/tokens/algorithms.js';
+import { normalizeHtu } from '../src/tokens/htu.js';
 import type { KeyRing } from '../src/tokens/key-ring.js';
 import { createMemoryReplayGuard } from '../src/tokens/replay-guard.js';
 import { createWorkloadIssuer, EXCHANGE_IDENTITIES, EXCHANGE_POLICIES, ORDERS_AUD } from '../test/helpers/workload-issuer.js';
@@ -158,6 +162,7 @@ async function childTether(kind: 'pg' | 'pglite', where: string): Promise<void> 
   const sink = new Writable({ write: (_c, _e, cb) => cb() }); // info level, as in production; lines dropped
   const broker = await buildApp({ config, store, logger: createLogger('info', sink), adminToken: ADMIN_TOKEN });
   const steps = instrumentedRoute(broker);
+  whatIfRoute(broker);
   const address = await broker.app.listen({ port: 0, host: '127.0.0.1' });
   broker.setListenUrl(address);
 
@@ -328,6 +333,195 @@ function instrumentedRoute(broker: Broker) {
     },
   };
 }
+
+/**
+ * POST /bench/token-whatif: a local copy of the exchange with the optimizations this bench
+ * suggests, switched on by the `x-bench-opt` header, to measure their gain rather than guess it:
+ *
+ * - `crypto`: JWS verify and sign with node:crypto, synchronously, with imported keys cached (DPoP
+ *   keys by their JWK, issuer keys by issuer and kid) instead of jose over WebCrypto (a threadpool
+ *   job per verify, sign and digest, and a JWK import per proof). The minted token is signed with a
+ *   local Ed25519 key under the ring's kid (the ring keeps its private key to itself): same cost,
+ *   but it does not verify against the JWKS. Every check of the real flow is still made.
+ * - `cache`: no query per exchange for what memory already knows: the identity from the identity
+ *   cache (which has status and environment) instead of inventory.get; a live grant from a local
+ *   map (dropped on any revocation notice) instead of the SELECT in grants.findActive.
+ * - `claim`: the DPoP jti claim batch as one autocommit INSERT (dpop_jti is UNLOGGED: its commit
+ *   does not wait for a WAL flush) instead of BEGIN; SET LOCAL; INSERT; COMMIT.
+ *
+ * Cedar, the policy loop, the grant on a miss and the durable group-commit audit are the real ones.
+ */
+function whatIfRoute(broker: Broker) {
+  const t = broker.tokens;
+  const now = () => Math.floor(Date.now() / 1000);
+  const issuerKeys = new Map<string, KeyObject>();
+  const proofKeys = new Map<string, { key: KeyObject; jkt: string }>();
+  const grants = new Map<string, Grant>();
+  broker.changes.on('revocation', () => grants.clear());
+  const ed = generateKeyPairSync('ed25519').privateKey;
+  const b64json = (s: string) => JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as Record<string, unknown>;
+  const es256 = (input: string, sig: string, key: KeyObject) => cryptoVerify('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(sig, 'base64url'));
+
+  // Replay: the local LRU first, then one autocommit INSERT per tick for the cluster (pg only).
+  const local = createMemoryReplayGuard({ max: 200_000 });
+  let pending: Array<{ key: string; exp: number; resolve(ok: boolean): void; reject(e: unknown): void }> = [];
+  const flush = async () => {
+    const batch = pending;
+    pending = [];
+    try {
+      const r = await broker.store.query<{ key: string }>(
+        `INSERT INTO dpop_jti AS t (key, expires_at)
+         SELECT k, to_timestamp(e) FROM unnest($1::text[], $2::float8[]) AS x(k, e)
+         ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE t.expires_at <= now()
+         RETURNING key`,
+        [batch.map((x) => x.key), batch.map((x) => x.exp)],
+      );
+      const won = new Set(r.rows.map((x) => x.key));
+      for (const x of batch) x.resolve(won.has(x.key));
+    } catch (e) {
+      for (const x of batch) x.reject(e);
+    }
+  };
+  const oneStatementClaim = async (key: string, exp: number): Promise<boolean> => {
+    if (!(await local.claim(key, exp))) return false;
+    if (broker.store.kind !== 'pg') return true;
+    return new Promise<boolean>((resolve, reject) => {
+      if (pending.push({ key, exp, resolve, reject }) === 1) setImmediate(() => void flush());
+    });
+  };
+
+  const fastDpop = async (proof: string, htu: string, claim: (k: string, e: number) => Promise<boolean>) => {
+    const refuse = (why: string) => new TetherError('invalid_dpop_proof', why);
+    if (proof.length > 8192) throw refuse('DPoP proof is too large');
+    const parts = proof.split('.');
+    if (parts.length !== 3) throw refuse('DPoP proof must be a compact JWS');
+    const [h, p, sig] = parts as [string, string, string];
+    const header = b64json(h) as { typ?: unknown; alg?: unknown; jwk?: Record<string, unknown> };
+    if (header.typ !== 'dpop+jwt') throw refuse('DPoP proof typ header must be "dpop+jwt"');
+    if (header.alg !== 'ES256') throw refuse('what-if: ES256 proofs only');
+    const jwk = header.jwk;
+    if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw refuse('DPoP proof has no jwk header');
+    if (hasPrivateMembers(jwk) || jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.x !== 'string' || typeof jwk.y !== 'string') throw refuse('DPoP proof jwk header must be a public P-256 key');
+    const canonical = `{"crv":"P-256","kty":"EC","x":${JSON.stringify(jwk.x)},"y":${JSON.stringify(jwk.y)}}`; // RFC 7638 member order
+    let k = proofKeys.get(canonical);
+    if (!k) {
+      k = { key: createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }, format: 'jwk' }), jkt: createHash('sha256').update(canonical).digest('base64url') };
+      if (proofKeys.size >= 10_000) proofKeys.delete(proofKeys.keys().next().value!);
+      proofKeys.set(canonical, k);
+    }
+    if (!es256(`${h}.${p}`, sig, k.key)) throw refuse('DPoP proof signature verification failed');
+    const payload = b64json(p);
+    const { jti, iat } = payload;
+    if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256) throw refuse('DPoP proof jti must be a string of 1 to 256 characters');
+    if (payload.htm !== 'POST') throw refuse('DPoP proof htm does not match the request method');
+    if (typeof payload.htu !== 'string' || normalizeHtu(payload.htu) !== normalizeHtu(htu)) throw refuse('DPoP proof htu does not match the request URI');
+    const n = now();
+    if (typeof iat !== 'number' || iat > n + 5 || iat < n - 60) throw refuse('DPoP proof iat is outside the window');
+    const replayKey = createHash('sha256').update(`dpop\0${k.jkt}\0${jti}`).digest('base64url');
+    if (!(await claim(replayKey, iat + 65))) throw refuse('DPoP proof has already been used (jti replay)');
+    return k.jkt;
+  };
+
+  const fastSubject = (token: string) => {
+    const refuse = (why: string) => new TetherError('invalid_grant', why);
+    if (token.length > 16384) throw refuse('subject token is too large');
+    const parts = token.split('.');
+    if (parts.length !== 3) throw refuse('subject token must be a compact JWS');
+    const [h, p, sig] = parts as [string, string, string];
+    const header = b64json(h) as { alg?: unknown; kid?: unknown };
+    const claims = b64json(p);
+    const issuer = t.issuers.list().find((c) => (c.kind ?? 'oidc') === 'oidc' && c.issuer === claims.iss && c.jwks !== undefined);
+    if (!issuer) throw refuse('what-if: inline-JWKS OIDC issuers only');
+    if (header.alg !== 'ES256' || !(issuer.algorithms ?? DEFAULT_JWS_ALGORITHMS).includes('ES256')) throw refuse('what-if: ES256 subject tokens only');
+    const jwk = issuer.jwks!.keys.find((x) => x.kid === header.kid);
+    if (!jwk) throw refuse('unknown kid');
+    const cacheKey = `${issuer.name}\0${String(header.kid)}`;
+    let key = issuerKeys.get(cacheKey);
+    if (!key) issuerKeys.set(cacheKey, (key = createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' })));
+    if (!es256(`${h}.${p}`, sig, key)) throw refuse('subject token signature verification failed');
+    const n = now();
+    const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    if (!aud.includes(issuer.audience)) throw refuse('subject token aud is not this broker');
+    if (typeof claims.exp !== 'number' || claims.exp <= n - 30) throw refuse('subject token has expired');
+    if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > n + 30)) throw refuse('subject token is not yet valid');
+    checkClaimConstraints(issuer.claims, claims);
+    return { issuer, identityId: renderIdentity(issuer.identity, claims) };
+  };
+
+  broker.app.post('/bench/token-whatif', async (req, reply) => {
+    const opt = new Set(String(req.headers['x-bench-opt'] ?? '').split(','));
+    const crypto = opt.has('crypto');
+    const cache = opt.has('cache');
+    const claim = opt.has('claim') ? oneStatementClaim : (k: string, e: number) => t.replay.claim(k, e);
+    const form = parseForm(req.body);
+    if (form.get('grant_type') !== TE || form.get('subject_token_type') !== JWT_TYPE) throw new TetherError('invalid_request', 'what-if: token exchange only');
+    const subjectToken = form.get('subject_token') ?? '';
+    const scopes = [...new Set((form.get('scope') ?? '').split(' ').filter(Boolean))];
+    const audience = form.get('audience') ?? '';
+    const htu = `${broker.issuerUrl()}/oauth/token`;
+    const dpop = req.headers.dpop;
+    if (typeof dpop !== 'string') throw new TetherError('invalid_dpop_proof', 'a DPoP proof is required');
+    const jkt = crypto ? await fastDpop(dpop, htu, claim) : (await verifyDpopProof(dpop, { htm: 'POST', htu, replayGuard: { claim }, clock: now })).jkt;
+    const verified = crypto ? fastSubject(subjectToken) : await verifySubjectToken(subjectToken, t.issuers.list(), { jwks: whatIfJwks, clock: now, replayGuard: t.replay });
+    const identityId = verified.identityId;
+    const ident = cache ? await broker.pdp.identities.get(identityId) : await broker.inventory.get(identityId);
+    if (!ident || ident.status !== 'active') throw new TetherError('invalid_grant', `identity ${identityId} is not active`);
+    const set = broker.pdp.policies.current()!.set;
+    const time = new Date();
+    const context = {
+      phase: 'issue',
+      risk: 0,
+      now: { epoch: Math.floor(time.getTime() / 1000), hour: time.getUTCHours(), weekday: time.getUTCDay() },
+      environment: ident.environment ?? '',
+      task: { purpose: '', ticket: '' },
+      break_glass: false,
+      issuer: verified.issuer.name,
+      request: { source_ip: req.ip },
+    };
+    const principal = (await broker.pdp.identities.get(identityId))!.entity;
+    const policies = new Set<string>();
+    for (const action of scopes) {
+      const d = evaluate(set, { principal: { type: 'Identity', id: identityId }, action: { type: 'Action', id: action }, resource: { type: 'Audience', id: audience }, context, entities: [principal] });
+      if (d.decision !== 'allow' || d.obligations.approval) throw new TetherError('invalid_scope', `what-if: ${action} is not plainly allowed`);
+      d.policies.forEach((x) => policies.add(x));
+    }
+    const gkey = `${identityId}\0${audience}\0\0\0plain`;
+    let grant = cache ? grants.get(gkey) : undefined;
+    let reused = true;
+    if (!grant || Date.parse(grant.not_after!) <= Date.now() + 5000 || !scopes.every((x) => grant!.actions.includes(x))) {
+      const out = await t.grants.openOrReuse({ identity: identityId, audience, actions: scopes, task: {}, issuer: verified.issuer.name, ttlSeconds: 3600, approval: false, breakGlass: null });
+      if (out.kind !== 'active') throw new TetherError('invalid_grant', 'what-if: grant is not active');
+      grant = out.grant;
+      reused = out.reused;
+      if (cache) grants.set(gkey, grant);
+    }
+    const ttl = Math.max(1, Math.min(broker.config.tokenTtl, Math.floor((Date.parse(grant.not_after!) - Date.now()) / 1000)));
+    let token: string;
+    let jti: string;
+    let iat: number;
+    if (crypto) {
+      iat = now();
+      jti = randomBytes(16).toString('base64url');
+      const claims = { iss: broker.issuerUrl(), sub: identityId, aud: audience, exp: iat + ttl, iat, jti, scope: scopes.join(' '), client_id: identityId, cnf: { jkt }, grant: grant.id, task: { id: grant.id } };
+      const input = `${b64u(JSON.stringify({ typ: 'at+jwt', alg: 'EdDSA', kid: t.keys.ring().activeKey().kid }))}.${b64u(JSON.stringify(claims))}`;
+      token = `${input}.${cryptoSign(null, Buffer.from(input), ed).toString('base64url')}`;
+    } else {
+      const m = await mintAccessToken(t.keys.ring(), { issuer: broker.issuerUrl(), subject: identityId, audience, scope: scopes, ttlSeconds: ttl, jkt, grantId: grant.id, task: { id: grant.id }, clock: now });
+      ({ token, jti } = m);
+      iat = m.claims.iat;
+    }
+    await broker.audit.append({
+      type: 'token.issued',
+      actor: identityId,
+      identity: identityId,
+      data: { jti, grant: grant.id, aud: audience, scope: scopes, jkt, iat, exp: iat + ttl, ttl, issuer: verified.issuer.name, client_id: identityId, bearer: false, break_glass: false, policies: [...policies], reused_grant: reused, source_ip: req.ip, whatif: [...opt].join(',') },
+    });
+    broker.metrics.issuances.inc({ outcome: 'issued' });
+    reply.header('Cache-Control', 'no-store');
+    return { access_token: token, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', token_type: 'DPoP', expires_in: ttl, scope: scopes.join(' ') };
+  });
+}
+const whatIfJwks = createJwksCache({ clock: () => Math.floor(Date.now() / 1000) });
 
 interface MicroInput {
   subjects: string[];

@@ -9,6 +9,7 @@ import { createInventory, type Inventory } from '../inventory/identities.js';
 import { inventoryRoutes } from '../inventory/routes.js';
 import { createChangeFeed, type ChangeFeed } from '../cluster/index.js';
 import { createTokenDomain, type TokenDomain } from '../tokens/wire.js';
+import { createRouteStore, extAuthzRoutes, type CredentialRefusal, type RouteStore } from '../routes/index.js';
 import { createRevocationSet, type RevocationSet } from '../revocation/index.js';
 import { schemaVersion, MIGRATIONS, type Store } from '../store/index.js';
 import { bearerMatcher, requireBearer } from './admin-auth.js';
@@ -37,6 +38,8 @@ export interface Broker {
   changes: ChangeFeed;
   revocations: RevocationSet;
   tokens: TokenDomain;
+  routes: RouteStore;
+  onCredentialRefusal(cb: (r: CredentialRefusal) => void): void;
   issuerUrl: () => string;
   /** Tells the broker the address it listens on, when no --issuer-url was given. */
   setListenUrl(url: string): void;
@@ -77,6 +80,8 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   const issuerUrl = () => (config.issuerUrl ?? listenUrl).replace(/\/+$/, '');
   // Per-identity risk (0-100) that policies read as context.risk; detection plugs in its scorer.
   const risk = { of: (_id: string): number => 0 };
+  // Subscribers to credentials refused at the gateway (detection sees replays here).
+  const credentialRefusals: Array<(r: CredentialRefusal) => void> = [];
 
   // Cluster-wide state: caches register here and are refreshed by notification and on resync.
   const changes = createChangeFeed(store, logger, { staleAfterMs: config.staleAfterMs });
@@ -107,6 +112,12 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     onIdentityChanged: (id) => pdp.identities.invalidate(id),
   });
   applySections.push(tokens.applySection);
+
+  // Gateway route rules (ext-authz).
+  const routes = createRouteStore({ db: store, clock });
+  changes.on('routes', () => routes.reload());
+  changes.onResync(() => routes.reload());
+  applySections.push(routes.section());
 
   // Reviews (issue 7): opened by lifecycle signals. The apply section runs after identities (and the
   // policy sections), so an identity applied with a past review_by gets its review in the same
@@ -198,6 +209,16 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   // Public routes of domains (non-admin).
   const adminGuard = requireBearer(bearerMatcher(deps.adminToken), 'admin token (introspection is for resource servers holding it)');
   await app.register(tokens.publicRoutes(adminGuard));
+  await app.register(extAuthzRoutes, {
+    routes,
+    pipeline: pdp.pipeline,
+    check: tokens.check,
+    replay: tokens.replay,
+    audit,
+    pdpToken: config.pdpToken,
+    clock,
+    onRefusal: (r) => credentialRefusals.forEach((f) => f(r)),
+  });
   await app.register(authzenRoutes, { pipeline: pdp.pipeline, pdpToken: config.pdpToken, baseUrl: config.issuerUrl });
 
   let closing: Promise<void> | null = null;
@@ -220,6 +241,10 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     changes,
     revocations,
     tokens,
+    routes,
+    onCredentialRefusal: (cb: (r: CredentialRefusal) => void) => {
+      credentialRefusals.push(cb);
+    },
     issuerUrl,
     setListenUrl: (url: string) => {
       listenUrl = url;
