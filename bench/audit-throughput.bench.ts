@@ -60,6 +60,8 @@ interface Round {
   singles: number;
   /** Total time inside commits (BEGIN … COMMIT, as the writer measures it), s; group commit only. */
   commitSeconds: number;
+  /** CPU time of this process (user + system) per event, µs: for PGlite that includes the database. */
+  cpuUs: number;
 }
 
 interface Row {
@@ -72,6 +74,11 @@ interface Row {
   min: number;
   max: number;
 }
+
+const cpuPer = (since: NodeJS.CpuUsage, n: number): number => {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / n;
+};
 
 /** A case: set up once, warm up, then `round()` measures one round. */
 interface Case {
@@ -94,9 +101,10 @@ function groupCommitCase(b: BenchStore, c: number, next: () => number): Case {
     async round(ms) {
       await w.flush();
       commits = singles = commitSeconds = 0;
+      const cpu = process.cpuUsage();
       const r = await runClosedLoop({ concurrency: c, durationMs: ms, maxOps: MAX_OPS, op });
       await w.flush();
-      return { r, commits, singles, commitSeconds };
+      return { r, commits, singles, commitSeconds, cpuUs: cpuPer(cpu, r.ops) };
     },
   };
 }
@@ -105,8 +113,9 @@ function oneTxPerEventCase(b: BenchStore, c: number, next: () => number): Case {
   const op = () => b.store.tx((q) => appendBatch(q, [decisionEvent(next())], new Date()));
   return {
     async round(ms) {
+      const cpu = process.cpuUsage();
       const r = await runClosedLoop({ concurrency: c, durationMs: ms, maxOps: MAX_OPS, op });
-      return { r, commits: r.ops, singles: r.ops, commitSeconds: Number.NaN };
+      return { r, commits: r.ops, singles: r.ops, commitSeconds: Number.NaN, cpuUs: cpuPer(cpu, r.ops) };
     },
   };
 }
@@ -183,7 +192,7 @@ for (const k of kinds) {
 console.log(`\nload average now ${load()} (other work on the machine skews the figures; see the round spread above)\n`);
 const order = (r: Row) => kinds.indexOf(r.store) * 10_000 + (r.mode === 'group commit' ? 5000 : 0) + r.c;
 printTable(
-  ['store', 'mode', 'concurrency', 'events/s', 'p50 ms', 'p99 ms', 'events/commit', '1-event commits', 'commit ms'],
+  ['store', 'mode', 'concurrency', 'events/s', 'p50 ms', 'p99 ms', 'events/commit', '1-event commits', 'commit ms', 'cpu µs/event'],
   [...all].sort((a, b) => order(a) - order(b)).map((x) => [
     x.store,
     x.mode,
@@ -194,6 +203,7 @@ printTable(
     fmtNum(x.med.r.ops / x.med.commits, 1),
     `${fmtNum((x.med.singles / x.med.commits) * 100)}%`,
     fmtNum((x.med.commitSeconds / x.med.commits) * 1000, 2),
+    fmtNum(x.med.cpuUs, 1),
   ]),
 );
 

@@ -16,33 +16,46 @@
  * generator, pinned to CPU 0: closed loop, C keep-alive connections (bench/lib/load.ts). DPoP proofs
  * are signed by the generator: on the fly during warm-up, then a pool sized from the warm-up rate is
  * signed before the measured phase, so the measured phase only looks proofs up. PostgreSQL (the
- * machine's server) is not pinned. BENCH_PIN=0 turns pinning off.
+ * machine's server) is not pinned. BENCH_PIN=0 turns pinning off. All servers run side by side
+ * (idle unless measured); after one warm-up each, every case is measured in rounds interleaved with
+ * the others and the median round is kept, so that other work on the machine (a shared 2-core box)
+ * hits each system alike; the `other` column says how many cores that work took meanwhile. The
+ * server's CPU per request (all its threads) is printed too: it moves much less with that noise.
  *
  * Then, on the PostgreSQL broker: (1) an instrumented copy of the token route (the same
  * createExchange, its dependencies wrapped with timers) under the same load and at concurrency 1,
  * giving each step's wall time; (2) a CPU profile of the real route under load (node:inspector in
- * the server), grouped by component and by the nearest Tether frame; (3) each step alone in the
- * server, sequentially, with the alternatives an optimization would use.
+ * the server, 1 ms sampling), grouped by component and by the nearest Tether frame; (3) each step
+ * alone in the server, sequentially, with the alternatives an optimization would use; (4) what-if:
+ * a local copy of the exchange with those optimizations (whatIfRoute), interleaved with the real
+ * route, to measure their gain.
+ *
+ * Known: Node 20.20.2 now and then aborts a server child under this load ("Fatal error ...
+ * unreachable code" in V8's Deoptimizer::DoComputeBuiltinContinuation; seen with and without the
+ * profiler, on PostgreSQL and PGlite). The child's stderr is printed, its cases are dropped, the
+ * others go on, and the run exits 1.
  *
  *   npm run bench -- token-exchange
  *   node dist/bench/token-exchange.bench.js
- *   env: BENCH_SECONDS (measured, per case, default 5), BENCH_WARMUP_SECONDS (default 1.5),
- *        BENCH_CONCURRENCY (default 64), BENCH_PIN (default 1), BENCH_PROFILE_DIR (keeps the .cpuprofile)
+ *   env: BENCH_SECONDS (measured per case, default 6), BENCH_ROUNDS (default 3), BENCH_WARMUP_SECONDS
+ *        (default 2), BENCH_CONCURRENCY (default 64), BENCH_PIN (default 1), BENCH_PROFILE_DIR (keeps
+ *        the .cpuprofile for Chrome DevTools); TETHER_BENCH_PG_URL (admin connection, bench/lib/stores.ts)
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync, KeyObject, randomBytes, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { Session } from 'node:inspector/promises';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { TetherError } from '../src/errors.js';
 import { checkClaimConstraints, createJwksCache, renderIdentity, verifySubjectToken } from '../src/federation/index.js';
+import { appendBatch } from '../src/audit/append.js';
+import type { AuditInput } from '../src/audit/index.js';
 import type { Grant } from '../src/grants/grants.js';
 import { evaluate } from '../src/policy/index.js';
 import { loadConfig } from '../src/config/index.js';
@@ -58,11 +71,14 @@ import { normalizeHtu } from '../src/tokens/htu.js';
 import type { KeyRing } from '../src/tokens/key-ring.js';
 import { createMemoryReplayGuard } from '../src/tokens/replay-guard.js';
 import { createWorkloadIssuer, EXCHANGE_IDENTITIES, EXCHANGE_POLICIES, ORDERS_AUD } from '../test/helpers/workload-issuer.js';
-import { createKeepAliveClient, runHttpLoad, type HttpLoadResult, type HttpReply } from './lib/load.js';
+import { createKeepAliveClient, runHttpLoad, type HttpLoadResult, type HttpReply, type HttpRequestSpec, type KeepAliveClient } from './lib/load.js';
 import { createPgDatabase, fmtNum, pgAvailable, pgSettings, printTable, summarize } from './lib/index.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1.5);
+/** Measured seconds per case, split into BENCH_ROUNDS rounds interleaved with the other cases. */
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const ROUND_SECONDS = SECONDS / ROUNDS;
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const PIN = process.env.BENCH_PIN !== '0';
 const TARGET = 1.5;
@@ -220,55 +236,52 @@ async function childTether(kind: 'pg' | 'pglite', where: string): Promise<void> 
  */
 function instrumentedRoute(broker: Broker) {
   type Marks = { n: string[]; t: number[] };
-  const als = new AsyncLocalStorage<Marks>();
-  const mark = (name: string, m = als.getStore()) => {
+  const mark = (m: Marks | undefined, name: string) => {
     if (m) {
       m.n.push(name);
       m.t.push(hr());
     }
   };
-  const timed =
-    <A extends unknown[], R>(name: string, fn: (...a: A) => Promise<R>) =>
-    async (...a: A): Promise<R> => {
-      mark(`${name}>`);
-      try {
-        return await fn(...a);
-      } finally {
-        mark(name);
-      }
-    };
   const t = broker.tokens;
-  const rings = new WeakMap<KeyRing, KeyRing>();
-  const wrapRing = (r: KeyRing): KeyRing => {
-    let w = rings.get(r);
-    if (!w) {
-      w = { maxTokenLifetimeSeconds: r.maxTokenLifetimeSeconds, activeKey: r.activeKey, jwks: r.jwks, verifyJwt: r.verifyJwt, sign: timed('sign', (c, h) => r.sign(c, h)) };
-      rings.set(r, w);
-    }
-    return w;
+  const jwks = createJwksCache({ clock: () => Math.floor(Date.now() / 1000) });
+  // One exchange per request, its dependencies bound to that request's marks (createExchange only
+  // builds a closure). AsyncLocalStorage would do it without, but enabling async hooks here ran into
+  // a V8 deoptimizer crash (Node 20.20, "unreachable code" in DoComputeBuiltinContinuation).
+  const exchangeFor = (m: Marks) => {
+    const timed =
+      <A extends unknown[], R>(name: string, fn: (...a: A) => Promise<R>) =>
+      async (...a: A): Promise<R> => {
+        mark(m, `${name}>`);
+        try {
+          return await fn(...a);
+        } finally {
+          mark(m, name);
+        }
+      };
+    const ring = (r: KeyRing): KeyRing => ({ maxTokenLifetimeSeconds: r.maxTokenLifetimeSeconds, activeKey: r.activeKey, jwks: r.jwks, verifyJwt: r.verifyJwt, sign: timed('sign', (c, h) => r.sign(c, h)) });
+    return createExchange({
+      issuerUrl: broker.issuerUrl,
+      tokenTtl: broker.config.tokenTtl,
+      issuers: t.issuers,
+      jwks,
+      replay: { claim: timed('replay', (k: string, e: number) => t.replay.claim(k, e)) },
+      nonces: null,
+      inventory: { get: timed('inventory', (id: string) => broker.inventory.get(id)), discover: broker.inventory.discover },
+      policies: broker.pdp.policies,
+      identityEntity: timed('principal', async (id: string) => (await broker.pdp.identities.get(id))?.entity ?? null),
+      riskOf: () => 0,
+      grants: { openOrReuse: timed('grant', (r: Parameters<typeof t.grants.openOrReuse>[0]) => t.grants.openOrReuse(r)) },
+      keys: { ring: () => ring(t.keys.ring()) },
+      audit: { append: timed('audit', (e: Parameters<typeof broker.audit.append>[0]) => broker.audit.append(e)) },
+      metrics: broker.metrics,
+      clock: broker.clock,
+    });
   };
-  const exchange = createExchange({
-    issuerUrl: broker.issuerUrl,
-    tokenTtl: broker.config.tokenTtl,
-    issuers: t.issuers,
-    jwks: createJwksCache({ clock: () => Math.floor(Date.now() / 1000) }),
-    replay: { claim: timed('replay', (k: string, e: number) => t.replay.claim(k, e)) },
-    nonces: null,
-    inventory: { get: timed('inventory', (id: string) => broker.inventory.get(id)), discover: broker.inventory.discover },
-    policies: broker.pdp.policies,
-    identityEntity: timed('principal', async (id: string) => (await broker.pdp.identities.get(id))?.entity ?? null),
-    riskOf: () => 0,
-    grants: { openOrReuse: timed('grant', (r: Parameters<typeof t.grants.openOrReuse>[0]) => t.grants.openOrReuse(r)) },
-    keys: { ring: () => wrapRing(t.keys.ring()) },
-    audit: { append: timed('audit', (e: Parameters<typeof broker.audit.append>[0]) => broker.audit.append(e)) },
-    metrics: broker.metrics,
-    clock: broker.clock,
-  });
-  const note = (f: Record<string, unknown>) => {
-    if ('scope' in f) mark('parse');
-    else if ('jkt' in f) mark('dpop');
-    else if ('identity' in f) mark('subject');
-    else if ('policies' in f) mark('policy');
+  const noteFor = (m: Marks) => (f: Record<string, unknown>) => {
+    if ('scope' in f) mark(m, 'parse');
+    else if ('jkt' in f) mark(m, 'dpop');
+    else if ('identity' in f) mark(m, 'subject');
+    else if ('policies' in f) mark(m, 'policy');
   };
 
   let samples = new Map<string, number[]>();
@@ -294,26 +307,24 @@ function instrumentedRoute(broker: Broker) {
       onRequest: async (req) => {
         byReq.set(req.raw, { n: ['onRequest'], t: [hr()] });
       },
-      preHandler: async (req) => mark('preHandler', byReq.get(req.raw)),
+      preHandler: async (req) => mark(byReq.get(req.raw), 'preHandler'),
       onResponse: async (req, reply) => {
         const m = byReq.get(req.raw);
         if (m && reply.statusCode === 200) {
-          mark('response', m);
+          mark(m, 'response');
           fold(m);
         }
       },
     },
     async (req, reply) => {
       const m = byReq.get(req.raw)!;
-      return als.run(m, async () => {
-        mark('handler');
-        const form = parseForm(req.body);
-        const dpop = req.headers.dpop;
-        const out = await exchange({ form, dpop: Array.isArray(dpop) ? dpop.join(', ') : dpop, sourceIp: req.ip }, note);
-        mark('end');
-        reply.header('Cache-Control', 'no-store');
-        return out.body;
-      });
+      mark(m, 'handler');
+      const form = parseForm(req.body);
+      const dpop = req.headers.dpop;
+      const out = await exchangeFor(m)({ form, dpop: Array.isArray(dpop) ? dpop.join(', ') : dpop, sourceIp: req.ip }, noteFor(m));
+      mark(m, 'end');
+      reply.header('Cache-Control', 'no-store');
+      return out.body;
     },
   );
 
@@ -348,6 +359,9 @@ function instrumentedRoute(broker: Broker) {
  *   map (dropped on any revocation notice) instead of the SELECT in grants.findActive.
  * - `claim`: the DPoP jti claim batch as one autocommit INSERT (dpop_jti is UNLOGGED: its commit
  *   does not wait for a WAL flush) instead of BEGIN; SET LOCAL; INSERT; COMMIT.
+ * - `audit`: group commit that takes its batch once it holds the connection (inside store.tx)
+ *   rather than before asking for it, so events queued meanwhile ride along (createAuditWriter
+ *   fixes the batch first: on PGlite, whose one connection is queued, every batch is one event).
  *
  * Cedar, the policy loop, the grant on a miss and the durable group-commit audit are the real ones.
  */
@@ -448,6 +462,32 @@ function whatIfRoute(broker: Broker) {
     return { issuer, identityId: renderIdentity(issuer.identity, claims) };
   };
 
+  // Group commit, batch taken after the connection is held; interleaves safely with the broker's
+  // own writer (appendBatch locks the chain head).
+  let queue: Array<{ input: AuditInput; resolve(): void; reject(e: unknown): void }> = [];
+  let draining = false;
+  const drain = async () => {
+    draining = true;
+    while (queue.length > 0) {
+      let batch: typeof queue = [];
+      try {
+        await broker.store.tx(async (q) => {
+          batch = queue.splice(0, 2000);
+          await appendBatch(q, batch.map((x) => x.input), new Date());
+        });
+        for (const x of batch) x.resolve();
+      } catch (e) {
+        for (const x of batch) x.reject(e);
+      }
+    }
+    draining = false;
+  };
+  const lockBatchedAppend = (input: AuditInput) =>
+    new Promise<void>((resolve, reject) => {
+      queue.push({ input, resolve, reject });
+      if (!draining) void drain();
+    });
+
   broker.app.post('/bench/token-whatif', async (req, reply) => {
     const opt = new Set(String(req.headers['x-bench-opt'] ?? '').split(','));
     const crypto = opt.has('crypto');
@@ -510,7 +550,7 @@ function whatIfRoute(broker: Broker) {
       ({ token, jti } = m);
       iat = m.claims.iat;
     }
-    await broker.audit.append({
+    await (opt.has('audit') ? lockBatchedAppend : broker.audit.append)({
       type: 'token.issued',
       actor: identityId,
       identity: identityId,
@@ -591,9 +631,11 @@ async function microSteps(broker: Broker, input: MicroInput) {
 
   // Policy.
   const context = { phase: 'issue', risk: 0, now: { epoch: now(), hour: 12, weekday: 3 }, environment: 'prod', task: { purpose: '', ticket: '' }, break_glass: false, issuer: 'github', request: { source_ip: '127.0.0.1' } };
-  await run('Cedar evaluate (1 scope, 1 entity)', 3000, () =>
-    evaluate(set, { principal: { type: 'Identity', id: identity }, action: { type: 'Action', id: 'orders:read' }, resource: { type: 'Audience', id: ORDERS_AUD }, context, entities: [principal] }),
-  );
+  const decide = (ctx: Record<string, unknown>, entities: typeof principal[]) => () =>
+    evaluate(set, { principal: { type: 'Identity', id: identity }, action: { type: 'Action', id: 'orders:read' }, resource: { type: 'Audience', id: ORDERS_AUD }, context: ctx as typeof context, entities });
+  await run('Cedar evaluate (1 scope, 1 entity, the exchange context)', 3000, decide(context, [principal]));
+  await run('  part: same, context { phase, risk } only', 3000, decide({ phase: 'issue', risk: 0 }, [principal]));
+  await run('  part: same, no entity', 3000, decide(context, []));
 
   // Minting: the real function (jose SignJWT, EdDSA, WebCrypto), then the same JWS with node:crypto.
   const mintOpts = { issuer: broker.issuerUrl(), subject: identity, audience: ORDERS_AUD, scope: ['orders:read'], ttlSeconds: 300, jkt: 'x'.repeat(43), grantId: 'g', task: { id: 'g' }, clock: now };
@@ -673,28 +715,45 @@ const PKG_GROUP: Array<[RegExp, string]> = [
   [/^zod$/, 'zod'],
 ];
 
+/** file:// URL of the build root (dist/ or another --outDir): its src/ is Tether, its bench/ is this file. */
+const BUILD_URL = pathToFileURL(dirname(dirname(SELF))).href + '/';
+
 function componentOf(url: string): string {
   const nm = /\/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (nm) {
     const pkg = nm[1]!;
     return PKG_GROUP.find(([re]) => re.test(pkg))?.[1] ?? pkg;
   }
-  const src = /\/dist\/(src\/[^/]+)\//.exec(url);
-  if (src) return src[1] === 'src/audit' ? 'tether src/audit (chain, hashes)' : `tether ${src[1]}`;
-  if (url.includes('/dist/bench/')) return 'bench (IPC)';
+  if (url.startsWith(`${BUILD_URL}src/`)) {
+    const dir = url.slice(BUILD_URL.length).split('/').slice(0, 2).join('/');
+    return dir === 'src/audit' ? 'tether src/audit (hash chain)' : `tether ${dir}`;
+  }
+  if (url.startsWith(`${BUILD_URL}bench/`)) return 'bench (IPC, instrumentation)';
   const n = url.replace(/^node:/, '');
-  if (/crypto/.test(n)) return 'node crypto (WebCrypto glue, hashes, random)';
+  if (/crypto/.test(n)) return 'crypto';
   if (/_http_|(^|\/)http|llhttp/.test(n)) return 'node http';
-  if (/(^|\/)(net|stream|streams|dgram|tcp|socket)/.test(n)) return 'node net/streams';
+  if (/(^|\/)(net|stream|streams|dgram|tcp|socket)/.test(n)) return 'node net/streams (socket writes: pg queries, replies)';
   if (/url|querystring/.test(n)) return 'node URL / URLSearchParams';
-  if (/async_hooks|task_queues|timers|promise|process\//.test(n)) return 'node event loop, promises, async_hooks';
+  if (/async_hooks|task_queues|timers|promise|process\//.test(n)) return 'node event loop, promises';
   if (/buffer|encoding|util/.test(n)) return 'node buffer/util';
+  if (/events/.test(n)) return 'node events';
+  if (/inspector/.test(n)) return 'profiler overhead (inspector)';
   return `node other (${n.split('/').slice(-1)[0]})`;
 }
 
+/** Crypto samples by operation: the WebCrypto op on the stack, else the node:crypto call. */
+const CRYPTO_OPS: Array<[RegExp, string]> = [
+  [/^ecdsaSignVerify$/, 'crypto: ECDSA P-256 verify (WebCrypto job)'],
+  [/^eddsaSignVerify$/, 'crypto: EdDSA sign (WebCrypto job)'],
+  [/^asyncDigest$/, 'crypto: SHA-256 digest (WebCrypto job; jwk thumbprint)'],
+  [/^(ecImportKey|importKey|createPublicKey|initJwk|checkEcKeyData)$/, 'crypto: JWK → key import (EC point check)'],
+  [/^(randomBytes|randomUUID|randomFillSync|getBufferedUUID)$/, 'crypto: random (jti, request id)'],
+  [/^(createHash|Hash|digest|update)$/, 'crypto: node:crypto hash (replay key)'],
+];
+
 /**
  * Main-thread CPU by component (the frame nearest the sample with a URL, skipping wasm frames so
- * wasm counts for the package that called it) and by nearest Tether frame (dist/src on the stack;
+ * wasm counts for the package that called it) and by nearest Tether frame (src/ on the stack;
  * an async continuation has only the frames since its last await).
  */
 function analyzeProfile(p: CpuProfile, ops: number) {
@@ -720,15 +779,20 @@ function analyzeProfile(p: CpuProfile, ops: number) {
     if (fn === '(garbage collector)') c = 'V8 garbage collector';
     else if (fn === '(program)') c = '(program): native, not attributed (HTTP parser, syscalls, libuv)';
     let tf: string | undefined;
+    let op: string | undefined;
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const f = byId.get(cur)!.callFrame;
       if (c === undefined && f.url && !f.url.startsWith('wasm://')) c = componentOf(f.url);
-      if (tf === undefined && f.url.includes('/dist/src/')) tf = `${f.url.replace(/^.*\/dist\//, '').replace(/\.js$/, '')} ${f.functionName || '(anonymous)'}`;
-      if (c !== undefined && tf !== undefined) break;
+      if (op === undefined) op = CRYPTO_OPS.find(([re]) => re.test(f.functionName))?.[1];
+      if (tf === undefined && f.url.startsWith(`${BUILD_URL}src/`)) tf = `${f.url.slice(BUILD_URL.length).replace(/\.js$/, '')} ${f.functionName || '(anonymous)'}`;
+      if (c !== undefined && tf !== undefined && op !== undefined) break;
     }
+    // A WebCrypto job's `run` on a one-core server: the main thread is preempted while the threadpool
+    // thread it woke does the signature on the same core, so the sample lands on `run`.
+    if (c === 'crypto') c = op ?? 'crypto: WebCrypto glue (webidl, algorithm checks, key objects)';
     c ??= fn.startsWith('(') ? fn : 'native/builtin';
     comp.set(c, (comp.get(c) ?? 0) + us);
-    const tk = tf ?? '(no Tether frame: async continuation, HTTP, timers)';
+    const tk = tf ?? '(no Tether frame on the stack: after an await, in HTTP, pg, timers)';
     tether.set(tk, (tether.get(tk) ?? 0) + us);
     const where = leaf.callFrame.url ? `${leaf.callFrame.url.replace(/^.*\/node_modules\//, '').replace(/^.*\/dist\//, '').replace(/^file:\/\//, '')}:${leaf.callFrame.lineNumber + 1}` : '';
     const fk = `${fn || '(anonymous)'} ${where}`.trim();
@@ -752,6 +816,10 @@ function analyzeProfile(p: CpuProfile, ops: number) {
 }
 
 // ───────────────────────────────────────── parent ─────────────────────────────────────────
+
+const rows: Row[] = [];
+/** Cases or steps that failed (a server that crashed, a request refused): the run exits 1. */
+const failures: string[] = [];
 
 class Child {
   readonly proc: ChildProcess;
@@ -782,7 +850,7 @@ class Child {
       });
       this.proc.on('exit', (code, sig) => {
         live.delete(this.proc);
-        if (!this.stopping) console.error(`server child exited unexpectedly (${sig ?? code}):\n${this.stderr}`);
+        if (code !== 0) console.error(`server child ${args.join(' ')} exited (${sig ?? code})${this.stopping ? ' while stopping' : ''}:\n${this.stderr}`);
         const e = new Error(`server child exited (${sig ?? code}): ${this.stderr}`);
         reject(e);
         for (const p of this.pending.values()) p.reject(e);
@@ -821,23 +889,31 @@ process.on('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
 
-/** CPU seconds used so far by every `postgres` process (server, backends, WAL writer...). */
-function postgresCpuSeconds(): number {
-  let ticks = 0;
+/**
+ * CPU ticks so far of the PostgreSQL processes serving `db` (backends whose title names it) and the
+ * shared WAL writer, checkpointer and background writer, by pid (backends come and go).
+ */
+function postgresCpu(db: string): Map<string, number> {
+  const out = new Map<string, number>();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const s = readFileSync(`/proc/${d}/stat`, 'utf8');
       const close = s.lastIndexOf(')');
       if (s.slice(s.indexOf('(') + 1, close) !== 'postgres') continue;
+      const title = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (!title.includes(` ${db} `) && !/walwriter|checkpointer|background writer/.test(title)) continue;
       const f = s.slice(close + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+      out.set(d, Number(f[11]) + Number(f[12])); // utime, stime (fields 14, 15)
     } catch {
       /* gone */
     }
   }
-  return ticks / 100; // CLK_TCK
+  return out;
 }
+
+/** CPU seconds between two snapshots (a process absent from the first started in between). */
+const cpuDelta = (a: Map<string, number>, b: Map<string, number>): number => [...b].reduce((t, [pid, v]) => t + v - (a.get(pid) ?? 0), 0) / 100; // CLK_TCK
 
 interface DpopKey {
   header: string;
@@ -862,11 +938,12 @@ interface Row {
   r: HttpLoadResult;
   server: { cpuSeconds: number; elu: number; seconds: number };
   pgCpuSeconds: number;
+  /** Cores busy with anything but this server, the generator and (for PostgreSQL cases) PostgreSQL: other work on the machine. */
+  otherCores: number;
+  /** req/s of every round of the case (the row shown is the median round). */
+  roundRates: number[];
 }
 
-const rows: Row[] = [];
-
-/** One measured case: warm-up (proofs signed on the fly), proof pool from the warm-up rate, measure. */
 interface CaseSpec {
   system: string;
   variant: string;
@@ -878,59 +955,122 @@ interface CaseSpec {
   htu?: string;
   dpopKeys?: readonly DpopKey[];
   concurrency?: number;
-  seconds?: number;
-  /** Sample the CPU of the machine's PostgreSQL processes. */
-  pg?: boolean;
+  /** PostgreSQL database the server uses: the CPU of its backends is sampled. */
+  pgDb?: string;
   ok?: (r: HttpReply) => boolean;
 }
 
-async function measure(child: Child, base: string, c: CaseSpec): Promise<Row> {
-  const client = createKeepAliveClient(base, c.concurrency ?? CONCURRENCY);
-  const fresh = c.htu && c.dpopKeys ? proofMaker(c.dpopKeys, c.htu) : null;
-  let pool: string[] = [];
-  let k = 0;
-  let b = 0;
-  let pg0 = 0;
-  let server = { cpuSeconds: 0, elu: 0, seconds: 0 };
-  let genSeconds = 0;
-  const r = await runHttpLoad({
-    client,
-    concurrency: c.concurrency ?? CONCURRENCY,
-    warmupMs: WARMUP_SECONDS * 1000,
-    durationMs: (c.seconds ?? SECONDS) * 1000,
-    request: (_i, phase) => ({
-      path: c.path,
-      headers: { ...c.headers, ...(fresh ? { dpop: phase === 'warmup' ? fresh() : pool[k++]! } : {}) },
-      body: c.bodies[b++ % c.bodies.length]!,
-    }),
-    ...(c.ok ? { ok: c.ok } : {}),
-    afterWarmup: (w) => {
-      if (!fresh) return;
-      const n = Math.min(MAX_POOL, Math.ceil(w.opsPerSec * (c.seconds ?? SECONDS) * 1.5) + 2000);
-      const t0 = performance.now();
-      pool = Array.from({ length: n }, fresh);
-      genSeconds = (performance.now() - t0) / 1000;
-      return { maxOps: n };
-    },
-    onMeasureStart: async () => {
-      await child.call('mark');
-      if (c.pg) pg0 = postgresCpuSeconds();
-    },
-    onMeasureEnd: async () => {
-      server = await child.call('sinceMark');
-    },
+/** Busy CPU seconds of the whole machine so far (user, nice, system, irq, softirq; /proc/stat). */
+function machineBusySeconds(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]!) / 100;
+}
+
+/**
+ * One system under load: a keep-alive client, warmed once, then measured in rounds. Rounds of all
+ * cases are interleaved (see roundRobin) so that other work on the machine hits every case alike.
+ * DPoP proofs: signed on the fly in the warm-up; before each round a pool sized from the last rate
+ * (× 1.5) is signed, and the round only looks proofs up (it ends early if the pool runs out).
+ */
+class Case {
+  readonly client: KeepAliveClient;
+  readonly rounds: Row[] = [];
+  private readonly fresh: (() => string) | null;
+  private readonly concurrency: number;
+  private lastRate = 100;
+  private b = 0;
+
+  constructor(
+    readonly child: Child,
+    base: string,
+    readonly spec: CaseSpec,
+  ) {
+    this.concurrency = spec.concurrency ?? CONCURRENCY;
+    this.client = createKeepAliveClient(base, this.concurrency);
+    this.fresh = spec.htu && spec.dpopKeys ? proofMaker(spec.dpopKeys, spec.htu) : null;
+  }
+
+  get label(): string {
+    return `${this.spec.system} ${this.spec.variant} on ${this.spec.store}`;
+  }
+
+  private request(proof: string | undefined): HttpRequestSpec {
+    return { path: this.spec.path, headers: proof ? { ...this.spec.headers, dpop: proof } : this.spec.headers, body: this.spec.bodies[this.b++ % this.spec.bodies.length]! };
+  }
+
+  async warm(ms: number): Promise<void> {
+    const r = await runHttpLoad({ client: this.client, concurrency: this.concurrency, warmupMs: ms, durationMs: 0, request: () => this.request(this.fresh?.()), ...(this.spec.ok ? { ok: this.spec.ok } : {}) });
+    this.lastRate = Math.max(10, r.warmup.opsPerSec);
+    if (r.firstFailure) console.log(`    ${this.label}: failed during warm-up: ${r.firstFailure}`);
+  }
+
+  async round(seconds: number): Promise<Row> {
+    const n = this.fresh ? Math.min(MAX_POOL, Math.ceil(this.lastRate * seconds * 1.5) + 500) : 0;
+    const pool = this.fresh ? Array.from({ length: n }, this.fresh) : [];
+    let k = 0;
+    let pg0 = new Map<string, number>();
+    let busy0 = 0;
+    let server = { cpuSeconds: 0, elu: 0, seconds: 0 };
+    let pgCpuSeconds = 0;
+    let busy = 0;
+    const r = await runHttpLoad({
+      client: this.client,
+      concurrency: this.concurrency,
+      warmupMs: 0,
+      durationMs: seconds * 1000,
+      ...(this.fresh ? { maxOps: n } : {}),
+      request: () => this.request(this.fresh ? pool[k++] : undefined),
+      ...(this.spec.ok ? { ok: this.spec.ok } : {}),
+      onMeasureStart: async () => {
+        await this.child.call('mark');
+        pg0 = this.spec.pgDb ? postgresCpu(this.spec.pgDb) : pg0;
+        busy0 = machineBusySeconds();
+      },
+      onMeasureEnd: async () => {
+        busy = machineBusySeconds() - busy0;
+        pgCpuSeconds = this.spec.pgDb ? cpuDelta(pg0, postgresCpu(this.spec.pgDb)) : 0;
+        server = await this.child.call('sinceMark');
+      },
+    });
+    this.lastRate = Math.max(10, r.okPerSec);
+    if (r.failures) console.log(`    ${this.label}: ${r.failures} FAILED requests; statuses ${JSON.stringify(r.statuses)}; first: ${r.firstFailure}`);
+    if (r.stoppedAtMaxOps) console.log(`    ${this.label}: round stopped early, proof pool (${n}) used up`);
+    const row: Row = { ...this.spec, r, server, pgCpuSeconds, otherCores: Math.max(0, busy - server.cpuSeconds - r.cpuSeconds - pgCpuSeconds) / r.seconds, roundRates: [] };
+    this.rounds.push(row);
+    return row;
+  }
+
+  /** The median round by rate (lower middle for an even count), with every round's rate. */
+  median(): Row {
+    const sorted = [...this.rounds].sort((a, b) => a.r.okPerSec - b.r.okPerSec);
+    return { ...sorted[Math.floor((sorted.length - 1) / 2)]!, roundRates: this.rounds.map((x) => x.r.okPerSec) };
+  }
+}
+
+/** Warms every case, then runs `rounds` rounds, each measuring every case in turn for `seconds`. */
+async function roundRobin(cases: Case[], rounds: number, seconds: number, warmMs: number): Promise<Row[]> {
+  // A case whose server fails (see crashes in the report) drops out; the others go on.
+  const dead = new Set<Case>();
+  const attempt = async (c: Case, fn: () => Promise<unknown>) => {
+    if (dead.has(c)) return;
+    try {
+      await fn();
+    } catch (e) {
+      dead.add(c);
+      failures.push(`${c.label}: ${(e as Error).message.split('\n')[0]}`);
+      console.log(`    ${c.label}: FAILED, dropped: ${(e as Error).message.split('\n')[0]}`);
+    }
+  };
+  for (const c of cases) await attempt(c, () => c.warm(warmMs));
+  for (let i = 0; i < rounds; i++) for (const c of cases) await attempt(c, () => c.round(seconds));
+  return cases.filter((c) => c.rounds.length > 0).map((c) => {
+    const m = c.median();
+    console.log(
+      `  ${c.label}: ${fmtNum(m.r.okPerSec)} req/s (rounds: ${m.roundRates.map((x) => fmtNum(x)).join(', ')}), p50 ${fmtNum(m.r.latency.p50, 1)} ms, ` +
+        `p99 ${fmtNum(m.r.latency.p99, 1)} ms, server ${fmtNum((1000 * m.server.cpuSeconds) / Math.max(1, m.r.ops), 2)} ms CPU/req, other load ${fmtNum(m.otherCores, 2)} cores`,
+    );
+    return m;
   });
-  const pgCpuSeconds = c.pg ? postgresCpuSeconds() - pg0 : 0;
-  client.close();
-  const row: Row = { system: c.system, variant: c.variant, store: c.store, r, server, pgCpuSeconds };
-  const lat = r.latency;
-  console.log(
-    `  ${c.system} ${c.variant} on ${c.store}: ${fmtNum(r.okPerSec)} req/s, p50 ${fmtNum(lat.p50, 2)} ms, p99 ${fmtNum(lat.p99, 2)} ms` +
-      ` (${r.ops} requests in ${r.seconds.toFixed(1)} s; warm-up ${fmtNum(r.warmup.opsPerSec)} req/s${fresh ? `; ${pool.length} proofs signed in ${genSeconds.toFixed(1)} s` : ''})` +
-      (r.stoppedAtMaxOps ? ' [stopped early: proof pool used up]' : ''),
-  );
-  if (r.failures) console.log(`    ${r.failures} FAILED requests; statuses ${JSON.stringify(r.statuses)}; first: ${r.firstFailure}`);
-  return row;
 }
 
 async function post(base: string, path: string, headers: Record<string, string>, body: string): Promise<HttpReply> {
@@ -947,17 +1087,27 @@ function pinSelf(): boolean {
   return spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' }).status === 0;
 }
 
+interface TetherServer {
+  kind: 'pg' | 'pglite';
+  child: Child;
+  base: string;
+  common: Omit<CaseSpec, 'variant' | 'path'>;
+  cleanup: () => Promise<void>;
+}
+
 async function main(): Promise<void> {
+  const t0 = performance.now();
   const pinned = pinSelf();
   const pgOk = await pgAvailable();
   console.log(
     `token exchange vs oidc-provider client_credentials: ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}; ` +
-      `concurrency ${CONCURRENCY}, warm-up ${WARMUP_SECONDS} s, measured ${SECONDS} s per case; ` +
+      `concurrency ${CONCURRENCY}; per case: warm-up ${WARMUP_SECONDS} s, then ${ROUNDS} rounds of ${ROUND_SECONDS} s interleaved with the other cases, median round shown; ` +
       (pinned ? 'servers pinned to CPU 1, load generator to CPU 0, PostgreSQL unpinned' : 'no CPU pinning'),
   );
+  console.log(`machine load average before the run: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on these ${cpus().length} cores skews every rate: see "other load")`);
   if (pgOk) {
-    const s = await pgSettings(['fsync', 'synchronous_commit', 'wal_sync_method', 'server_version']);
-    console.log(`PostgreSQL ${s.server_version}: fsync=${s.fsync}, synchronous_commit=${s.synchronous_commit}, wal_sync_method=${s.wal_sync_method} (audit commits are durable)`);
+    const st = await pgSettings(['fsync', 'synchronous_commit', 'wal_sync_method', 'server_version']);
+    console.log(`PostgreSQL ${st.server_version}: fsync=${st.fsync}, synchronous_commit=${st.synchronous_commit}, wal_sync_method=${st.wal_sync_method} (audit commits are durable)`);
   } else console.log('PostgreSQL not reachable: its cases are skipped');
 
   // The platform: one GitHub-Actions-like issuer, 64 subject tokens (15 min), 8 workload DPoP keys.
@@ -973,95 +1123,147 @@ async function main(): Promise<void> {
   const form = { 'content-type': 'application/x-www-form-urlencoded' };
   const tokenOk = (r: HttpReply) => r.status === 200 && r.body.includes('"token_type":"DPoP"');
 
+  const tethers: TetherServer[] = [];
+  const oidcs: Array<{ child: Child; spec: CaseSpec; base: string }> = [];
   let diag: Diagnostics | null = null;
-  const tetherCase = async (kind: 'pg' | 'pglite') => {
-    let where: string;
-    let cleanup: () => Promise<void>;
-    if (kind === 'pg') {
-      const db = await createPgDatabase('tether_bench_tx');
-      where = db.url;
-      cleanup = db.drop;
-    } else {
-      where = mkdtempSync(join(tmpdir(), 'tether-bench-tx-'));
-      cleanup = async () => rmSync(where, { recursive: true, force: true });
-    }
-    const child = new Child(['--child-tether', kind, where], pinned ? 1 : null);
-    try {
-      const base = await child.ready;
+  const whatIfs: Row[] = [];
+  try {
+    // ── servers ──
+    for (const kind of pgOk ? (['pg', 'pglite'] as const) : (['pglite'] as const)) {
+      let where: string;
+      let cleanup: () => Promise<void>;
+      if (kind === 'pg') {
+        const db = await createPgDatabase('tether_bench_tx');
+        where = db.url;
+        cleanup = db.drop;
+      } else {
+        where = mkdtempSync(join(tmpdir(), 'tether-bench-tx-'));
+        cleanup = async () => rmSync(where, { recursive: true, force: true });
+      }
+      const child = new Child(['--child-tether', kind, where], pinned ? 1 : null);
+      const srv: TetherServer = { kind, child, base: '', common: { system: 'Tether', store: '', headers: form, bodies: teBodies }, cleanup };
+      tethers.push(srv);
+      srv.base = await child.ready;
       const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
-      const applied = await post(base, '/admin/v1/apply', adminHeaders, JSON.stringify({ identities: EXCHANGE_IDENTITIES, issuers: [gha.config()], policies: EXCHANGE_POLICIES }));
+      const applied = await post(srv.base, '/admin/v1/apply', adminHeaders, JSON.stringify({ identities: EXCHANGE_IDENTITIES, issuers: [gha.config()], policies: EXCHANGE_POLICIES }));
       if (applied.status !== 200) throw new Error(`apply: ${applied.status} ${applied.body}`);
-      const htu = `${base}/oauth/token`;
-      const first = await post(base, '/oauth/token', { ...form, dpop: proofMaker(dpopKeys, htu)() }, teBodies[0]!);
+      const htu = `${srv.base}/oauth/token`;
+      const first = await post(srv.base, '/oauth/token', { ...form, dpop: proofMaker(dpopKeys, htu)() }, teBodies[0]!);
       if (!tokenOk(first)) throw new Error(`sanity exchange failed: ${first.status} ${first.body}`);
-      const common = { system: 'Tether', store: kind === 'pg' ? 'PostgreSQL' : 'PGlite', headers: form, bodies: teBodies, htu, dpopKeys, pg: kind === 'pg', ok: tokenOk };
-      rows.push(await measure(child, base, { ...common, variant: 'token exchange + DPoP', path: '/oauth/token' }));
-      const st = await child.call<ChildStats>('stats');
-      console.log(
-        `    audit: ${st.auditedIssued} token.issued events for ${st.issued} tokens issued; ${fmtNum(st.commits)} group commits, ` +
-          `mean ${fmtNum(st.meanBatch, 1)} events and ${fmtNum(st.meanCommitMs, 2)} ms per commit`,
-      );
-      if (st.auditedIssued !== st.issued) throw new Error('audit log does not hold one token.issued event per issued token');
-      if (kind === 'pg') diag = await diagnose(child, base, common, subjects, dpopKeys, htu);
-    } finally {
-      await child.stop();
-      await cleanup();
+      srv.common = { system: 'Tether', store: kind === 'pg' ? 'PostgreSQL' : 'PGlite', headers: form, bodies: teBodies, htu, dpopKeys, ...(kind === 'pg' ? { pgDb: new URL(where).pathname.slice(1) } : {}), ok: tokenOk };
     }
-  };
-
-  const oidcCase = async (variant: 'opaque' | 'jwt' | 'jwt+dpop') => {
-    const child = new Child(['--child-oidc', variant], pinned ? 1 : null);
-    try {
+    for (const variant of ['opaque', 'jwt', 'jwt+dpop'] as const) {
+      const child = new Child(['--child-oidc', variant], pinned ? 1 : null);
       const base = await child.ready;
       const headers = { ...form, authorization: `Basic ${Buffer.from(`${OIDC_CLIENT.id}:${OIDC_CLIENT.secret}`).toString('base64')}` };
       const body = `grant_type=client_credentials&scope=orders%3Aread${variant === 'opaque' ? '' : `&resource=${enc(ORDERS_AUD)}`}`;
       const htu = `${base}/token`;
       const dpop = variant === 'jwt+dpop';
-      const ok = (r: HttpReply) => r.status === 200 && (JSON.parse(r.body) as { access_token: string }).access_token.split('.').length === (variant === 'opaque' ? 1 : 3) && (!dpop || r.body.includes('"token_type":"DPoP"'));
+      const ok = (r: HttpReply) =>
+        r.status === 200 && (JSON.parse(r.body) as { access_token: string }).access_token.split('.').length === (variant === 'opaque' ? 1 : 3) && (!dpop || r.body.includes('"token_type":"DPoP"'));
       const first = await post(base, '/token', { ...headers, ...(dpop ? { dpop: proofMaker(dpopKeys, htu)() } : {}) }, body);
       if (!ok(first)) throw new Error(`oidc-provider sanity request failed: ${first.status} ${first.body}`);
       const label = { opaque: 'client_credentials, opaque', jwt: 'client_credentials, JWT (EdDSA)', 'jwt+dpop': 'client_credentials, JWT + DPoP' }[variant];
-      rows.push(await measure(child, base, { system: 'oidc-provider', variant: label, store: 'memory', path: '/token', headers, bodies: [body], ok, ...(dpop ? { htu, dpopKeys } : {}) }));
-    } finally {
-      await child.stop();
+      oidcs.push({ child, base, spec: { system: 'oidc-provider', variant: label, store: 'memory', path: '/token', headers, bodies: [body], ok, ...(dpop ? { htu, dpopKeys } : {}) } });
     }
-  };
 
-  console.log('\nmeasuring:');
-  if (pgOk) await tetherCase('pg');
-  await oidcCase('opaque');
-  await tetherCase('pglite');
-  await oidcCase('jwt');
-  await oidcCase('jwt+dpop');
+    // ── (a) + (b): every system, interleaved rounds ──
+    console.log('\nmeasuring (interleaved rounds):');
+    const main = [
+      ...tethers.map((t) => new Case(t.child, t.base, { ...t.common, variant: 'token exchange + DPoP', path: '/oauth/token' })),
+      ...oidcs.map((o) => new Case(o.child, o.base, o.spec)),
+    ];
+    rows.push(...(await roundRobin(main, ROUNDS, ROUND_SECONDS, WARMUP_SECONDS * 1000)));
+    printResults();
 
-  // ── the table ──
-  const baseline = rows.find((r) => r.system === 'oidc-provider' && r.variant.endsWith('opaque'))!;
-  console.log(`\nresults (concurrency ${CONCURRENCY}, ${SECONDS} s each; CPU columns: ms of CPU per request, all threads; ELU: server event-loop utilisation)`);
+    // ── where the time goes ──
+    const pgServer = tethers.find((t) => t.kind === 'pg') ?? tethers[0]!;
+    console.log(`\nwhere the time goes (Tether on ${pgServer.common.store}):`);
+    try {
+      diag = await diagnose(pgServer);
+    } catch (e) {
+      failures.push(`diagnostics: ${(e as Error).message.split('\n')[0]}`);
+      console.log(`  diagnostics FAILED: ${(e as Error).message.split('\n')[0]}`);
+    }
+    console.log('  what-if (interleaved rounds):');
+    const wi = tethers.flatMap((t) =>
+      (t.kind === 'pg' ? ['', 'crypto', 'crypto,cache', 'crypto,cache,claim', 'crypto,cache,claim,audit'] : ['', 'crypto,cache', 'crypto,cache,audit']).map((opts) =>
+        opts === ''
+          ? new Case(t.child, t.base, { ...t.common, variant: '[real route]', path: '/oauth/token' })
+          : new Case(t.child, t.base, { ...t.common, headers: { ...t.common.headers, 'x-bench-opt': opts }, variant: `[what-if: ${opts}]`, path: '/bench/token-whatif' }),
+      ),
+    );
+    whatIfs.push(...(await roundRobin(wi, 2, 1.5, 750)));
+
+    for (const t of tethers) {
+      if (!t.child.proc.connected) continue;
+      const st = await t.child.call<ChildStats>('stats');
+      console.log(
+        `  audit on ${t.common.store}: ${st.auditedIssued} token.issued events for ${st.issued} tokens issued; ${fmtNum(st.commits)} group commits, ` +
+          `mean ${fmtNum(st.meanBatch, 1)} events and ${fmtNum(st.meanCommitMs, 2)} ms per commit`,
+      );
+      if (st.auditedIssued !== st.issued) throw new Error('the audit log does not hold one token.issued event per issued token');
+    }
+
+    // Each step alone, last: thousands of identical calls retune V8's feedback, and a server child
+    // put back under load afterwards is where the deoptimizer crash above was seen most.
+    if (diag) {
+      for (const t of [pgServer, ...tethers.filter((x) => x !== pgServer)]) {
+        try {
+          const mk = proofMaker(dpopKeys, t.common.htu!);
+          const micro = await t.child.call<Diagnostics['micro']>('micro', { subjects, proofs: Array.from({ length: 4100 }, mk), htu: t.common.htu! });
+          if (t === pgServer) diag.micro = micro;
+          else diag.microOther = { store: t.common.store, rows: micro };
+        } catch (e) {
+          failures.push(`steps alone on ${t.common.store}: ${(e as Error).message.split('\n')[0]}`);
+        }
+      }
+    }
+  } finally {
+    for (const c of [...tethers.map((t) => t.child), ...oidcs.map((o) => o.child)]) await c.stop();
+    for (const t of tethers) await t.cleanup();
+  }
+
+  printResults();
+  if (diag) printDiagnostics(diag);
+  printWhatIfs(whatIfs);
+  console.log(`\n(total ${((performance.now() - t0) / 1000).toFixed(0)} s; load average now ${loadavg().map((x) => x.toFixed(2)).join(' ')})`);
+  for (const x of [...rows, ...whatIfs]) if (x.r.failures > 0) failures.push(`${x.system} ${x.variant} on ${x.store}: ${x.r.failures} failed requests`);
+  if (failures.length) {
+    console.error(`\nFAILED:\n  ${failures.join('\n  ')}`);
+    process.exitCode = 1;
+  }
+}
+
+function printResults(): void {
+  const baseline = rows.find((r) => r.system === 'oidc-provider' && r.variant.endsWith('opaque'));
+  const cpuPerReq = (x: Row) => (1000 * x.server.cpuSeconds) / Math.max(1, x.r.ops);
+  console.log(
+    `\nresults: concurrency ${CONCURRENCY}, median of ${ROUNDS} rounds of ${ROUND_SECONDS} s; srv CPU: server process CPU per request, all threads; ` +
+      `ELU: server event-loop utilisation; other: cores busy with other work on the machine meanwhile`,
+  );
   printTable(
-    ['system', 'grant', 'store', 'req/s', 'p50 ms', 'p99 ms', 'srv CPU ms/req', 'srv ELU', 'PG CPU ms/req', 'gen CPU', '÷ oidc opaque'],
+    ['system', 'grant', 'store', 'req/s', 'p50 ms', 'p99 ms', 'srv CPU ms/req', 'srv ELU', 'PG CPU ms/req', 'gen CPU', 'other', 'rate ÷ oidc opaque', 'CPU/req ÷ oidc opaque'],
     rows.map((x) => [
       x.system,
       x.variant,
       x.store,
       Math.round(x.r.okPerSec),
-      fmtNum(x.r.latency.p50, 2),
-      fmtNum(x.r.latency.p99, 2),
-      fmtNum((1000 * x.server.cpuSeconds) / Math.max(1, x.r.ops), 3),
+      fmtNum(x.r.latency.p50, 1),
+      fmtNum(x.r.latency.p99, 1),
+      fmtNum(cpuPerReq(x), 3),
       `${fmtNum(100 * x.server.elu)}%`,
       x.store === 'PostgreSQL' ? fmtNum((1000 * x.pgCpuSeconds) / Math.max(1, x.r.ops), 3) : '-',
       `${fmtNum((100 * x.r.cpuSeconds) / x.r.seconds)}%`,
-      `${fmtNum(x.r.okPerSec / baseline.r.okPerSec, 2)}×`,
+      fmtNum(x.otherCores, 2),
+      baseline ? `${fmtNum(x.r.okPerSec / baseline.r.okPerSec, 2)}×` : '-',
+      baseline ? `${fmtNum(cpuPerReq(x) / cpuPerReq(baseline), 1)}×` : '-',
     ]),
   );
+  if (!baseline) return;
   for (const t of rows.filter((x) => x.system === 'Tether')) {
     const ratio = t.r.okPerSec / baseline.r.okPerSec;
-    console.log(`Tether (${t.store}) / oidc-provider (opaque): ${ratio.toFixed(2)}× — target ${TARGET}×: ${ratio >= TARGET ? 'met' : 'NOT met'}`);
-  }
-  const failed = rows.filter((x) => x.r.failures > 0);
-  if (diag) printDiagnostics(diag);
-  if (failed.length) {
-    console.error(`\nFAILED requests in: ${failed.map((x) => `${x.system} ${x.variant} ${x.store}`).join(', ')}`);
-    process.exitCode = 1;
+    console.log(`Tether (${t.store}) / oidc-provider (opaque): ${ratio.toFixed(2)}× the rate — target ${TARGET}×: ${ratio >= TARGET ? 'met' : 'NOT met'}`);
   }
 }
 
@@ -1074,54 +1276,84 @@ interface ChildStats {
 }
 
 type ProfileSummary = ReturnType<typeof analyzeProfile> & { saved?: string };
+type StepReport = ReturnType<ReturnType<typeof instrumentedRoute>['report']>;
 interface Diagnostics {
-  loaded: { steps: Awaited<ReturnType<ReturnType<typeof instrumentedRoute>['report']>>; rate: number };
-  serial: { steps: Awaited<ReturnType<ReturnType<typeof instrumentedRoute>['report']>>; rate: number };
+  store: string;
+  loaded: { steps: StepReport; rate: number };
+  serial: { steps: StepReport; rate: number };
   profile: ProfileSummary;
   profileRate: number;
   serverCpuUsPerOp: number;
   micro: Array<{ step: string; wallUs: number; cpuUs: number; n: number }>;
+  /** The same on the other store (its store rows differ). */
+  microOther?: { store: string; rows: Diagnostics['micro'] };
 }
 
-/** Where the time goes, on the PostgreSQL broker. */
-async function diagnose(
-  child: Child,
-  base: string,
-  common: Omit<CaseSpec, 'variant' | 'path'>,
-  subjects: string[],
-  dpopKeys: DpopKey[],
-  htu: string,
-): Promise<Diagnostics> {
-  console.log('  where the time goes (PostgreSQL broker):');
-  const quiet = { ...common, variant: '' };
-  // (1) Instrumented copy of the route, under the same load, then one request at a time.
-  await child.call('stepsReset');
-  const loaded = await measure(child, base, { ...quiet, variant: '[instrumented route, c=64]', path: '/bench/token', seconds: 3 });
-  const loadedSteps = await child.call<Diagnostics['loaded']['steps']>('steps');
-  await child.call('stepsReset');
-  const serial = await measure(child, base, { ...quiet, variant: '[instrumented route, c=1]', path: '/bench/token', seconds: 2, concurrency: 1 });
-  const serialSteps = await child.call<Diagnostics['serial']['steps']>('steps');
-  // (2) CPU profile of the real route under load.
-  await child.call('profileStart');
-  const profiled = await measure(child, base, { ...quiet, variant: '[real route, CPU profiler on]', path: '/oauth/token', seconds: 3 });
-  // The profile covers warm-up and measured phase alike (the proof pool is signed while the server idles).
-  const profile = await child.call<ProfileSummary>('profileStop', { ops: profiled.r.ops + profiled.r.warmup.ops, ...(process.env.BENCH_PROFILE_DIR ? { keepDir: process.env.BENCH_PROFILE_DIR } : {}) });
-  // (3) Each step alone, in the server, sequentially.
-  const mk = proofMaker(dpopKeys, htu);
-  const micro = await child.call<Diagnostics['micro']>('micro', { subjects, proofs: Array.from({ length: 4100 }, mk), htu });
-  const main = rows.find((r) => r.system === 'Tether' && r.store === 'PostgreSQL')!;
+/** Where the time goes: instrumented route (loaded, then one at a time), CPU profile, each step alone. */
+async function diagnose(srv: TetherServer): Promise<Diagnostics> {
+  const { child, base, common } = srv;
+  const one = async (variant: string, path: string, seconds: number, concurrency = CONCURRENCY, around?: { before(): Promise<unknown>; after(row: Row): Promise<void> }) => {
+    const c = new Case(child, base, { ...common, variant, path, concurrency });
+    await c.warm(1000);
+    await around?.before();
+    const row = await c.round(seconds);
+    await around?.after(row);
+    c.client.close();
+    console.log(`  ${c.label}: ${fmtNum(row.r.okPerSec)} req/s, p50 ${fmtNum(row.r.latency.p50, 1)} ms, p99 ${fmtNum(row.r.latency.p99, 1)} ms`);
+    return row;
+  };
+  let loadedSteps: StepReport | null = null;
+  let serialSteps: StepReport | null = null;
+  let profile: ProfileSummary | null = null;
+  const loaded = await one(`[instrumented route, c=${CONCURRENCY}]`, '/bench/token', 2, CONCURRENCY, { before: () => child.call('stepsReset'), after: async () => void (loadedSteps = await child.call<StepReport>('steps')) });
+  const serial = await one('[instrumented route, c=1]', '/bench/token', 1.5, 1, { before: () => child.call('stepsReset'), after: async () => void (serialSteps = await child.call<StepReport>('steps')) });
+  const profiled = await one('[real route, CPU profiler on]', '/oauth/token', 2.5, CONCURRENCY, {
+    before: () => child.call('profileStart'),
+    after: async (row) => void (profile = await child.call<ProfileSummary>('profileStop', { ops: row.r.ops, ...(process.env.BENCH_PROFILE_DIR ? { keepDir: process.env.BENCH_PROFILE_DIR } : {}) })),
+  });
+  const main = rows.find((r) => r.system === 'Tether' && r.store === common.store)!;
   return {
-    loaded: { steps: loadedSteps, rate: loaded.r.okPerSec },
-    serial: { steps: serialSteps, rate: serial.r.okPerSec },
-    profile,
+    store: common.store,
+    loaded: { steps: loadedSteps!, rate: loaded.r.okPerSec },
+    serial: { steps: serialSteps!, rate: serial.r.okPerSec },
+    profile: profile!,
     profileRate: profiled.r.okPerSec,
     serverCpuUsPerOp: (1e6 * main.server.cpuSeconds) / main.r.ops,
-    micro,
+    micro: [],
   };
 }
 
+function printWhatIfs(w: Row[]): void {
+  if (w.length === 0) return;
+  const baseline = rows.find((r) => r.system === 'oidc-provider' && r.variant.endsWith('opaque'));
+  console.log(`\n4. what-if: a local copy of the exchange with the suggested changes (whatIfRoute in this file), same load, interleaved with the real route:`);
+  const opt = (v: string) => {
+    const o = /what-if: (.*)\]/.exec(v)?.[1];
+    if (!o) return 'none: the real route (/oauth/token)';
+    return o
+      .split(',')
+      .map((x) => ({ crypto: 'sync crypto + key caches', cache: 'identity + grant in memory', claim: 'jti claim 1 statement', audit: 'audit batch after lock' })[x] ?? x)
+      .join(' + ');
+  };
+  printTable(
+    ['store', 'changes', 'req/s', 'p50 ms', 'p99 ms', 'srv CPU ms/req', 'srv ELU', 'PG CPU ms/req', 'other', 'rate ÷ oidc opaque'],
+    w.map((row) => [
+      row.store,
+      opt(row.variant),
+      Math.round(row.r.okPerSec),
+      fmtNum(row.r.latency.p50, 1),
+      fmtNum(row.r.latency.p99, 1),
+      fmtNum((1000 * row.server.cpuSeconds) / Math.max(1, row.r.ops), 3),
+      `${fmtNum(100 * row.server.elu)}%`,
+      row.store === 'PostgreSQL' ? fmtNum((1000 * row.pgCpuSeconds) / Math.max(1, row.r.ops), 3) : '-',
+      fmtNum(row.otherCores, 2),
+      baseline ? `${fmtNum(row.r.okPerSec / baseline.r.okPerSec, 2)}×` : '-',
+    ]),
+  );
+}
+
 function printDiagnostics(d: Diagnostics): void {
-  console.log('\nwhere the time of an exchange goes (Tether on PostgreSQL)');
+  console.log(`\nwhere the time of an exchange goes (Tether on ${d.store})`);
   console.log(`\n1. wall time per step, instrumented copy of the route (same exchange code, timed dependencies):`);
   const steps = (s: Diagnostics['loaded']['steps']) => {
     const order = [...new Set([...d.serial.steps.steps.map((x) => x.label), ...d.loaded.steps.steps.map((x) => x.label)])];
@@ -1152,8 +1384,15 @@ function printDiagnostics(d: Diagnostics): void {
   console.log('\n   top self-time functions:');
   printTable(['function', 'µs/exchange', 'share'], p.functions.map((c) => [c.name.slice(0, 100), fmtNum(c.usPerOp, 1), `${fmtNum(100 * c.share, 1)}%`]));
 
-  console.log('\n3. each step alone in the server process, sequential (wall µs per call incl. threadpool hops; CPU µs per call, all threads):');
-  printTable(['step', 'wall µs', 'CPU µs', 'calls'], d.micro.map((m) => [m.step, fmtNum(m.wallUs, 1), fmtNum(m.cpuUs, 1), m.n]));
+  console.log('\n3. each step alone in the server process, sequential (wall µs per call incl. threadpool hops and store round trips; CPU µs per call, all threads of the server):');
+  const o = d.microOther;
+  printTable(
+    ['step', `${d.store} wall µs`, 'CPU µs', ...(o ? [`${o.store} wall µs`, 'CPU µs'] : []), 'calls'],
+    d.micro.map((m) => {
+      const x = o?.rows.find((r) => r.step === m.step);
+      return [m.step, fmtNum(m.wallUs, 1), fmtNum(m.cpuUs, 1), ...(o ? [fmtNum(x?.wallUs ?? NaN, 1), fmtNum(x?.cpuUs ?? NaN, 1)] : []), m.n];
+    }),
+  );
 }
 
 // ───────────────────────────────────────── entry ─────────────────────────────────────────

@@ -33,30 +33,40 @@ export function chainHash(prevHash: string, canonicalBody: string): string {
   return createHash('sha256').update(prevHash).update(canonicalBody).digest('hex');
 }
 
-export function makeBody(input: AuditInput, seq: number, ts: Date): AuditBody {
-  return {
-    seq,
-    ts: ts.toISOString(),
-    type: input.type,
-    actor: input.actor ?? null,
-    identity: input.identity ?? null,
-    data: input.data ?? {},
-  };
+/**
+ * An event canonicalised when it is queued, so the serial part of a group commit (linking) only
+ * splices seq and ts in. Members in RFC 8785 order: actor, data, identity, seq, ts, type — the text
+ * is byte-identical to canonicalJson(body).
+ */
+export interface PreparedEvent {
+  input: AuditInput;
+  head: string;
+  tail: string;
 }
 
-/** Links a batch onto the head; pure, so the writer and the verifier share it. */
-export function link(
-  head: { seq: number; hash: string },
-  inputs: readonly AuditInput[],
-  ts: Date,
-): { records: Array<{ body: AuditBody; text: string; prev_hash: string; hash: string }>; head: { seq: number; hash: string } } {
+export function prepare(input: AuditInput): PreparedEvent {
+  const head = `{"actor":${canonicalJson(input.actor ?? null)},"data":${canonicalJson(input.data ?? {})},"identity":${canonicalJson(input.identity ?? null)},"seq":`;
+  const tail = `,"type":${canonicalJson(input.type)}}`;
+  return { input, head, tail };
+}
+
+export interface LinkedRecord {
+  body: AuditBody;
+  text: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** Links a batch onto the head; pure, so the writer and the tests share it. */
+export function link(head: { seq: number; hash: string }, events: readonly PreparedEvent[], ts: Date): { records: LinkedRecord[]; head: { seq: number; hash: string } } {
   let { seq, hash } = head;
-  const records = inputs.map((input) => {
+  const tsText = ts.toISOString();
+  const records = events.map((e) => {
     seq += 1;
-    const body = makeBody(input, seq, ts);
-    const text = canonicalJson(body);
+    const text = `${e.head}${seq},"ts":"${tsText}"${e.tail}`;
     const prev = hash;
     hash = chainHash(prev, text);
+    const body: AuditBody = { seq, ts: tsText, type: e.input.type, actor: e.input.actor ?? null, identity: e.input.identity ?? null, data: e.input.data ?? {} };
     return { body, text, prev_hash: prev, hash };
   });
   return { records, head: { seq, hash } };

@@ -8,7 +8,7 @@ const CLASSES: Array<{ match: RegExp; class_uid: number; class_name: string; act
   { match: /^finding\./, class_uid: 2004, class_name: 'Detection Finding', activity: (t) => (t.endsWith('resolved') ? [3, 'Close'] : t.endsWith('responded') ? [2, 'Update'] : [1, 'Create']) },
   { match: /^identity\./, class_uid: 3001, class_name: 'Account Change', activity: (t) => (t.endsWith('created') || t.endsWith('discovered') ? [1, 'Create'] : t.endsWith('retired') ? [6, 'Delete'] : [99, 'Other']) },
   { match: /^token\.(issued|refused)/, class_uid: 3002, class_name: 'Authentication', activity: () => [1, 'Logon'] },
-  { match: /^(decision|grant|revocation|token)\./, class_uid: 3003, class_name: 'Authorize Session', activity: (t) => (t.startsWith('decision') ? [1, 'Assign Privileges'] : [99, 'Other']) },
+  { match: /^(decision$|(grant|revocation|token)\.)/, class_uid: 3003, class_name: 'Authorize Session', activity: (t) => (t.startsWith('decision') ? [1, 'Assign Privileges'] : [99, 'Other']) },
 ];
 
 export function toOcsf(e: AuditRecord): Record<string, unknown> {

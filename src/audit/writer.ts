@@ -1,7 +1,7 @@
 import { TetherError } from '../errors.js';
 import type { Queryable, Store } from '../store/index.js';
 import { appendBatch } from './append.js';
-import type { AuditInput, AuditRecord } from './chain.js';
+import { prepare, type AuditInput, type AuditRecord, type PreparedEvent } from './chain.js';
 
 export interface AuditWriterStats {
   queueDepth(): number;
@@ -26,7 +26,7 @@ export interface AuditWriter extends AuditWriterStats {
 }
 
 interface Pending {
-  input: AuditInput;
+  event: PreparedEvent;
   resolve(r: AuditRecord): void;
   reject(e: unknown): void;
 }
@@ -45,12 +45,17 @@ export function createAuditWriter(store: Store, opts: { maxBatch?: number; clock
   let running: Promise<void> | null = null;
 
   const drain = async (): Promise<void> => {
+    let first = true;
     while (queue.length > 0) {
+      // Let the producers just released queue their next events first: otherwise batches alternate
+      // between 1 and N-1 events under closed-loop load, and every other commit carries one event.
+      if (!first) await new Promise<void>((r) => setImmediate(r));
+      first = false;
       const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
       queue = queue.length <= maxBatch ? [] : queue.slice(maxBatch);
       const t0 = process.hrtime.bigint();
       try {
-        const records = await store.tx((q) => appendBatch(q, batch.map((p) => p.input), clock()));
+        const records = await store.tx((q) => appendBatch(q, batch.map((p) => p.event), clock()));
         opts.onCommit?.(records.length, Number(process.hrtime.bigint() - t0) / 1e9);
         batch.forEach((p, i) => p.resolve(records[i]!));
       } catch (e) {
@@ -71,8 +76,15 @@ export function createAuditWriter(store: Store, opts: { maxBatch?: number; clock
 
   return {
     append(input) {
+      let event: PreparedEvent;
+      try {
+        // Canonicalised now, off the serial commit path.
+        event = prepare(input);
+      } catch {
+        return Promise.reject(new TetherError('invalid_request', 'audit event is not valid JSON'));
+      }
       return new Promise<AuditRecord>((resolve, reject) => {
-        queue.push({ input, resolve, reject });
+        queue.push({ event, resolve, reject });
         kick();
       });
     },

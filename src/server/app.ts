@@ -18,7 +18,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { authzenRoutes, createPdpDomain, type PdpDomain } from '../pdp/index.js';
 import { policyRoutes } from '../policy/routes.js';
 import { postureRoutes } from '../posture/routes.js';
-import { createReviews, reviewRoutes } from '../reviews/index.js';
+import { claimsFingerprint, createReviews, reviewRoutes } from '../reviews/index.js';
 
 export interface AppDeps {
   config: Config;
@@ -94,6 +94,10 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   const pdp = createPdpDomain({ store, audit, logger, clock, changes, metrics });
   applySections.push(...pdp.sections);
 
+  // Lifecycle reviews (created before tokens: the token endpoint reports claim sets to them).
+  const reviews = createReviews({ db: store, audit, inventory, clock, logger });
+  applySections.push(reviews.signals.applySection);
+
   // Federation, grants and tokens.
   const tokens = await createTokenDomain({
     config,
@@ -110,6 +114,9 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     identityEntity: async (id) => (await pdp.identities.get(id))?.entity ?? null,
     riskOf: (id) => risk.of(id),
     onIdentityChanged: (id) => pdp.identities.invalidate(id),
+    onClaims: (id, issuer, claims) => {
+      reviews.signals.claimSetSeen(id, claimsFingerprint(claims), { issuer }).catch((err: Error) => logger.warn({ err: { message: err.message } }, 'claim-set review failed'));
+    },
   });
   applySections.push(tokens.applySection);
 
@@ -123,8 +130,6 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   // policy sections), so an identity applied with a past review_by gets its review in the same
   // transaction; identity notices cover admin create/patch on any instance; the resync backstop runs
   // the sweep (review due, owner departed, dormancy, policy widening) at most every 5 minutes.
-  const reviews = createReviews({ db: store, audit, inventory, clock, logger });
-  applySections.push(reviews.signals.applySection);
   changes.on('identity', (n) => reviews.signals.identityNotice(n.id).then(() => undefined));
   changes.on('policy', () => reviews.signals.policyChanged().then(() => undefined));
   changes.onResync(async () => {
@@ -226,6 +231,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     (closing ??= (async () => {
       await app.close();
       tokens.stop();
+      pdp.policies.close();
       await changes.stop();
       await audit.flush();
       await store.close();

@@ -49,15 +49,17 @@ describe('tether serve / apply / audit on the embedded store', () => {
     }
     const v = runCli(['audit', 'verify', '--data-dir', dataDir]);
     assert.equal(v.code, 0, v.stdout + v.stderr);
-    assert.match(v.stdout, /intact: 4 events/);
+    // keys.created (first start), three identity.created, config.applied
+    assert.match(v.stdout, /intact: 5 events/);
     const ex = runCli(['audit', 'export', '--data-dir', dataDir]);
     assert.equal(ex.code, 0, ex.stderr);
     const lines = ex.stdout.trim().split('\n').map((l) => JSON.parse(l) as { seq: number; hash: string });
-    assert.deepEqual(lines.map((l) => l.seq), [1, 2, 3, 4]);
+    assert.deepEqual(lines.map((l) => l.seq), [1, 2, 3, 4, 5]);
     const oc = runCli(['audit', 'export', '--format', 'ocsf', '--data-dir', dataDir]);
-    const first = JSON.parse(oc.stdout.split('\n')[0]!) as { class_uid: number; metadata: { tether_chain: { seq: number } } };
-    assert.equal(first.class_uid, 3001);
-    assert.equal(first.metadata.tether_chain.seq, 1);
+    const ocsf = oc.stdout.trim().split('\n').map((l) => JSON.parse(l) as { class_uid: number; message: string; metadata: { tether_chain: { seq: number } } });
+    const created = ocsf.find((e) => e.message === 'identity.created')!;
+    assert.equal(created.class_uid, 3001);
+    assert.equal(created.metadata.tether_chain.seq, 2);
   });
 
   test('first start without TETHER_ADMIN_TOKEN writes a working token to <data-dir>/admin-token, mode 0600, never to the log', async () => {
