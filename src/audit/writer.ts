@@ -1,6 +1,6 @@
 import { TetherError } from '../errors.js';
 import type { Queryable, Store } from '../store/index.js';
-import { appendBatch } from './append.js';
+import { appendBatch, appendIfHead, readHead } from './append.js';
 import { prepare, type AuditInput, type AuditRecord, type PreparedEvent } from './chain.js';
 
 export interface AuditWriterStats {
@@ -44,6 +44,24 @@ export function createAuditWriter(store: Store, opts: { maxBatch?: number; clock
   let queue: Pending[] = [];
   let running: Promise<void> | null = null;
 
+  // Where this writer last left the chain head. A stale guess costs one retry, never a fork.
+  let head: { seq: number; hash: string } | null = null;
+  const commit = async (events: PreparedEvent[]): Promise<AuditRecord[]> => {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      head ??= await readHead(store);
+      const out = await appendIfHead(store, head, events, clock());
+      if (out) {
+        head = out.head;
+        return out.records;
+      }
+      head = null; // someone else appended: re-read and link again
+    }
+    // Heavy contention from other writers: fall back to the locking path.
+    const records = await store.tx((q) => appendBatch(q, events, clock()));
+    head = null;
+    return records;
+  };
+
   const drain = async (): Promise<void> => {
     let first = true;
     while (queue.length > 0) {
@@ -55,10 +73,11 @@ export function createAuditWriter(store: Store, opts: { maxBatch?: number; clock
       queue = queue.length <= maxBatch ? [] : queue.slice(maxBatch);
       const t0 = process.hrtime.bigint();
       try {
-        const records = await store.tx((q) => appendBatch(q, batch.map((p) => p.event), clock()));
+        const records = await commit(batch.map((p) => p.event));
         opts.onCommit?.(records.length, Number(process.hrtime.bigint() - t0) / 1e9);
         batch.forEach((p, i) => p.resolve(records[i]!));
       } catch (e) {
+        head = null;
         opts.onError?.(e);
         const err = unavailable();
         batch.forEach((p) => p.reject(err));

@@ -61,6 +61,27 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(page.map((e) => e.seq), [...page.map((e) => e.seq)].sort((a, b) => a - b));
     });
 
+    test('two writers (two instances of a cluster) and transact interleave into one chain', async () => {
+      // PGlite serves one process: two writers on one store stand in for two instances there.
+      const other = kind === 'pg' ? await db.open() : store;
+      try {
+        const w1 = createAuditWriter(store);
+        const w2 = createAuditWriter(other);
+        await Promise.all([
+          ...Array.from({ length: 300 }, (_, i) => (i % 2 ? w1 : w2).append({ type: 'interleave', data: { i } })),
+          ...Array.from({ length: 10 }, (_, i) => w1.transact(async (q, emit) => {
+            await q.query('SELECT 1');
+            emit({ type: 'interleave.tx', data: { i } });
+          })),
+        ]);
+        const v = await verifyChain(store);
+        assert.equal(v.ok, true, JSON.stringify(v.broken));
+        assert.equal((await listAuditEvents(store, { type: 'interleave', limit: 1000 })).length, 300);
+      } finally {
+        if (kind === 'pg') await other.close();
+      }
+    });
+
     test('transact commits the change and its events together', async () => {
       const w = createAuditWriter(store);
       await w.transact(async (q, emit) => {
