@@ -30,16 +30,18 @@
  * a local copy of the exchange with those optimizations (whatIfRoute), interleaved with the real
  * route, to measure their gain.
  *
- * Known: Node 20.20.2 now and then aborts a server child under this load ("Fatal error ...
- * unreachable code" in V8's Deoptimizer::DoComputeBuiltinContinuation; seen with and without the
- * profiler, on PostgreSQL and PGlite). The child's stderr is printed, its cases are dropped, the
- * others go on, and the run exits 1.
+ * Known: Node 20.20.2 aborts a Tether server under sustained load ("Fatal error ... unreachable
+ * code" in V8's Deoptimizer::DoComputeBuiltinContinuation) unless TurboFan's inlining of JS→Wasm
+ * calls is off, so the server children run with --no-turbo-inline-js-wasm-calls (see
+ * SERVER_NODE_FLAGS; BENCH_SERVER_NODE_FLAGS= reproduces the crash). If a child still dies, its
+ * stderr is printed, its cases are dropped, the others go on, and the run exits 1.
  *
  *   npm run bench -- token-exchange
  *   node dist/bench/token-exchange.bench.js
  *   env: BENCH_SECONDS (measured per case, default 6), BENCH_ROUNDS (default 3), BENCH_WARMUP_SECONDS
  *        (default 2), BENCH_CONCURRENCY (default 64), BENCH_PIN (default 1), BENCH_PROFILE_DIR (keeps
- *        the .cpuprofile for Chrome DevTools); TETHER_BENCH_PG_URL (admin connection, bench/lib/stores.ts)
+ *        the .cpuprofile for Chrome DevTools), BENCH_SERVER_NODE_FLAGS (default --no-turbo-inline-js-wasm-calls);
+ *        TETHER_BENCH_PG_URL (admin connection, bench/lib/stores.ts)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync, KeyObject, randomBytes, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
@@ -54,8 +56,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { TetherError } from '../src/errors.js';
 import { checkClaimConstraints, createJwksCache, renderIdentity, verifySubjectToken } from '../src/federation/index.js';
-import { appendBatch } from '../src/audit/append.js';
-import type { AuditInput } from '../src/audit/index.js';
 import type { Grant } from '../src/grants/grants.js';
 import { evaluate } from '../src/policy/index.js';
 import { loadConfig } from '../src/config/index.js';
@@ -81,6 +81,13 @@ const ROUND_SECONDS = SECONDS / ROUNDS;
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const PIN = process.env.BENCH_PIN !== '0';
+/**
+ * Node flags of the server children. Without this one, Node 20.20.2 aborts a Tether server under
+ * this load within ~5–25 s (4 of 5 soak runs): "Fatal error ... unreachable code" in V8's
+ * Deoptimizer::DoComputeBuiltinContinuation, i.e. a deopt inside a TurboFan-inlined JS→Wasm call
+ * (cedar-wasm; PGlite is wasm too). With it, 3 of 3 soaks of 45 s passed at the same rate.
+ */
+const SERVER_NODE_FLAGS = (process.env.BENCH_SERVER_NODE_FLAGS ?? '--no-turbo-inline-js-wasm-calls').split(' ').filter(Boolean);
 const TARGET = 1.5;
 /** Proof pools never exceed this (64 µs per ES256 signature here: ~6 s). */
 const MAX_POOL = 100_000;
@@ -359,11 +366,10 @@ function instrumentedRoute(broker: Broker) {
  *   map (dropped on any revocation notice) instead of the SELECT in grants.findActive.
  * - `claim`: the DPoP jti claim batch as one autocommit INSERT (dpop_jti is UNLOGGED: its commit
  *   does not wait for a WAL flush) instead of BEGIN; SET LOCAL; INSERT; COMMIT.
- * - `audit`: group commit that takes its batch once it holds the connection (inside store.tx)
- *   rather than before asking for it, so events queued meanwhile ride along (createAuditWriter
- *   fixes the batch first: on PGlite, whose one connection is queued, every batch is one event).
  *
  * Cedar, the policy loop, the grant on a miss and the durable group-commit audit are the real ones.
+ * Left out of both copies (this one and /bench/token): the lifecycle hooks the composition root
+ * passes to the real exchange (reviews' onClaims, detection's), a few µs per exchange.
  */
 function whatIfRoute(broker: Broker) {
   const t = broker.tokens;
@@ -462,32 +468,6 @@ function whatIfRoute(broker: Broker) {
     return { issuer, identityId: renderIdentity(issuer.identity, claims) };
   };
 
-  // Group commit, batch taken after the connection is held; interleaves safely with the broker's
-  // own writer (appendBatch locks the chain head).
-  let queue: Array<{ input: AuditInput; resolve(): void; reject(e: unknown): void }> = [];
-  let draining = false;
-  const drain = async () => {
-    draining = true;
-    while (queue.length > 0) {
-      let batch: typeof queue = [];
-      try {
-        await broker.store.tx(async (q) => {
-          batch = queue.splice(0, 2000);
-          await appendBatch(q, batch.map((x) => x.input), new Date());
-        });
-        for (const x of batch) x.resolve();
-      } catch (e) {
-        for (const x of batch) x.reject(e);
-      }
-    }
-    draining = false;
-  };
-  const lockBatchedAppend = (input: AuditInput) =>
-    new Promise<void>((resolve, reject) => {
-      queue.push({ input, resolve, reject });
-      if (!draining) void drain();
-    });
-
   broker.app.post('/bench/token-whatif', async (req, reply) => {
     const opt = new Set(String(req.headers['x-bench-opt'] ?? '').split(','));
     const crypto = opt.has('crypto');
@@ -550,7 +530,7 @@ function whatIfRoute(broker: Broker) {
       ({ token, jti } = m);
       iat = m.claims.iat;
     }
-    await (opt.has('audit') ? lockBatchedAppend : broker.audit.append)({
+    await broker.audit.append({
       type: 'token.issued',
       actor: identityId,
       identity: identityId,
@@ -830,7 +810,7 @@ class Child {
   private stopping = false;
 
   constructor(args: string[], cpu: number | null) {
-    const node = [process.execPath, SELF, ...args];
+    const node = [process.execPath, ...SERVER_NODE_FLAGS, SELF, ...args];
     this.proc = cpu === null ? spawn(node[0]!, node.slice(1), { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] }) : spawn('taskset', ['-c', String(cpu), ...node], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     const keep = (b: Buffer) => {
       this.stderr = (this.stderr + b.toString()).slice(-4000);
@@ -1104,6 +1084,7 @@ async function main(): Promise<void> {
       `concurrency ${CONCURRENCY}; per case: warm-up ${WARMUP_SECONDS} s, then ${ROUNDS} rounds of ${ROUND_SECONDS} s interleaved with the other cases, median round shown; ` +
       (pinned ? 'servers pinned to CPU 1, load generator to CPU 0, PostgreSQL unpinned' : 'no CPU pinning'),
   );
+  console.log(`server children: node ${SERVER_NODE_FLAGS.join(' ') || '(no flags)'}`);
   console.log(`machine load average before the run: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on these ${cpus().length} cores skews every rate: see "other load")`);
   if (pgOk) {
     const st = await pgSettings(['fsync', 'synchronous_commit', 'wal_sync_method', 'server_version']);
@@ -1187,7 +1168,7 @@ async function main(): Promise<void> {
     }
     console.log('  what-if (interleaved rounds):');
     const wi = tethers.flatMap((t) =>
-      (t.kind === 'pg' ? ['', 'crypto', 'crypto,cache', 'crypto,cache,claim', 'crypto,cache,claim,audit'] : ['', 'crypto,cache', 'crypto,cache,audit']).map((opts) =>
+      (t.kind === 'pg' ? ['', 'crypto', 'crypto,cache', 'crypto,cache,claim'] : ['', 'crypto,cache']).map((opts) =>
         opts === ''
           ? new Case(t.child, t.base, { ...t.common, variant: '[real route]', path: '/oauth/token' })
           : new Case(t.child, t.base, { ...t.common, headers: { ...t.common.headers, 'x-bench-opt': opts }, variant: `[what-if: ${opts}]`, path: '/bench/token-whatif' }),
@@ -1205,8 +1186,8 @@ async function main(): Promise<void> {
       if (st.auditedIssued !== st.issued) throw new Error('the audit log does not hold one token.issued event per issued token');
     }
 
-    // Each step alone, last: thousands of identical calls retune V8's feedback, and a server child
-    // put back under load afterwards is where the deoptimizer crash above was seen most.
+    // Each step alone, last: thousands of identical calls retune V8's feedback for the hot functions,
+    // which would bias the what-if runs if they came after.
     if (diag) {
       for (const t of [pgServer, ...tethers.filter((x) => x !== pgServer)]) {
         try {
@@ -1332,7 +1313,7 @@ function printWhatIfs(w: Row[]): void {
     if (!o) return 'none: the real route (/oauth/token)';
     return o
       .split(',')
-      .map((x) => ({ crypto: 'sync crypto + key caches', cache: 'identity + grant in memory', claim: 'jti claim 1 statement', audit: 'audit batch after lock' })[x] ?? x)
+      .map((x) => ({ crypto: 'sync crypto + key caches', cache: 'identity + grant in memory', claim: 'jti claim 1 statement' })[x] ?? x)
       .join(' + ');
   };
   printTable(

@@ -28,7 +28,7 @@ const failed = [];
 for (const f of files) {
   console.log(`\n=== ${f} ===`);
   const t = Date.now();
-  const r = spawnSync(process.execPath, [join(dir, f)], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['--no-turbo-inline-js-wasm-calls', join(dir, f)], { stdio: 'inherit' });
   const status = r.signal ? `killed by ${r.signal}` : `exit ${r.status}`;
   console.log(`=== ${f}: ${status}, ${((Date.now() - t) / 1000).toFixed(1)} s ===`);
   if (r.status !== 0) failed.push(f);

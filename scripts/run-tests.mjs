@@ -18,5 +18,6 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+// The same V8 flag as src/cli/main.ts (Node 20 can abort inlining JS→Wasm calls under load).
+const r = spawnSync(process.execPath, ['--no-turbo-inline-js-wasm-calls', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

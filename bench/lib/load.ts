@@ -7,9 +7,9 @@
  * Run it in a different process from the server it measures (benches fork the server and pin it
  * to its own core): a generator sharing the server's event loop or core measures itself.
  *
- * Cost on this machine: node:http client, ~30–60 µs of generator CPU per request; `cpuSeconds`
- * in the result tells whether the generator itself was near a full core (then it, not the server,
- * limited the rate).
+ * Cost on the 2-core bench machine: node:http client, ~60–90 µs of generator CPU per request (a
+ * third of a core at 4k req/s); `cpuSeconds` in the result tells whether the generator itself was
+ * near a full core (then it, not the server, limited the rate).
  */
 import http from 'node:http';
 import { runClosedLoop, type ClosedLoopResult } from './timing.js';

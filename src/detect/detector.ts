@@ -137,7 +137,9 @@ export function createDetector(input: CreateDetectorInput): Detector {
     countRate(b, e.at, o.baseline);
     trackDeny(s, e);
     if (ctx.mature && ctx.resourceNew) trackNewResource(s, e, o.enumeration);
-    trackEscalation(s, e, classify(e.action), o.escalation.windowMs);
+    // Only requests perform actions: a token obtained for secrets:read, iam:write and egress:post
+    // (one issue event per scope, in that order) must not read as the chain having happened.
+    trackEscalation(s, e, e.kind === 'request' ? classify(e.action) : 0, o.escalation.windowMs);
 
     let out: Finding[] | undefined;
     for (const rule of rules) {
@@ -174,7 +176,9 @@ export function createDetector(input: CreateDetectorInput): Detector {
     let n = 0;
     for (const e of events) {
       const b = stateOf(e).baseline;
-      countRate(b, e.at, o.baseline);
+      // History older than the minute being counted (it arrived after live events) must not be
+      // counted into that minute: countRate folds late events into it, which would fake a spike.
+      if (b.events === 0 || Math.floor(e.at / 60_000) >= b.rate.minute) countRate(b, e.at, o.baseline);
       learnEvent(b, e, o.baseline);
       n += 1;
     }

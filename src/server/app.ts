@@ -19,6 +19,11 @@ import { authzenRoutes, createPdpDomain, type PdpDomain } from '../pdp/index.js'
 import { policyRoutes } from '../policy/routes.js';
 import { postureRoutes } from '../posture/routes.js';
 import { claimsFingerprint, createReviews, reviewRoutes } from '../reviews/index.js';
+import { createWebhookNotifier } from '../detect/index.js';
+import { detectionRoutes } from '../detect/routes.js';
+import { createDetectionService, type DetectionService } from '../detect/service.js';
+import { matchRoute } from '../routes/index.js';
+import type { IssuedTokenFacts } from '../tokens/exchange.js';
 
 export interface AppDeps {
   config: Config;
@@ -46,6 +51,8 @@ export interface Broker {
   clock: () => Date;
   /** The decision pipeline (`pdp.pipeline.decide`) and its caches. */
   pdp: PdpDomain;
+  /** Detection and response (issue 6). */
+  detection: DetectionService;
   /** Stops accepting, finishes in-flight requests, flushes the audit queue, closes the store. */
   close(): Promise<void>;
 }
@@ -80,6 +87,11 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   const issuerUrl = () => (config.issuerUrl ?? listenUrl).replace(/\/+$/, '');
   // Per-identity risk (0-100) that policies read as context.risk; detection plugs in its scorer.
   const risk = { of: (_id: string): number => 0 };
+  // Detection's hooks into token issuance (approval holds, the issuance feed); detection plugs in below.
+  const detectionHooks = {
+    requireApproval: (_id: string, _actions: readonly string[]): boolean => false,
+    onIssued: (_f: IssuedTokenFacts): void => {},
+  };
   // Subscribers to credentials refused at the gateway (detection sees replays here).
   const credentialRefusals: Array<(r: CredentialRefusal) => void> = [];
 
@@ -113,7 +125,10 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     policies: pdp.policies,
     identityEntity: async (id) => (await pdp.identities.get(id))?.entity ?? null,
     riskOf: (id) => risk.of(id),
+    requireApproval: (id, actions) => detectionHooks.requireApproval(id, actions),
+    onIssued: (f) => detectionHooks.onIssued(f),
     onIdentityChanged: (id) => pdp.identities.invalidate(id),
+    identityFacts: (id) => pdp.identities.get(id),
     onClaims: (id, issuer, claims) => {
       reviews.signals.claimSetSeen(id, claimsFingerprint(claims), { issuer }).catch((err: Error) => logger.warn({ err: { message: err.message } }, 'claim-set review failed'));
     },
@@ -135,6 +150,43 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   changes.onResync(async () => {
     void reviews.signals.sweepIfDue(); // in the background: never delays start or a resync
   });
+
+  // Detection and response (issue 6): fed off the request path by committed decisions, gateway
+  // credential refusals and issuances; findings are cluster-wide (table + `findings` notice), and
+  // risk (context.risk, both phases) and approval holds are answered from memory.
+  const webhook =
+    config.webhookUrl && config.webhookSecret
+      ? createWebhookNotifier({ url: config.webhookUrl, secret: config.webhookSecret, clock: { now: () => clock().getTime() }, logger })
+      : null;
+  if (config.webhookUrl && !config.webhookSecret) logger.warn('TETHER_WEBHOOK_URL is set without TETHER_WEBHOOK_SECRET: finding alerts are not sent (unsigned alerts could be forged)');
+  if (!config.detection) logger.warn('detection is switched off (TETHER_DETECTION=false): no findings, risk stays 0');
+  const detection = createDetectionService({
+    db: store,
+    audit,
+    logger,
+    clock,
+    enabled: config.detection,
+    webhook,
+    responder: { setStatusIn: (q, id, status) => inventory.setStatusIn(q, id, status) },
+    routeTarget: (name, method, path) => {
+      const route = routes.get(name);
+      const m = route ? matchRoute(route, method, path) : null;
+      return m ? { action: m.action, resource: `${m.resource.type}::${m.resource.id}` } : undefined;
+    },
+    identityInfo: (id) => {
+      const e = pdp.identities.peek(id);
+      return e ? { kind: e.kind, ...(e.environment ? { environment: e.environment } : {}) } : undefined;
+    },
+  });
+  risk.of = (id) => detection.riskOf(id);
+  pdp.pipeline.setRiskProvider((id) => detection.riskOf(id));
+  detectionHooks.requireApproval = (id, actions) => detection.requireApproval(id, actions);
+  detectionHooks.onIssued = (f) => detection.observeIssuance(f);
+  pdp.pipeline.onDecision((e) => detection.observeDecision(e));
+  credentialRefusals.push((r) => detection.observeRefusal(r));
+  changes.on('findings', (n) => detection.reload(n.identity));
+  changes.onResync(() => detection.reload());
+  detection.start();
   // ---- end of domain wiring ----
   await changes.start();
 
@@ -199,7 +251,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   await app.register(
     async (admin) => {
       admin.addHook('onRequest', adminAuth);
-      await admin.register(inventoryRoutes, { inventory });
+      await admin.register(inventoryRoutes, { inventory, view: (i) => ({ ...i, risk: detection.riskOf(i.id), open_findings: detection.openCount(i.id) }) });
       await admin.register(auditRoutes, { db: store });
       await admin.register(applyRoutes, { audit, sections: applySections });
       // ---- admin routes of domains ----
@@ -207,6 +259,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
       await admin.register(tokens.adminRoutes);
       await admin.register(reviewRoutes, reviews.routeOptions);
       await admin.register(postureRoutes, { db: store, clock, riskOf: (id: string) => risk.of(id) });
+      await admin.register(detectionRoutes, { db: store, service: detection });
       // ---- end of admin routes ----
     },
     { prefix: '/admin/v1' },
@@ -230,6 +283,10 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   const close = () =>
     (closing ??= (async () => {
       await app.close();
+      // Findings being recorded finish first (bounded: a history replay still running is abandoned).
+      const bounded = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(r, 2000).unref())]);
+      await bounded(detection.idle());
+      if (webhook) await bounded(webhook.flush());
       tokens.stop();
       pdp.policies.close();
       await changes.stop();
@@ -257,6 +314,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     },
     clock,
     pdp,
+    detection,
     close,
   };
 }

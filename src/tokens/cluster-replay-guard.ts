@@ -4,11 +4,11 @@ import { createMemoryReplayGuard, type ReplayGuard } from './replay-guard.js';
 /**
  * Single use of DPoP proof ids (and private_key_jwt assertion ids) across every instance.
  * The local LRU answers repeats seen here without a query; a first sighting is then claimed in the
- * shared `dpop_jti` table. Claims made within one tick share one INSERT, and the transaction skips
- * the fsync wait (`synchronous_commit = off`): the table is unlogged anyway, and losing a claim in a
- * crash only re-opens a proof that is at most one iat window old.
+ * shared `dpop_jti` table. Claims made within one tick share one INSERT; the table is unlogged, so
+ * the commit waits for no fsync, and losing a claim in a crash only re-opens a proof that is at most
+ * one iat window old.
  */
-export function createClusterReplayGuard(db: { tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> } | null, opts: { max?: number } = {}): ReplayGuard & { prune(): Promise<void> } {
+export function createClusterReplayGuard(db: (Queryable & { tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> }) | null, opts: { max?: number } = {}): ReplayGuard & { prune(): Promise<void> } {
   const local = createMemoryReplayGuard({ max: opts.max ?? 200000 });
   let pending: Array<{ key: string; exp: number; resolve(ok: boolean): void; reject(e: unknown): void }> = [];
   let scheduled = false;
@@ -18,8 +18,8 @@ export function createClusterReplayGuard(db: { tx<T>(fn: (q: Queryable) => Promi
     const batch = pending;
     pending = [];
     try {
-      const rows = await db!.tx(async (q) => {
-        await q.query('SET LOCAL synchronous_commit = off');
+      // One autocommit statement: the table is unlogged, so its commit waits for no WAL flush.
+      const rows = await (async (q: Queryable) => {
         const r = await q.query<{ key: string }>(
           `INSERT INTO dpop_jti AS t (key, expires_at)
            SELECT k, to_timestamp(e) FROM unnest($1::text[], $2::float8[]) AS x(k, e)
@@ -28,7 +28,7 @@ export function createClusterReplayGuard(db: { tx<T>(fn: (q: Queryable) => Promi
           [batch.map((p) => p.key), batch.map((p) => p.exp)],
         );
         return new Set(r.rows.map((x) => x.key));
-      });
+      })(db!);
       for (const p of batch) p.resolve(rows.has(p.key));
     } catch (e) {
       for (const p of batch) p.reject(e);

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { EmbeddedJWK, calculateJwkThumbprint, decodeProtectedHeader, jwtVerify } from 'jose';
+import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
+import type { CryptoKey } from 'jose';
 import type { JWK, JWTPayload } from 'jose';
 import { TetherError } from '../errors.js';
 import type { AsymmetricJwsAlgorithm } from './algorithms.js';
@@ -102,8 +103,11 @@ export async function verifyDpopProof(proof: string, options: VerifyDpopProofOpt
 
   let payload: JWTPayload;
   const now = clock();
+  // Workloads reuse their DPoP key across requests: import it once (what EmbeddedJWK does every time).
+  const jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256');
   try {
-    ({ payload } = await jwtVerify(proof, EmbeddedJWK, {
+    const key = await importedKey(jkt, header.alg, jwk as JWK);
+    ({ payload } = await jwtVerify(proof, key, {
       typ: 'dpop+jwt',
       algorithms: [...algorithms],
       requiredClaims: ['jti', 'htm', 'htu', 'iat'],
@@ -138,7 +142,6 @@ export async function verifyDpopProof(proof: string, options: VerifyDpopProofOpt
   }
 
   const publicJwk = jwk as JWK;
-  const jkt = await calculateJwkThumbprint(publicJwk, 'sha256');
   if (expectedJkt !== undefined && !sameString(jkt, expectedJkt)) {
     throw refuse('DPoP proof key does not match the key the access token is bound to');
   }
@@ -160,6 +163,24 @@ export async function verifyDpopProof(proof: string, options: VerifyDpopProofOpt
   }
 
   return { jkt, jti, iat, jwk: publicJwk };
+}
+
+const KEY_CACHE_MAX = 10000;
+const keyCache = new Map<string, CryptoKey>();
+
+/** An LRU of imported public keys, keyed by RFC 7638 thumbprint and algorithm. */
+async function importedKey(jkt: string, alg: string, jwk: JWK): Promise<CryptoKey> {
+  const id = `${alg}:${jkt}`;
+  const hit = keyCache.get(id);
+  if (hit) {
+    keyCache.delete(id);
+    keyCache.set(id, hit);
+    return hit;
+  }
+  const key = (await importJWK({ ...jwk, alg }, alg)) as CryptoKey;
+  keyCache.set(id, key);
+  if (keyCache.size > KEY_CACHE_MAX) keyCache.delete(keyCache.keys().next().value as string);
+  return key;
 }
 
 function sameString(a: string, b: string): boolean {

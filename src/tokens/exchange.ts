@@ -31,7 +31,11 @@ export interface ExchangeDeps {
   jwks: JwksCache;
   replay: ReplayGuard;
   nonces: DpopNonces | null;
-  inventory: Pick<Inventory, 'get' | 'discover'>;
+  /** The identity's status, kind and environment: served from the identity cache on the hot path. */
+  inventory: {
+    get(id: string): Promise<IdentityFacts | null>;
+    discover(id: string, issuer: string, kind: Parameters<Inventory['discover']>[2]): Promise<IdentityFacts>;
+  };
   policies: { current(): { set: CompiledPolicySet } | null };
   /** The Cedar principal for an inventory identity (cached). */
   identityEntity: (id: string) => Promise<CedarEntityJson | null>;
@@ -43,6 +47,30 @@ export interface ExchangeDeps {
   clock: () => Date;
   /** Lifecycle hook (reviews): a verified claim set was seen for an identity. */
   onClaims?: (identity: string, issuer: string, claims: Record<string, unknown>) => void;
+  /** Detection response (issue 6): new grants of this identity for these actions need a human first. */
+  requireApproval?: (identity: string, actions: readonly string[]) => boolean;
+  /** Detection feed (issue 6): called once the token.issued record is durable; must not block or throw. */
+  onIssued?: (facts: IssuedTokenFacts) => void;
+}
+
+/** What detection learns from an issuance (no token: only its id and binding). */
+export interface IssuedTokenFacts {
+  at: Date;
+  identity: string;
+  identityKind: string;
+  environment: string | null;
+  jti: string;
+  grant: string;
+  audience: string;
+  scopes: readonly string[];
+  jkt: string | null;
+  sourceIp: string;
+}
+
+export interface IdentityFacts {
+  status: 'active' | 'suspended' | 'retired' | 'unowned';
+  kind: string;
+  environment: string | null;
 }
 
 export interface ExchangeRequest {
@@ -191,6 +219,11 @@ export function createExchange(deps: ExchangeDeps) {
       bearerOk &&= d.policies.every((p) => annotations(set, p)?.bearer === 'allowed');
       if (d.obligations.ttlSeconds !== undefined) ttlCap = Math.min(ttlCap ?? Infinity, d.obligations.ttlSeconds);
     }
+    // A detection response may hold this identity's new grants for approval (policy cannot waive it).
+    if (!approval && deps.requireApproval?.(identityId, scopes)) {
+      approval = true;
+      note({ approval: 'required by a detection finding' });
+    }
     note({ policies: [...policies], risk });
     if (denied.length) throw new TetherError('invalid_scope', `policy does not allow ${identityId} to obtain ${denied.join(', ')} for ${audience} now`);
     if (task.breakGlass && !breakGlassOk) throw new TetherError('access_denied', 'break-glass is not permitted by policy for these actions', undefined, 400);
@@ -259,6 +292,11 @@ export function createExchange(deps: ExchangeDeps) {
       },
     });
     deps.metrics.issuances.inc({ outcome: 'issued' });
+    try {
+      deps.onIssued?.({ at: t, identity: identityId, identityKind: identity.kind, environment: identity.environment ?? null, jti: minted.jti, grant: grant.id, audience, scopes, jkt: jkt ?? null, sourceIp: req.sourceIp });
+    } catch {
+      /* detection is a bystander: it can never fail an issuance */
+    }
     return {
       body: { access_token: minted.token, issued_token_type: ACCESS_TOKEN_TYPE, token_type: jkt ? 'DPoP' : 'Bearer', expires_in: ttl, scope: scopes.join(' ') },
       ...(deps.nonces ? { nonce: deps.nonces.issue() } : {}),

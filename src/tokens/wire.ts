@@ -16,7 +16,7 @@ import type { Store } from '../store/index.js';
 import { checkAccessToken } from './check-access-token.js';
 import { createClusterReplayGuard } from './cluster-replay-guard.js';
 import { createDpopNonces } from './dpop-nonce.js';
-import { createExchange } from './exchange.js';
+import { createExchange, type ExchangeDeps, type IdentityFacts } from './exchange.js';
 import { createKeyStore, resolveMasterKey } from './key-store.js';
 import { keyRoutes } from './key-routes.js';
 import { oauthRoutes } from './oauth-routes.js';
@@ -36,7 +36,12 @@ export interface TokenDomainDeps {
   identityEntity: (id: string) => Promise<CedarEntityJson | null>;
   riskOf: (id: string) => number;
   onIdentityChanged: (id: string) => void;
+  /** Status, kind and environment of an identity, from the identity cache (invalidated by notification). */
+  identityFacts: (id: string) => Promise<IdentityFacts | null>;
   onClaims?: (identity: string, issuer: string, claims: Record<string, unknown>) => void;
+  /** Detection hooks (issue 6): approval holds and the issuance feed. */
+  requireApproval?: ExchangeDeps['requireApproval'];
+  onIssued?: ExchangeDeps['onIssued'];
 }
 
 /** Federation, grants and tokens: built once, mounted by the composition root. */
@@ -62,7 +67,7 @@ export async function createTokenDomain(d: TokenDomainDeps) {
   if (nonces) d.logger.info('DPoP server nonces are required at the token endpoint');
 
   const inventory = {
-    get: d.inventory.get,
+    get: d.identityFacts,
     discover: async (id: string, issuer: string, kind: Parameters<Inventory['discover']>[2]) => {
       const i = await d.inventory.discover(id, issuer, kind);
       d.onIdentityChanged(id);
@@ -86,6 +91,8 @@ export async function createTokenDomain(d: TokenDomainDeps) {
     metrics: d.metrics,
     clock: d.clock,
     ...(d.onClaims ? { onClaims: d.onClaims } : {}),
+    ...(d.requireApproval ? { requireApproval: d.requireApproval } : {}),
+    ...(d.onIssued ? { onIssued: d.onIssued } : {}),
   });
   const check = (token: string, audience?: string) => checkAccessToken({ keys, revocations: d.revocations, issuerUrl: d.issuerUrl, clock: d.clock }, token, audience);
 
@@ -113,7 +120,10 @@ export async function createTokenDomain(d: TokenDomainDeps) {
         audit: d.audit,
         db: d.store,
         clock: d.clock,
-        suspendIn: (q, id) => d.inventory.setStatusIn(q, id, 'suspended'),
+        suspendIn: async (q, id) => {
+          await d.inventory.setStatusIn(q, id, 'suspended');
+          d.onIdentityChanged(id); // this instance at once; the others on the notification
+        },
       });
       await app.register(keyRoutes, { keys });
     },

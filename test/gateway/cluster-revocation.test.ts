@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startCluster } from '../helpers/cluster.js';
-import { createDpopKey } from '../helpers/dpop.js';
+import { createDpopKey, exchangeForToken } from '../helpers/dpop.js';
 import { createWorkloadIssuer, EXCHANGE_IDENTITIES, EXCHANGE_POLICIES, ORDERS_AUD } from '../helpers/workload-issuer.js';
 
 describe('three tether serve processes on one PostgreSQL database', () => {
@@ -20,21 +20,9 @@ describe('three tether serve processes on one PostgreSQL database', () => {
 
   async function issue(node: number): Promise<string> {
     const key = await createDpopKey();
-    const tokenUrl = `${cluster.issuerUrl}/oauth/token`; // the htu clients use: the cluster's issuer URL
     for (let attempt = 0; attempt < 50; attempt++) {
-      const res = await fetch(`${cluster.nodes[node]!.url}/oauth/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await key.proof('POST', tokenUrl) },
-        body: new URLSearchParams({
-          grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-          subject_token: await gha.token(),
-          subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-          scope: 'orders:read',
-          audience: ORDERS_AUD,
-        }).toString(),
-      });
-      const body = (await res.json()) as { access_token?: string; error_description?: string };
-      if (res.status === 200) return body.access_token!;
+      const { status, body } = await exchangeForToken({ endpointBase: cluster.nodes[node]!.url, htuBase: cluster.issuerUrl, key, subjectToken: await gha.token(), scope: 'orders:read', audience: ORDERS_AUD });
+      if (status === 200) return body.access_token!;
       // The other nodes learn the applied config by notification; give them a moment.
       await new Promise((r) => setTimeout(r, 20));
       if (attempt === 49) assert.fail(`node ${node} would not issue: ${body.error_description}`);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { startBroker, type RunningBroker } from '../helpers/broker.js';
-import { createDpopKey } from '../helpers/dpop.js';
+import { createDpopKey, exchangeForToken } from '../helpers/dpop.js';
 import { ordersRoute, REQUEST_POLICIES } from '../helpers/gateway-fixture.js';
 import { freePort, startNginx } from '../helpers/nginx.js';
 import { createWorkloadIssuer, EXCHANGE_IDENTITIES, EXCHANGE_POLICIES, ORDERS_AUD } from '../helpers/workload-issuer.js';
@@ -15,6 +15,7 @@ describe('gateway enforcement through a real nginx (auth_request → /ext-authz)
   const seen: Array<{ url: string; identity: string | undefined; task: string | undefined; auth: string | undefined }> = [];
   let key: Awaited<ReturnType<typeof createDpopKey>>;
   let token: string;
+  let issue: () => Promise<void>;
 
   before(async () => {
     b = await startBroker('pglite');
@@ -36,21 +37,12 @@ describe('gateway enforcement through a real nginx (auth_request → /ext-authz)
     });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     nginx = await startNginx({ port, upstream: `127.0.0.1:${up}`, tether: new URL(b.url).host, route: 'orders' });
-    const tokenUrl = `${b.url}/oauth/token`;
-    const res = await fetch(tokenUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await key.proof('POST', tokenUrl) },
-      body: new URLSearchParams({
-        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-        subject_token: await gha.token(),
-        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-        scope: 'orders:read orders:list',
-        audience: ORDERS_AUD,
-      }).toString(),
-    });
-    const body = (await res.json()) as { access_token: string };
-    assert.equal(res.status, 200, JSON.stringify(body));
-    token = body.access_token;
+    issue = async () => {
+      const r = await exchangeForToken({ endpointBase: b.url, key, subjectToken: await gha.token(), scope: 'orders:read orders:list', audience: ORDERS_AUD });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      token = r.body.access_token!;
+    };
+    await issue();
   });
   after(async () => {
     await nginx?.stop();
@@ -90,8 +82,6 @@ describe('gateway enforcement through a real nginx (auth_request → /ext-authz)
     assert.equal((await call('GET', '/orders/7', { proof: await key.proof('GET', `${gw}/orders/8`, { accessToken: token }) })).status, 401);
     assert.equal((await call('GET', '/orders/7', { proof: null })).status, 401);
     assert.equal((await call('GET', '/orders/7', { auth: `Bearer ${token}` })).status, 401);
-    const thief = await createDpopKey();
-    assert.equal((await call('GET', '/orders/7', { proof: await thief.proof('GET', `${gw}/orders/7`, { accessToken: token }) })).status, 401);
   });
 
   test('an action the policy denies → 403; an action outside the token scopes → 403; no matching rule → 403', async () => {
@@ -99,6 +89,23 @@ describe('gateway enforcement through a real nginx (auth_request → /ext-authz)
     assert.equal((await call('DELETE', '/orders/42')).status, 403);
     assert.equal((await call('POST', '/orders/42')).status, 403);
     assert.equal((await call('GET', '/orders')).status, 200);
+  });
+
+  test('a copied token presented with another DPoP key → 401, and detection revokes its grant', async () => {
+    assert.equal((await call('GET', '/orders/9')).status, 200);
+    const thief = await createDpopKey();
+    const t0 = performance.now();
+    assert.equal((await call('GET', '/orders/9', { proof: await thief.proof('GET', `${gw}/orders/9`, { accessToken: token }) })).status, 401);
+    // The default response to a replay revokes that grant and its tokens: the holder is cut off too.
+    let status = 200;
+    while (status === 200 && performance.now() - t0 < 1000) status = (await call('GET', '/orders/9')).status;
+    assert.equal(status, 401, 'the replayed grant was not revoked within 1 s');
+    // The open critical finding holds the identity's risk at 80+, which the policies refuse, until an
+    // operator resolves it; then a new task gets a new grant.
+    const open = await b.admin('GET', '/admin/v1/findings?identity=ci%2Facme%2Fapi&status=open');
+    assert.ok(open.body.findings.some((f: { rule: string }) => f.rule === 'replay'), JSON.stringify(open.body));
+    for (const f of open.body.findings) assert.equal((await b.admin('POST', `/admin/v1/findings/${f.id}/resolve`, { reason: 'test: thief was us' })).status, 200);
+    await issue();
   });
 
   test('after an admin revocation of the identity → refused', async () => {

@@ -27,3 +27,33 @@ export async function createDpopKey(alg: 'ES256' | 'EdDSA' = 'ES256') {
     },
   };
 }
+
+/**
+ * One RFC 8693 token exchange with a DPoP proof, as a workload does it. `htuBase` is the broker URL
+ * the client knows (its issuer URL), `endpointBase` where the request is sent (a node of a cluster).
+ */
+export async function exchangeForToken(o: {
+  endpointBase: string;
+  htuBase?: string;
+  key: { proof(htm: string, htu: string): Promise<string> };
+  subjectToken: string;
+  scope: string;
+  audience: string;
+  authorizationDetails?: unknown[];
+}): Promise<{ status: number; body: { access_token?: string; error?: string; error_description?: string; grant_id?: string } }> {
+  const htu = `${o.htuBase ?? o.endpointBase}/oauth/token`;
+  const params = new URLSearchParams({
+    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+    subject_token: o.subjectToken,
+    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+    scope: o.scope,
+    audience: o.audience,
+  });
+  if (o.authorizationDetails) params.set('authorization_details', JSON.stringify(o.authorizationDetails));
+  const res = await fetch(`${o.endpointBase}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await o.key.proof('POST', htu) },
+    body: params.toString(),
+  });
+  return { status: res.status, body: (await res.json()) as { access_token?: string } };
+}

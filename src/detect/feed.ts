@@ -1,0 +1,184 @@
+/**
+ * The broker's streams, turned into detection events: committed decisions, credentials refused at the
+ * gateway, token issuances, and (for learning at start) their audit records. Pure mapping: every
+ * lookup it needs (route rules, what this instance knows about a token) is passed in, so it stays
+ * cheap enough to run for every decision.
+ */
+import type { AuditRecord } from '../audit/index.js';
+import type { DecisionEvent } from '../pdp/index.js';
+import type { CredentialRefusal } from '../routes/index.js';
+import type { IssuedTokenFacts } from '../tokens/exchange.js';
+import type { DetectionEvent, IdentityKind } from './events.js';
+
+const KINDS: ReadonlySet<string> = new Set(['service_account', 'ci_job', 'workload', 'ai_agent', 'api_client']);
+const kindOf = (k: string | null | undefined): IdentityKind | undefined => (k && KINDS.has(k) ? (k as IdentityKind) : undefined);
+
+/** What this instance remembers about a token it issued or saw used (keyed by `jti`). */
+export interface KnownToken {
+  grant: string;
+  scopes: readonly string[];
+  jkt?: string | undefined;
+}
+
+/**
+ * Refusals that mean "the task this token belonged to is over": the holder (or someone holding a copy)
+ * still uses it. Expiry is left out on purpose: clients racing their token's `exp` are common and benign.
+ */
+const TASK_OVER = /no longer valid: (token|grant) revoked/;
+
+export function resourceKey(type: string, id: string): string {
+  return `${type}::${id}`;
+}
+
+/** A committed decision; undefined when the principal is not an identity (nothing to baseline). */
+export function fromDecision(e: DecisionEvent): DetectionEvent | undefined {
+  const p = e.input.principal;
+  if (p.type !== 'Identity') return undefined;
+  const t = e.input.token;
+  const ev: DetectionEvent = {
+    kind: 'request',
+    at: e.at.getTime(),
+    identity: p.id,
+    allowed: e.output.decision,
+    action: e.input.action.name,
+    resource: resourceKey(e.input.resource.type, e.input.resource.id),
+  };
+  const kind = kindOf(e.identity?.kind);
+  if (kind) ev.identityKind = kind;
+  if (t) {
+    ev.grantId = t.grant;
+    ev.jti = t.jti;
+    if (t.jkt) ev.issuedJkt = t.jkt;
+    if (t.presented_jkt) ev.presentedJkt = t.presented_jkt;
+    ev.taskId = t.task?.id ?? t.grant;
+    ev.taskActions = t.scopes;
+  }
+  if (e.input.request?.source_ip) ev.sourceIp = e.input.request.source_ip;
+  if (e.own.environment !== undefined) ev.environment = e.own.environment;
+  if (e.output.reasons.reason !== undefined) ev.reason = e.output.reasons.reason;
+  return ev;
+}
+
+export interface RefusalContext {
+  /** The route rule's action and resource for the refused request, when a rule matches. */
+  target(route: string, method: string, path: string): { action: string; resource: string } | undefined;
+  token(jti: string): KnownToken | undefined;
+  kind(identity: string): IdentityKind | undefined;
+  environment(identity: string): string | undefined;
+  /** True when detection itself revoked this grant or token: its later use says nothing new. */
+  revokedByDetection(grant: string | undefined, jti: string | undefined): boolean;
+}
+
+/**
+ * A credential refused at the gateway (ext-authz 401). A token presented with another key than its
+ * `cnf.jkt` arrives here with both thumbprints (replay); a revoked token's use marks `taskEnded`.
+ */
+export function fromRefusal(r: CredentialRefusal, ctx: RefusalContext): DetectionEvent | undefined {
+  if (!r.identity) return undefined; // not even a readable token: nobody to attribute it to
+  const known = r.jti ? ctx.token(r.jti) : undefined;
+  const grant = r.grant ?? known?.grant;
+  const target = ctx.target(r.route, r.method, r.path);
+  const ev: DetectionEvent = {
+    kind: 'request',
+    at: r.at.getTime(),
+    identity: r.identity,
+    allowed: false,
+    action: target?.action ?? `${r.method} ${r.path}`.slice(0, 128),
+    resource: target?.resource ?? resourceKey('Route', r.route),
+    sourceIp: r.sourceIp,
+    reason: r.reason,
+  };
+  const kind = ctx.kind(r.identity);
+  if (kind) ev.identityKind = kind;
+  const env = ctx.environment(r.identity);
+  if (env !== undefined) ev.environment = env;
+  if (grant) {
+    ev.grantId = grant;
+    ev.taskId = grant;
+  }
+  if (r.jti) ev.jti = r.jti;
+  const jkt = r.jkt ?? known?.jkt;
+  if (jkt) ev.issuedJkt = jkt;
+  if (r.presentedJkt) ev.presentedJkt = r.presentedJkt;
+  if (known) ev.taskActions = known.scopes;
+  if (TASK_OVER.test(r.reason) && !ctx.revokedByDetection(grant, r.jti)) ev.taskEnded = true;
+  return ev;
+}
+
+/**
+ * One issuance, as one `issue` event per granted action (the audience is the resource). No source
+ * address: workloads reach the token endpoint and the gateway through different paths (NAT, mesh),
+ * so an address recorded here would make every first gateway call look like a token used elsewhere.
+ */
+export function fromIssuance(f: Pick<IssuedTokenFacts, 'at' | 'identity' | 'identityKind' | 'environment' | 'jti' | 'grant' | 'audience' | 'scopes' | 'jkt'>): DetectionEvent[] {
+  const kind = kindOf(f.identityKind);
+  return f.scopes.map((action) => {
+    const ev: DetectionEvent = {
+      kind: 'issue',
+      at: f.at.getTime(),
+      identity: f.identity,
+      allowed: true,
+      action,
+      resource: f.audience,
+      grantId: f.grant,
+      jti: f.jti,
+      taskId: f.grant,
+      taskActions: f.scopes,
+    };
+    if (kind) ev.identityKind = kind;
+    if (f.jkt) ev.issuedJkt = f.jkt;
+    if (f.environment) ev.environment = f.environment;
+    return ev;
+  });
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+const strings = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined);
+
+/**
+ * An audited `decision` or `token.issued` record, for learning at start (docs/audit-events.md).
+ * Credential-stage refusals carry no action and are skipped: a refused credential teaches nothing
+ * about how the identity behaves.
+ */
+export function fromAuditRecord(rec: AuditRecord, info: { kind(id: string): IdentityKind | undefined; environment(id: string): string | undefined }): DetectionEvent[] {
+  const d = rec.data;
+  const at = Date.parse(rec.ts);
+  if (!Number.isFinite(at)) return [];
+  if (rec.type === 'token.issued') {
+    const identity = rec.identity ?? undefined;
+    const jti = str(d.jti);
+    const grant = str(d.grant);
+    const aud = str(d.aud);
+    const scopes = strings(d.scope);
+    if (!identity || !jti || !grant || !aud || !scopes) return [];
+    return fromIssuance({ at: new Date(at), identity, identityKind: info.kind(identity) ?? '', environment: info.environment(identity) ?? null, jti, grant, audience: aud, scopes, jkt: str(d.jkt) ?? null });
+  }
+  if (rec.type !== 'decision' || d.stage !== undefined) return [];
+  const principal = d.principal as { type?: unknown; id?: unknown } | undefined;
+  const resource = d.resource as { type?: unknown; id?: unknown } | undefined;
+  const identity = principal?.type === 'Identity' ? str(principal.id) : undefined;
+  const action = str(d.action);
+  if (!identity || !action || typeof resource?.type !== 'string' || typeof resource.id !== 'string') return [];
+  const ev: DetectionEvent = { kind: 'request', at, identity, allowed: d.decision === 'allow', action, resource: resourceKey(resource.type, resource.id) };
+  const kind = info.kind(identity);
+  if (kind) ev.identityKind = kind;
+  const grant = str(d.grant);
+  if (grant) ev.grantId = grant;
+  const jti = str(d.jti);
+  if (jti) ev.jti = jti;
+  const jkt = str(d.jkt);
+  if (jkt) ev.issuedJkt = jkt;
+  const pjkt = str(d.presented_jkt);
+  if (pjkt) ev.presentedJkt = pjkt;
+  const ip = str(d.source_ip);
+  if (ip) ev.sourceIp = ip;
+  const own = d.own as { environment?: unknown } | undefined;
+  const env = str(own?.environment);
+  if (env) ev.environment = env;
+  const task = d.task as { id?: unknown } | undefined;
+  const taskId = str(task?.id) ?? grant;
+  if (taskId) ev.taskId = taskId;
+  const scopes = strings(d.scopes);
+  if (scopes) ev.taskActions = scopes;
+  return [ev];
+}

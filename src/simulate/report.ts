@@ -1,0 +1,74 @@
+/**
+ * The simulator's report. Per scenario: whether the expected rule fired, how long after the first
+ * malicious act the finding was visible through the admin API, and how long until the token was dead
+ * (for responses that revoke). Totals over the scenario set:
+ *
+ *   recall          = attacks whose expected rule fired / attacks
+ *   false_positives = findings raised on benign identities
+ *   precision       = detected attacks / (detected attacks + false_positives)
+ *
+ * Findings on an attack identity under another rule are listed (`unexpected`), not counted as false
+ * positives: they are true alerts about hostile traffic, only not the one the scenario is about.
+ */
+export interface ScenarioFinding {
+  id: string;
+  rule: string;
+  severity: string;
+  response: string | null;
+}
+
+export interface ScenarioReport {
+  name: string;
+  kind: 'attack' | 'benign';
+  rule: string | null;
+  identity: string;
+  detected: boolean;
+  time_to_finding_ms: number | null;
+  time_to_revocation_ms: number | null;
+  findings: ScenarioFinding[];
+  unexpected: ScenarioFinding[];
+  surprises: string[];
+}
+
+export interface SimulationReport {
+  scenarios: ScenarioReport[];
+  precision: number;
+  recall: number;
+  false_positives: number;
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+export function totals(scenarios: ScenarioReport[]): SimulationReport {
+  const attacks = scenarios.filter((s) => s.kind === 'attack');
+  const detected = attacks.filter((s) => s.detected).length;
+  const falsePositives = scenarios.filter((s) => s.kind === 'benign').reduce((n, s) => n + s.findings.length, 0);
+  return {
+    scenarios,
+    precision: detected + falsePositives === 0 ? 1 : round(detected / (detected + falsePositives)),
+    recall: attacks.length === 0 ? 1 : round(detected / attacks.length),
+    false_positives: falsePositives,
+  };
+}
+
+/** A short human-readable table (the default output; `--json` prints the report itself). */
+export function formatReport(r: SimulationReport): string {
+  const ms = (x: number | null) => (x === null ? '-' : `${x.toFixed(0)} ms`);
+  const lines = r.scenarios.map((s) =>
+    [
+      s.name.padEnd(16),
+      s.kind.padEnd(7),
+      (s.rule ?? '-').padEnd(12),
+      (s.kind === 'attack' ? (s.detected ? 'detected' : 'MISSED') : s.findings.length ? `${s.findings.length} FALSE POSITIVE(S)` : 'quiet').padEnd(20),
+      ms(s.time_to_finding_ms).padStart(9),
+      ms(s.time_to_revocation_ms).padStart(9),
+      s.findings.map((f) => `${f.rule}→${f.response ?? '?'}`).join(', '),
+    ].join(' '),
+  );
+  return [
+    `${'scenario'.padEnd(16)} ${'kind'.padEnd(7)} ${'rule'.padEnd(12)} ${'outcome'.padEnd(20)} ${'finding'.padStart(9)} ${'revoked'.padStart(9)} findings`,
+    ...lines,
+    '',
+    `precision ${r.precision}  recall ${r.recall}  false positives ${r.false_positives}`,
+  ].join('\n');
+}

@@ -1,0 +1,279 @@
+/**
+ * Live traffic: four benign workloads doing their usual work, and one labelled attack per rule, each
+ * on its own identity. Everything goes through the real broker: token exchanges at the token
+ * endpoint, and gateway checks at /ext-authz with a fresh DPoP proof per call.
+ *
+ * An attack's driver returns when its first malicious act happened (`t0`, the clock the report's
+ * times start from) and the token a revoking response should kill.
+ */
+import type { RuleId } from '../detect/index.js';
+import { createDpopKey, type Workload } from './workload.js';
+
+export interface LiveContext {
+  workload(name: string): Promise<Workload>;
+  /** A short random suffix, so two runs against one broker never share resources or tasks. */
+  run: string;
+}
+
+export interface LiveOutcome {
+  /** performance.now() just before the first malicious act (attacks only). */
+  t0?: number;
+  /** The token a revoking response should make inactive (absent when it was dead before the attack). */
+  token?: string;
+  /** Status codes seen that the scenario did not expect (reported, never fatal). */
+  surprises: string[];
+}
+
+export interface Scenario {
+  name: string;
+  kind: 'benign' | 'attack';
+  /** The rule an attack must raise (null for benign traffic: it must raise nothing). */
+  rule: RuleId | null;
+  identity: string;
+  drive(ctx: LiveContext): Promise<LiveOutcome>;
+}
+
+const expect = (surprises: string[], what: string, got: number, want: number) => {
+  if (got !== want) surprises.push(`${what}: ${got} (expected ${want})`);
+};
+
+/** Calls in order, or `width` at a time (the rate-spike scraper is in a hurry). */
+async function calls(w: Workload, token: string, list: Array<[string, string]>, ip: string, surprises: string[], want = 200, width = 1): Promise<void> {
+  for (let i = 0; i < list.length; i += width) {
+    await Promise.all(
+      list.slice(i, i + width).map(async ([method, path]) => expect(surprises, `${method} ${path}`, await w.call(token, method, path, ip), want)),
+    );
+  }
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'ci-deploy',
+    kind: 'benign',
+    rule: null,
+    identity: 'ci-deploy',
+    async drive({ workload, run }) {
+      const s: string[] = [];
+      const w = await workload('ci-deploy');
+      const t = await w.mustExchange(['config:read', 'artifacts:read', 'deploy:write'], `deploy ${run}`);
+      const list: Array<[string, string]> = [];
+      for (let i = 0; i < 4; i++) list.push(['GET', '/config/acme-api']);
+      for (let i = 0; i < 6; i++) list.push(['GET', `/artifacts/build-live-${run}`]);
+      for (let i = 0; i < 8; i++) list.push(['POST', '/deployments/acme-api-prod']);
+      await calls(w, t, list, '10.1.77.12', s);
+      await w.revoke(t); // task done
+      return { surprises: s };
+    },
+  },
+  {
+    name: 'batch-export',
+    kind: 'benign',
+    rule: null,
+    identity: 'batch-export',
+    async drive({ workload, run }) {
+      const s: string[] = [];
+      const w = await workload('batch-export');
+      const t = await w.mustExchange(['orders:export', 'orders:read', 'bucket:write'], `export ${run}`);
+      const list: Array<[string, string]> = [['POST', `/exports/orders-live-${run}`]];
+      for (let i = 0; i < 18; i++) list.push(['GET', `/pages/${i}`]);
+      list.push(['PUT', '/buckets/exports']);
+      await calls(w, t, list, '10.4.0.21', s);
+      await w.revoke(t);
+      return { surprises: s };
+    },
+  },
+  {
+    name: 'orders-service',
+    kind: 'benign',
+    rule: null,
+    identity: 'orders-service',
+    async drive({ workload }) {
+      const s: string[] = [];
+      const w = await workload('orders-service');
+      const t = await w.mustExchange(['orders:read', 'orders:write', 'inventory:read'], 'serve orders');
+      const list: Array<[string, string]> = [];
+      for (let i = 0; i < 16; i++) {
+        const id = 1 + Math.floor(Math.random() * 1_000_000);
+        list.push(i % 5 === 4 ? ['PUT', `/orders/${id}`] : i % 7 === 6 ? ['GET', `/skus/${1 + (id % 5000)}`] : ['GET', `/orders/${id}`]);
+      }
+      await calls(w, t, list, '10.2.0.15', s);
+      return { surprises: s };
+    },
+  },
+  {
+    name: 'support-agent',
+    kind: 'benign',
+    rule: null,
+    identity: 'support-agent',
+    async drive({ workload, run }) {
+      const s: string[] = [];
+      const w = await workload('support-agent');
+      for (let session = 0; session < 3; session++) {
+        const ticket = `${run}-${session}`;
+        const t = await w.mustExchange(['tickets:read', 'kb:search', 'crm:lookup', 'tickets:comment'], `ticket ${ticket}`);
+        await calls(
+          w,
+          t,
+          [
+            ['GET', `/tickets/${ticket}`],
+            ['GET', '/kb/articles'],
+            ['GET', '/kb/articles'],
+            ['GET', `/customers/${100 + session}`],
+            ['POST', `/tickets/${ticket}/comments`],
+          ],
+          '10.3.0.7',
+          s,
+        );
+        await w.revoke(t);
+      }
+      return { surprises: s };
+    },
+  },
+  {
+    // Same token, another DPoP key (a stolen token without its key): refused, and its grant revoked.
+    name: 'replay',
+    kind: 'attack',
+    rule: 'replay',
+    identity: 'attack-replay',
+    async drive({ workload, run }) {
+      const s: string[] = [];
+      const w = await workload('attack-replay');
+      const t = await w.mustExchange(['orders:read'], `sync ${run}`);
+      await calls(w, t, [['GET', '/orders/1'], ['GET', '/orders/2']], '10.9.0.5', s);
+      const thief = await createDpopKey();
+      const t0 = performance.now();
+      expect(s, 'replayed token', await w.call(t, 'GET', '/orders/3', '10.9.0.5', thief), 401);
+      return { t0, token: t, surprises: s };
+    },
+  },
+  {
+    // A burst of denied reads over resources the client may not touch.
+    name: 'enumeration',
+    kind: 'attack',
+    rule: 'enumeration',
+    identity: 'attack-enumeration',
+    async drive({ workload, run }) {
+      const s: string[] = [];
+      const w = await workload('attack-enumeration');
+      const t = await w.mustExchange(['vault:read'], `read public ${run}`);
+      await calls(w, t, [['GET', '/vault/public']], '10.10.0.8', s);
+      const t0 = performance.now();
+      const probes: Array<[string, string]> = [];
+      for (let i = 0; i < 12; i++) probes.push(['GET', `/vault/key-${i}`]);
+      await calls(w, t, probes, '10.10.0.8', s, 403);
+      return { t0, token: t, surprises: s };
+    },
+  },
+  {
+    // An action the identity never used, outside its task (its token's scopes).
+    name: 'first-seen',
+    kind: 'attack',
+    rule: 'first_seen',
+    identity: 'attack-first-seen',
+    async drive({ workload, run }) {
+      const s: string[] = [];
+      const w = await workload('attack-first-seen');
+      const t = await w.mustExchange(['reports:read'], `weekly reports ${run}`);
+      await calls(w, t, [['GET', '/reports/weekly-3'], ['GET', '/reports/weekly-4']], '10.5.0.9', s);
+      const t0 = performance.now();
+      await calls(w, t, [['GET', '/users/export']], '10.5.0.9', s, 403);
+      return { t0, token: t, surprises: s };
+    },
+  },
+  {
+    // Ordinary work, at an hour this job has never run.
+    name: 'off-hours',
+    kind: 'attack',
+    rule: 'off_hours',
+    identity: 'attack-off-hours',
+    async drive({ workload, run }) {
+      const s: string[] = [];
+      const w = await workload('attack-off-hours');
+      const t0 = performance.now();
+      const t = await w.mustExchange(['config:read'], `job ${run}`);
+      await calls(w, t, [['GET', '/config/acme-api'], ['GET', '/config/acme-api']], '10.7.0.4', s);
+      return { t0, token: t, surprises: s };
+    },
+  },
+  {
+    // A stock reader doing a few calls a minute suddenly scrapes 120 in a few seconds.
+    name: 'rate-spike',
+    kind: 'attack',
+    rule: 'rate_spike',
+    identity: 'attack-rate-spike',
+    async drive({ workload, run }) {
+      const s: string[] = [];
+      const w = await workload('attack-rate-spike');
+      const t = await w.mustExchange(['inventory:read'], `stock ${run}`);
+      const t0 = performance.now();
+      const list: Array<[string, string]> = [];
+      for (let i = 0; i < 120; i++) list.push(['GET', `/skus/${1 + (i % 50)}`]);
+      await calls(w, t, list, '10.6.0.3', s, 200, 4);
+      return { t0, token: t, surprises: s };
+    },
+  },
+  {
+    // The workload revoked its token (RFC 7009: task done); someone still uses it.
+    name: 'after-task',
+    kind: 'attack',
+    rule: 'after_task',
+    identity: 'attack-after-task',
+    async drive({ workload, run }) {
+      const s: string[] = [];
+      const w = await workload('attack-after-task');
+      const t = await w.mustExchange(['config:read'], `build ${run}`);
+      await calls(w, t, [['GET', '/config/acme-api']], '10.11.0.6', s);
+      await w.revoke(t);
+      const t0 = performance.now();
+      await calls(w, t, [['GET', '/config/acme-api']], '10.11.0.6', s, 401);
+      // No token to time: its holder revoked it before the attack (the response revokes the grant again).
+      return { t0, surprises: s };
+    },
+  },
+  {
+    // Silent for 40 days, then active again.
+    name: 'dormant',
+    kind: 'attack',
+    rule: 'dormant',
+    identity: 'attack-dormant',
+    async drive({ workload, run }) {
+      const s: string[] = [];
+      const w = await workload('attack-dormant');
+      const t0 = performance.now();
+      const t = await w.mustExchange(['reports:read'], `monthly ${run}`);
+      await calls(w, t, [['GET', '/reports/monthly']], '10.8.0.2', s);
+      return { t0, token: t, surprises: s };
+    },
+  },
+  {
+    // Read a secret, change a role, call an external host: escalation then exfiltration.
+    name: 'escalation',
+    kind: 'attack',
+    rule: 'escalation',
+    identity: 'attack-escalation',
+    async drive({ workload, run }) {
+      const s: string[] = [];
+      const w = await workload('attack-escalation');
+      const t = await w.mustExchange(['secrets:read', 'iam:write', 'egress:post'], `maintenance ${run}`);
+      const t0 = performance.now();
+      await calls(w, t, [['GET', '/secrets/db-password'], ['PUT', '/iam/roles/admin'], ['POST', '/egress/paste.example.net']], '10.12.0.9', s);
+      return { t0, token: t, surprises: s };
+    },
+  },
+  {
+    // Mid-task, the same token starts arriving from another network.
+    name: 'drift',
+    kind: 'attack',
+    rule: 'drift',
+    identity: 'attack-drift',
+    async drive({ workload, run }) {
+      const s: string[] = [];
+      const w = await workload('attack-drift');
+      const t = await w.mustExchange(['orders:read'], `sync ${run}`);
+      await calls(w, t, [['GET', '/orders/10'], ['GET', '/orders/11'], ['GET', '/orders/12']], '10.20.1.5', s);
+      const t0 = performance.now();
+      await calls(w, t, [['GET', '/orders/13'], ['GET', '/orders/14']], '198.51.100.7', s);
+      return { t0, token: t, surprises: s };
+    },
+  },
+];

@@ -1,0 +1,118 @@
+/**
+ * Simulated workloads, doing what real ones do: prove who they are with a JWT from their platform's
+ * issuer (here the simulator's own key pair), exchange it for a DPoP-bound token (RFC 8693 + RFC
+ * 9449), call services through the gateway with a fresh proof per request, and revoke the token when
+ * the task is done (RFC 7009). An attacker is the same thing with someone else's token.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { TetherError } from '../errors.js';
+import type { BrokerClient } from './broker-client.js';
+
+export interface DpopKey {
+  jkt: string;
+  proof(htm: string, htu: string, accessToken?: string, nonce?: string): Promise<string>;
+}
+
+export async function createDpopKey(): Promise<DpopKey> {
+  const { privateKey, publicKey } = await generateKeyPair('ES256');
+  const jwk: JWK = await exportJWK(publicKey);
+  return {
+    jkt: await calculateJwkThumbprint(jwk),
+    proof(htm, htu, accessToken, nonce) {
+      const claims: Record<string, unknown> = { htm, htu, jti: randomUUID(), iat: Math.floor(Date.now() / 1000) };
+      if (accessToken) claims.ath = createHash('sha256').update(accessToken).digest('base64url');
+      if (nonce) claims.nonce = nonce;
+      return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk }).sign(privateKey);
+    },
+  };
+}
+
+/** The simulator's stand-in for a platform OIDC issuer (GitHub Actions, Kubernetes, ...). */
+export interface SimIssuer {
+  config: Record<string, unknown>;
+  subjectToken(identity: string): Promise<string>;
+}
+
+export async function createSimIssuer(name: string): Promise<SimIssuer> {
+  const { privateKey, publicKey } = await generateKeyPair('ES256');
+  const kid = `${name}-1`;
+  const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
+  const iss = `https://issuer.${name}.simulator.invalid`;
+  const aud = 'tether-simulator';
+  return {
+    config: { name, kind: 'oidc', issuer: iss, audience: aud, jwks: { keys: [jwk] }, identity: '{sub}' },
+    subjectToken: (identity) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' })
+        .setIssuer(iss)
+        .setAudience(aud)
+        .setSubject(identity)
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .setJti(randomUUID())
+        .sign(privateKey as CryptoKey),
+  };
+}
+
+export interface Endpoints {
+  /** The token endpoint as clients address it (the DPoP htu); requests go to the same path at --url. */
+  tokenEndpoint: string;
+  route: string;
+  /** The route's public_url: the htu base of gateway calls. */
+  publicUrl: string;
+  audience: string;
+}
+
+export interface Exchanged {
+  status: number;
+  token?: string;
+  error?: string;
+}
+
+export function createWorkload(broker: BrokerClient, issuer: SimIssuer, ep: Endpoints, identity: string, key: DpopKey) {
+  const tokenPath = new URL(ep.tokenEndpoint).pathname;
+  return {
+    identity,
+    key,
+    async exchange(scopes: readonly string[], purpose: string): Promise<Exchanged> {
+      const form = {
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: await issuer.subjectToken(identity),
+        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+        scope: scopes.join(' '),
+        audience: ep.audience,
+        authorization_details: JSON.stringify([{ type: 'tether_task', purpose }]),
+      };
+      let r = await broker.form(tokenPath, form, { dpop: await key.proof('POST', ep.tokenEndpoint) });
+      const nonce = r.headers.get('dpop-nonce');
+      if (r.status === 400 && r.body.error === 'use_dpop_nonce' && nonce) {
+        // RFC 9449 §8: retry once with the server's nonce (a fresh subject token: they are single-use).
+        r = await broker.form(tokenPath, { ...form, subject_token: await issuer.subjectToken(identity) }, { dpop: await key.proof('POST', ep.tokenEndpoint, undefined, nonce) });
+      }
+      const out: Exchanged = { status: r.status };
+      if (typeof r.body.access_token === 'string') out.token = r.body.access_token;
+      if (typeof r.body.error === 'string') out.error = `${r.body.error}: ${String(r.body.error_description ?? '')}`;
+      return out;
+    },
+    async mustExchange(scopes: readonly string[], purpose: string): Promise<string> {
+      const r = await this.exchange(scopes, purpose);
+      if (!r.token) throw new TetherError('invalid_request', `token exchange for ${identity} failed (${r.status}): ${r.error ?? ''}`);
+      return r.token;
+    },
+    /** One gateway call with `token`, proved by `by` (the holder's key unless someone else's). */
+    async call(token: string, method: string, path: string, ip: string, by: DpopKey = key): Promise<number> {
+      return broker.extAuthz(ep.route, method, path, {
+        authorization: `DPoP ${token}`,
+        dpop: await by.proof(method, ep.publicUrl + path, token),
+        'x-real-ip': ip,
+      });
+    },
+    /** RFC 7009: the task is over. */
+    async revoke(token: string): Promise<void> {
+      await broker.form('/oauth/revoke', { token, token_type_hint: 'access_token' });
+    },
+  };
+}
+
+export type Workload = ReturnType<typeof createWorkload>;
