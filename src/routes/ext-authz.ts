@@ -75,9 +75,13 @@ export async function extAuthzRoutes(app: FastifyInstance, deps: ExtAuthzDeps) {
     const params = req.params as { route: string; '*'?: string };
     const route = deps.routes.get(params.route);
     if (!route) throw denied(`no route named ${JSON.stringify(params.route.slice(0, 64))}`);
-    // nginx passes the original request in headers; Envoy sends it as this request (path appended).
-    const method = (header(req, 'x-forwarded-method') ?? header(req, 'x-original-method') ?? req.method).toUpperCase();
-    const uri = header(req, 'x-forwarded-uri') ?? header(req, 'x-original-uri') ?? `/${params['*'] ?? ''}`;
+    // Envoy sends the original request as this request (its path appended after the route): then
+    // that is the truth, and X-Original-* headers, which a caller could smuggle through a gateway
+    // that forwards them, are ignored. nginx's auth_request subrequest has no suffix and passes
+    // the original method and URI in headers it sets itself.
+    const envoy = params['*'] !== undefined && params['*'] !== '';
+    const method = (envoy ? req.method : header(req, 'x-forwarded-method') ?? header(req, 'x-original-method') ?? req.method).toUpperCase();
+    const uri = envoy ? `/${params['*']}` : header(req, 'x-forwarded-uri') ?? header(req, 'x-original-uri') ?? '/';
     const path = uri.split('?')[0]!;
     if (!path.startsWith('/') || path.length > 4096) throw denied('the original URI is malformed');
     const ip = sourceIp(req);

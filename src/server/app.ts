@@ -205,6 +205,8 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
       return typeof h === 'string' && REQUEST_ID.test(h) ? h : randomUUID();
     },
     routerOptions: { maxParamLength: 1024, ignoreDuplicateSlashes: false },
+    // Errors fastify raises before routing (a malformed URL) go through the one renderer too.
+    frameworkErrors: (err, req, reply) => renderError(err, req, reply),
   });
 
   app.setErrorHandler((err, req, reply) => renderError(err, req, reply));
