@@ -3,28 +3,8 @@
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
 
 /** Stable rule ids (contract: acceptance checks and operators' filters match on these strings). */
-export type RuleId =
-  | 'replay'
-  | 'enumeration'
-  | 'first_seen'
-  | 'off_hours'
-  | 'rate_spike'
-  | 'after_task'
-  | 'dormant'
-  | 'escalation'
-  | 'drift';
-
-export const RULE_IDS: readonly RuleId[] = Object.freeze([
-  'replay',
-  'enumeration',
-  'first_seen',
-  'off_hours',
-  'rate_spike',
-  'after_task',
-  'dormant',
-  'escalation',
-  'drift',
-]);
+export const RULE_IDS = Object.freeze(['replay', 'enumeration', 'first_seen', 'off_hours', 'rate_spike', 'after_task', 'dormant', 'escalation', 'drift'] as const);
+export type RuleId = (typeof RULE_IDS)[number];
 
 export interface Finding {
   /** Random UUID: findings are created on several instances at once, so no sequence. */

@@ -20,7 +20,7 @@ import type { DetectionService } from './service.js';
 
 const FindingsQuery = z.strictObject({
   identity: z.string().min(1).max(256).optional(),
-  rule: z.enum(RULE_IDS as [string, ...string[]]).optional(),
+  rule: z.enum(RULE_IDS as unknown as [string, ...string[]]).optional(),
   status: z.enum(['open', 'resolved']).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   after: z.string().min(1).max(128).optional(),

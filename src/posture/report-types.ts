@@ -1,3 +1,4 @@
+import type { RuleId, Severity } from '../detect/finding.js';
 /**
  * The posture report (contract, issue 7): what `GET /admin/v1/posture` and `tether report --json`
  * return, and what `renderPostureHtml` draws. Analysis code builds it; renderers only read it, so
@@ -22,20 +23,11 @@ export type PostureFindingKind =
  * Detection rule tokens (contract, issue 6). A detection rule id *contains* one of these
  * (e.g. `replay` or `detect.replay.dpop_key`); `dormant` is both a posture kind and a rule.
  */
-export type DetectionRuleToken =
-  | 'replay'
-  | 'enumeration'
-  | 'first_seen'
-  | 'off_hours'
-  | 'rate_spike'
-  | 'after_task'
-  | 'dormant'
-  | 'escalation'
-  | 'drift';
+export type DetectionRuleToken = RuleId;
 
 export type FindingKind = PostureFindingKind | DetectionRuleToken | (string & {});
 
-export type Severity = 'low' | 'medium' | 'high' | 'critical';
+export type { Severity };
 
 export type IdentityStatus = 'active' | 'suspended' | 'retired' | (string & {});
 
