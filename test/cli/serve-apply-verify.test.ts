@@ -111,7 +111,7 @@ describe('tether serve / audit verify on PostgreSQL', () => {
   test('apply through a PostgreSQL-backed broker; altering one stored event is detected', async () => {
     const db = await createPgDatabase();
     try {
-      const s = await spawnServe(['--database-url', db.url], { TETHER_ADMIN_TOKEN: TOKEN });
+      const s = await spawnServe(['--database-url', db.url, '--data-dir', mkdtempSync(join(tmpdir(), 'tether-cli-pg-'))], { TETHER_ADMIN_TOKEN: TOKEN });
       try {
         const a = runCli(['apply', '-f', quickstart, '--url', s.url], { TETHER_ADMIN_TOKEN: TOKEN });
         assert.equal(a.code, 0, a.stderr);

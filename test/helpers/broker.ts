@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { buildApp, type Broker } from '../../src/server/app.js';
 import { loadConfig, type ConfigInput } from '../../src/config/index.js';
@@ -26,7 +29,7 @@ export async function startBroker(kind: 'pg' | 'pglite', overrides: Partial<Conf
       cb();
     },
   });
-  const config = loadConfig({ port: 0, logLevel: 'info', dataDir: db.dataDir ?? '/nonexistent', databaseUrl: db.databaseUrl, ...overrides }, {});
+  const config = loadConfig({ port: 0, logLevel: 'info', dataDir: db.dataDir ?? mkdtempSync(join(tmpdir(), 'tether-pg-broker-')), databaseUrl: db.databaseUrl, ...overrides }, {});
   const broker = await buildApp({ config, store, logger: createLogger('info', sink), adminToken: ADMIN_TOKEN, ...(opts.clock ? { clock: opts.clock } : {}) });
   const address = await broker.app.listen({ port: 0, host: '127.0.0.1' });
   broker.setListenUrl(address);

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { spawnServe, type ServeProcess } from './process.js';
 import { createPgDatabase } from './stores.js';
@@ -12,8 +15,8 @@ export async function startCluster(n: number, extraEnv: Record<string, string> =
   const nodes: ServeProcess[] = [];
   try {
     // The first one migrates and creates the signing key; the others join.
-    nodes.push(await spawnServe(['--database-url', db.url, '--issuer-url', issuerUrl], env));
-    const rest = await Promise.all(Array.from({ length: n - 1 }, () => spawnServe(['--database-url', db.url, '--issuer-url', issuerUrl], env)));
+    nodes.push(await spawnServe(['--database-url', db.url, '--issuer-url', issuerUrl, '--data-dir', mkdtempSync(join(tmpdir(), 'tether-node-'))], env));
+    const rest = await Promise.all(Array.from({ length: n - 1 }, () => spawnServe(['--database-url', db.url, '--issuer-url', issuerUrl, '--data-dir', mkdtempSync(join(tmpdir(), 'tether-node-'))], env)));
     nodes.push(...rest);
   } catch (e) {
     await Promise.all(nodes.map((p) => p.stop()));
