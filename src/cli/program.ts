@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/index.js';
 import { ConfigFileError } from '../declarative/load-dir.js';
+import { DetectionConfigError } from '../detect/config-file.js';
 import { registerApply } from './apply.js';
 import { registerAudit } from './audit.js';
 import { registerEvidence } from './evidence.js';
@@ -32,7 +33,7 @@ try {
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) process.exit(e.exitCode);
-  if (e instanceof ConfigError || e instanceof ConfigFileError || e instanceof ApiError) {
+  if (e instanceof ConfigError || e instanceof ConfigFileError || e instanceof DetectionConfigError || e instanceof ApiError) {
     process.stderr.write(`tether: ${e.message}\n`);
   } else {
     process.stderr.write(`tether: ${(e as Error)?.message ?? String(e)}\n`);

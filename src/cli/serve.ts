@@ -18,6 +18,7 @@ export function registerServe(program: Command): void {
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (TETHER_LOG_LEVEL, default info)')
     .option('--require-dpop-nonce', 'require DPoP server nonces at the token endpoint (RFC 9449 §8)')
     .option('--no-detection', 'do not run behaviour detection (TETHER_DETECTION=false)')
+    .option('--detection-config <file>', 'detection thresholds and responses per rule and severity, YAML or JSON (TETHER_DETECTION_CONFIG)')
     .addHelpText(
       'after',
       `
@@ -40,6 +41,7 @@ Examples:
         logLevel: o.logLevel as ConfigInput['logLevel'],
         requireDpopNonce: o.requireDpopNonce ? true : undefined,
         detection: o.detection === false ? false : undefined,
+        detectionConfig: o.detectionConfig as string | undefined,
       };
       const config = loadConfig(flags);
       const logger = createLogger(config.logLevel);

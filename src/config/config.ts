@@ -23,6 +23,8 @@ const ConfigSchema = z.object({
   webhookUrl: z.string().url().optional(),
   webhookSecret: z.string().optional(),
   detection: z.boolean().default(true),
+  /** YAML/JSON file with detection thresholds and the response policy per rule and severity. */
+  detectionConfig: z.string().min(1).optional(),
 });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
@@ -42,6 +44,7 @@ const ENV: Record<string, keyof ConfigInput> = {
   TETHER_TOKEN_TTL: 'tokenTtl',
   TETHER_WEBHOOK_URL: 'webhookUrl',
   TETHER_WEBHOOK_SECRET: 'webhookSecret',
+  TETHER_DETECTION_CONFIG: 'detectionConfig',
 };
 
 export class ConfigError extends Error {}

@@ -22,6 +22,7 @@ import { claimsFingerprint, createReviews, reviewRoutes } from '../reviews/index
 import { createWebhookNotifier } from '../detect/index.js';
 import { detectionRoutes } from '../detect/routes.js';
 import { createDetectionService, type DetectionService } from '../detect/service.js';
+import { loadDetectionConfig } from '../detect/config-file.js';
 import { matchRoute } from '../routes/index.js';
 import type { IssuedTokenFacts } from '../tokens/exchange.js';
 
@@ -160,7 +161,9 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
       : null;
   if (config.webhookUrl && !config.webhookSecret) logger.warn('TETHER_WEBHOOK_URL is set without TETHER_WEBHOOK_SECRET: finding alerts are not sent (unsigned alerts could be forged)');
   if (!config.detection) logger.warn('detection is switched off (TETHER_DETECTION=false): no findings, risk stays 0');
+  const detectionTuning = config.detectionConfig ? loadDetectionConfig(config.detectionConfig) : {};
   const detection = createDetectionService({
+    ...detectionTuning,
     db: store,
     audit,
     logger,
