@@ -45,6 +45,8 @@ export interface ExchangeDeps {
   audit: Pick<AuditWriter, 'append'>;
   metrics: Pick<Metrics, 'issuances'>;
   clock: () => Date;
+  /** False while this instance may have missed cluster changes (revocations, suspensions): fail closed. */
+  isCurrent?: () => boolean;
   /** Lifecycle hook (reviews): a verified claim set was seen for an identity. */
   onClaims?: (identity: string, issuer: string, claims: Record<string, unknown>) => void;
   /** Detection response (issue 6): new grants of this identity for these actions need a human first. */
@@ -126,6 +128,9 @@ export function createExchange(deps: ExchangeDeps) {
 
   return async function exchange(req: ExchangeRequest, note: (facts: Record<string, unknown>) => void): Promise<{ body: TokenResponse; nonce?: string }> {
     const { form } = req;
+    if (deps.isCurrent && !deps.isCurrent()) {
+      throw new TetherError('unavailable', 'this broker instance may have missed revocations; refusing to issue until it has caught up');
+    }
     // 1. Parameters (RFC 8693 §2.1).
     const grantType = required(form, 'grant_type');
     if (grantType !== GRANT_TYPE_TOKEN_EXCHANGE) throw new TetherError('unsupported_grant_type', `grant_type must be ${GRANT_TYPE_TOKEN_EXCHANGE}`);

@@ -88,7 +88,9 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps) {
     let claims: AccessTokenClaims | null = null;
     try {
       claims = await deps.check(token);
-    } catch {
+    } catch (e) {
+      // This instance cannot vouch for its revocation state: say so rather than drop the request.
+      if (e instanceof TetherError && e.code === 'unavailable') throw e;
       // §2.2: an invalid, expired or already revoked token is answered with 200 all the same.
     }
     if (claims) {

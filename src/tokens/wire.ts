@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AuditWriter } from '../audit/index.js';
+import { TetherError } from '../errors.js';
 import type { Config } from '../config/index.js';
 import type { ChangeFeed } from '../cluster/index.js';
 import { createIssuerStore, issuerRoutes } from '../federation/issuer-store.js';
@@ -91,10 +92,15 @@ export async function createTokenDomain(d: TokenDomainDeps) {
     metrics: d.metrics,
     clock: d.clock,
     ...(d.onClaims ? { onClaims: d.onClaims } : {}),
+    isCurrent: () => d.changes.current(),
     ...(d.requireApproval ? { requireApproval: d.requireApproval } : {}),
     ...(d.onIssued ? { onIssued: d.onIssued } : {}),
   });
-  const check = (token: string, audience?: string) => checkAccessToken({ keys, revocations: d.revocations, issuerUrl: d.issuerUrl, clock: d.clock }, token, audience);
+  const check = (token: string, audience?: string) => {
+    // A token check on an instance that may have missed revocations must not say "valid".
+    if (!d.changes.current()) return Promise.reject(new TetherError('unavailable', 'revocation state may be stale; try again'));
+    return checkAccessToken({ keys, revocations: d.revocations, issuerUrl: d.issuerUrl, clock: d.clock }, token, audience);
+  };
 
   // Housekeeping: expired grants are marked (audited), stale proof ids pruned.
   const timer = setInterval(() => {
