@@ -82,21 +82,43 @@ export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'tr
   }
 
   /** The read-only fast path: a live grant that already covers the request. */
+  const reusable = (g: Grant, r: GrantRequest, now: number) =>
+    g.state === 'active' && g.break_glass === (r.breakGlass !== null) && !!g.not_after && Date.parse(g.not_after) > now + 5000 && covers(g.actions, r.actions);
+
+  // Live grants by (identity, audience, task, break-glass): the exchange's reuse lookup answered from
+  // memory. Only a hint: it is emptied on every revocation notice (every grant end and revocation
+  // sends one) and entries past not_after are skipped, so the worst a stale entry can do is mint a
+  // token that the revocation set already refuses.
+  const live = new Map<string, Grant>();
+  const liveKey = (r: { identity: string; audience: string; task: TaskSpec }, breakGlass: boolean) =>
+    JSON.stringify([r.identity, r.audience, r.task.purpose ?? null, r.task.ticket ?? null, breakGlass]);
+  const remember = (g: Grant) => {
+    if (live.size > 50000) live.clear();
+    live.set(liveKey(g, g.break_glass), g);
+  };
+
   async function findActive(r: GrantRequest): Promise<Grant | null> {
     const now = clock().getTime();
+    const cached = live.get(liveKey(r, r.breakGlass !== null));
+    if (cached && reusable(cached, r, now)) return cached;
     for (const g of await candidates(db, r)) {
-      if (g.state === 'active' && g.break_glass === (r.breakGlass !== null) && g.not_after && Date.parse(g.not_after) > now + 5000 && covers(g.actions, r.actions)) return g;
+      if (reusable(g, r, now)) {
+        remember(g);
+        return g;
+      }
     }
     return null;
   }
 
   return {
     findActive,
+    /** Any grant may have ended: forget what is cached (called on every revocation notice). */
+    forgetLive: () => live.clear(),
 
     async openOrReuse(r: GrantRequest): Promise<GrantOutcome> {
-      const live = await findActive(r);
-      if (live) return { kind: 'active', grant: live, reused: true };
-      return audit.transact(async (q, emit) => {
+      const found = await findActive(r);
+      if (found) return { kind: 'active', grant: found, reused: true };
+      const out = await audit.transact(async (q, emit): Promise<GrantOutcome> => {
         // Serialise concurrent exchanges for the same identity so they share one grant.
         await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`grant:${r.identity}`]);
         const now = clock();
@@ -130,6 +152,9 @@ export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'tr
         }
         return { kind: 'active', grant, reused: false } as const;
       });
+      // Cached only once committed: a rolled-back grant must never be reused.
+      if (out.kind === 'active') remember(out.grant);
+      return out;
     },
 
     async get(id: string): Promise<Grant | null> {

@@ -61,6 +61,8 @@ export async function createTokenDomain(d: TokenDomainDeps) {
   await issuers.reload();
 
   const grants = createGrants({ db: d.store, audit: d.audit, clock: d.clock });
+  d.changes.on('revocation', () => grants.forgetLive());
+  d.changes.onResync(async () => grants.forgetLive());
   const jwks = createJwksCache({ clock: () => Math.floor(d.clock().getTime() / 1000) });
   // PGlite serves one process: the local LRU is the whole cluster. PostgreSQL: shared claims.
   const replay = createClusterReplayGuard(d.store.kind === 'pg' ? d.store : null);
