@@ -19,5 +19,5 @@ if (files.length === 0) {
   process.exit(1);
 }
 // The same V8 flag as src/cli/main.ts (Node 20 can abort inlining JS→Wasm calls under load).
-const r = spawnSync(process.execPath, ['--no-turbo-inline-js-wasm-calls', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--no-turbo-inline-js-wasm-calls', '--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

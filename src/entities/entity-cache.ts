@@ -4,6 +4,7 @@
  * is handed). Loaded at start and on resync, refreshed on the `entities` notification; the request path
  * reads memory only, except right after this instance applied a change (read-your-writes, see expect).
  */
+import { singleFlight } from '../cluster/single-flight.js';
 import type { Logger } from 'pino';
 import type { CedarEntityJson, EntityRef } from '../policy/index.js';
 import { refKey } from '../policy/action-hierarchy.js';
@@ -28,8 +29,6 @@ export function createEntityCache(deps: { db: Queryable; logger: Pick<Logger, 'e
   let byKey = new Map<string, CedarEntityJson>();
   let loadedHash: string | null = null;
   let pending: { hash: string; until: number } | null = null;
-  let inflight: Promise<void> | null = null;
-  let again = false;
 
   const load = async (): Promise<void> => {
     const cur = await deps.db.query<{ hash: string }>('SELECT hash FROM config_docs WHERE key = $1', [ENTITIES_DOC]);
@@ -45,24 +44,7 @@ export function createEntityCache(deps: { db: Queryable; logger: Pick<Logger, 'e
     if (pending && (pending.hash === loadedHash || Date.now() > pending.until)) pending = null;
   };
 
-  // Single flight: concurrent callers share one load; a call during a load queues exactly one more.
-  const refresh = (): Promise<void> => {
-    if (inflight) {
-      again = true;
-      return inflight;
-    }
-    inflight = (async () => {
-      try {
-        do {
-          again = false;
-          await load();
-        } while (again);
-      } finally {
-        inflight = null;
-      }
-    })();
-    return inflight;
-  };
+  const refresh = singleFlight(load);
 
   return {
     get: (ref) => byKey.get(refKey(ref)),

@@ -4,6 +4,7 @@
  * little later, because an async caller may still hold it between `current()` and `evaluate()`.
  * No active set: `current()` is null and the pipeline denies everything (default deny).
  */
+import { singleFlight } from '../cluster/single-flight.js';
 import type { Logger } from 'pino';
 import type { Queryable } from '../store/index.js';
 import { compilePolicySet, disposePolicySet } from './compile.js';
@@ -32,8 +33,6 @@ export function createPolicyCache(deps: { db: Queryable; logger: Pick<Logger, 'e
   const disposeAfter = deps.disposeAfterMs ?? 10000;
   let active: ActivePolicySet | null = null;
   let pending: { version: number; until: number } | null = null;
-  let inflight: Promise<void> | null = null;
-  let again = false;
 
   const retire = (old: ActivePolicySet) => {
     setTimeout(() => disposePolicySet(old.set), disposeAfter).unref();
@@ -59,23 +58,7 @@ export function createPolicyCache(deps: { db: Queryable; logger: Pick<Logger, 'e
     if (pending && ((active?.version ?? 0) >= pending.version || Date.now() > pending.until)) pending = null;
   };
 
-  const refresh = (): Promise<void> => {
-    if (inflight) {
-      again = true;
-      return inflight;
-    }
-    inflight = (async () => {
-      try {
-        do {
-          again = false;
-          await load();
-        } while (again);
-      } finally {
-        inflight = null;
-      }
-    })();
-    return inflight;
-  };
+  const refresh = singleFlight(load);
 
   return {
     current: () => active,

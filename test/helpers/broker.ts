@@ -8,6 +8,8 @@ import { createLogger } from '../../src/server/logger.js';
 import { createTestDb, type TestDb } from './stores.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+/** One master key for every test broker, so brokers sharing a database (a cluster) share signing keys. */
+const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString('base64url');
 
 export interface RunningBroker {
   url: string;
@@ -29,7 +31,7 @@ export async function startBroker(kind: 'pg' | 'pglite', overrides: Partial<Conf
       cb();
     },
   });
-  const config = loadConfig({ port: 0, logLevel: 'info', dataDir: db.dataDir ?? mkdtempSync(join(tmpdir(), 'tether-pg-broker-')), databaseUrl: db.databaseUrl, ...overrides }, {});
+  const config = loadConfig({ port: 0, logLevel: 'info', dataDir: db.dataDir ?? mkdtempSync(join(tmpdir(), 'tether-pg-broker-')), databaseUrl: db.databaseUrl, masterKey: TEST_MASTER_KEY, ...overrides }, {});
   const broker = await buildApp({ config, store, logger: createLogger('info', sink), adminToken: ADMIN_TOKEN, ...(opts.clock ? { clock: opts.clock } : {}) });
   const address = await broker.app.listen({ port: 0, host: '127.0.0.1' });
   broker.setListenUrl(address);
