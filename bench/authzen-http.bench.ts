@@ -12,9 +12,8 @@ import { fork } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
-import { createDecisionPipeline } from '../src/pdp/decide.js';
 import { fmtNum, openBenchStore, pgAvailable, printTable, runClosedLoop, type ClosedLoopResult } from './lib/index.js';
-import { ACTIONS, benchBroker, POLICIES } from './pdp-fixture.js';
+import { ACTIONS, benchBroker, pipelineWithoutAudit, POLICIES } from './pdp-fixture.js';
 
 const SECONDS = Number(process.argv[2] ?? 5);
 const CONNECTIONS = Number(process.argv[3] ?? 64);
@@ -30,16 +29,8 @@ async function tetherServer(audit: boolean): Promise<string> {
   if (!audit) {
     // Diagnostic only: the same routes and pipeline with a no-op audit writer, to separate the cost of
     // HTTP + validation + pipeline from the cost of the durable commit. Never a configuration.
-    const p = broker.pdp;
-    const bare = createDecisionPipeline({
-      policies: p.policies,
-      entities: p.entities,
-      identities: p.identities,
-      audit: { append: async () => ({ seq: 0, ts: '', type: 'decision', actor: null, identity: null, data: {}, prev_hash: '', hash: '' }) },
-      logger: console as never,
-      clock: () => new Date(),
-    });
-    p.pipeline.decide = bare.decide;
+    const bare = pipelineWithoutAudit(broker);
+    broker.pdp.pipeline.decide = bare.decide;
   }
   process.on('disconnect', () => void broker.close().then(() => bs.dispose()).then(() => process.exit(0)));
   return broker.app.listen({ port: 0, host: '127.0.0.1' });

@@ -9,10 +9,9 @@
  *
  *   npx tsc -p tsconfig.json && node dist/bench/inventory-scale.bench.js [pg|pglite] [N=10000]
  */
-import { createDecisionPipeline } from '../src/pdp/decide.js';
 import type { StoreKind } from '../src/store/index.js';
 import { fmtNum, nowMs, openBenchStore, pgAvailable, printTable, summarize } from './lib/index.js';
-import { benchBroker, input } from './pdp-fixture.js';
+import { benchBroker, input, pipelineWithoutAudit } from './pdp-fixture.js';
 
 const KIND: StoreKind = (process.argv.find((a) => a === 'pg' || a === 'pglite') as StoreKind | undefined) ?? ((await pgAvailable()) ? 'pg' : 'pglite');
 const N = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 10000);
@@ -20,15 +19,7 @@ const id = (i: number) => `bench/id-${i}`;
 
 const bs = await openBenchStore(KIND);
 const broker = await benchBroker(bs, []);
-const p = broker.pdp;
-const pipeline = createDecisionPipeline({
-  policies: p.policies,
-  entities: p.entities,
-  identities: p.identities,
-  audit: { append: async () => ({ seq: 0, ts: '', type: 'decision', actor: null, identity: null, data: {}, prev_hash: '', hash: '' }) },
-  logger: console as never,
-  clock: () => new Date(),
-});
+const pipeline = pipelineWithoutAudit(broker);
 
 async function grow(to: number, from: number): Promise<number> {
   const t = nowMs();
@@ -50,7 +41,7 @@ const rand = (n: number) => {
 
 /** Three runs after a warm-up that has seen every hot identity once; the run with the median p50. */
 async function measure(pool: number): Promise<{ p50: number; p99: number; mean: number; allowed: number }> {
-  p.identities.clear();
+  broker.pdp.identities.clear();
   for (let i = 0; i < Math.min(pool, 5000); i += 1) await pipeline.decide(input(i, id(i % pool)));
   const runs = [await once(pool), await once(pool), await once(pool)].sort((a, b) => a.p50 - b.p50);
   return runs[1]!;

@@ -1,3 +1,4 @@
+import { createDecisionPipeline, type DecisionPipeline } from '../src/pdp/index.js';
 /**
  * The policies, entities and identities the decision benches share, and a broker built in-process
  * (no listener) on a bench store, with them applied through the admin API.
@@ -77,4 +78,20 @@ export async function benchBroker(bs: BenchStore, identities: readonly string[] 
   await broker.pdp.policies.refresh();
   await broker.pdp.entities.refresh();
   return broker;
+}
+
+/**
+ * Diagnostic only: the broker's pipeline with a no-op audit writer, to separate the cost of the
+ * durable commit from the rest. Never a configuration.
+ */
+export function pipelineWithoutAudit(broker: Broker): DecisionPipeline {
+  const p = broker.pdp;
+  return createDecisionPipeline({
+    policies: p.policies,
+    entities: p.entities,
+    identities: p.identities,
+    audit: { append: async () => ({ seq: 0, ts: '', type: 'decision', actor: null, identity: null, data: {}, prev_hash: '', hash: '' }) },
+    logger: console as never,
+    clock: () => new Date(),
+  });
 }

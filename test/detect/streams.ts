@@ -10,16 +10,8 @@ export const DAY = 24 * HOUR;
 /** Monday 2024-01-01 00:00 UTC. */
 export const T0 = Date.UTC(2024, 0, 1);
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from '../../src/simulate/history.js';
+import { rng } from '../../src/simulate/history.js';
 
 const int = (r: () => number, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
 
