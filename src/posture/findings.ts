@@ -1,3 +1,4 @@
+import type { IdentityFacts } from './blast-radius.js';
 /**
  * The posture rules: one identity's facts in, its findings out. Pure, so the thresholds are easy to
  * test and the analysis above it only gathers facts.
@@ -9,13 +10,8 @@ import { narrowPolicyText } from './narrow-policy.js';
 import type { PostureFinding, PostureFindingKind, Severity } from './report-types.js';
 import type { IdentityUsage } from './usage.js';
 
-export interface IdentityRow {
-  readonly id: string;
-  readonly kind: string;
-  readonly owner: string | null;
-  readonly environment: string | null;
-  readonly status: string;
-  readonly labels: Readonly<Record<string, string>>;
+/** An inventory row as analysis reads it: the facts blast radius needs, with the optional ones required. */
+export interface IdentityRow extends IdentityFacts {
   readonly review_by: Date | null;
   readonly created_at: Date;
   readonly last_used_at: Date | null;
