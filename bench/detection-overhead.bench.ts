@@ -92,7 +92,7 @@ async function main() {
     on.detection.observeDecision({
       at: new Date(),
       input: { entry: 'ext-authz', principal: { type: 'Identity', id: `ci/micro-${i % 1000}` }, action: { name: 'orders:read' }, resource: { type: 'Order', id: String(i % 5000) }, request: { method: 'GET', path: `/orders/${i % 5000}`, source_ip: '10.0.0.1' } },
-      output: { decision: true, reasons: { policies: ['p01'], errors: [] }, auditSeq: i, policyVersion: 1 },
+      output: { decision: true, stage: 'policy', obligations: { approval: false, breakGlass: false, bearer: false }, heldForApproval: false, reasons: { policies: ['p01'], errors: [] }, auditSeq: i, policyVersion: 1 },
       own: { risk: 0, now: { epoch: 0, hour: 0, weekday: 0 }, environment: 'prod' },
       identity: null,
     });

@@ -81,9 +81,19 @@ export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'tr
     return rows.rows.map(toGrant).filter((g) => sameTask(g.task, r.task));
   }
 
-  /** The read-only fast path: a live grant that already covers the request. */
+  /**
+   * A live grant that already covers the request, under the obligations of this exchange's decision:
+   * a reuse is a fresh grant that skips the insert, so when the kernel now requires approval (an
+   * `@approval` added since, or a detection hold), only a grant a human approved may be reused.
+   * Break-glass waives approval by design, as it does for a fresh grant.
+   */
   const reusable = (g: Grant, r: GrantRequest, now: number) =>
-    g.state === 'active' && g.break_glass === (r.breakGlass !== null) && !!g.not_after && Date.parse(g.not_after) > now + 5000 && covers(g.actions, r.actions);
+    g.state === 'active' &&
+    g.break_glass === (r.breakGlass !== null) &&
+    !!g.not_after &&
+    Date.parse(g.not_after) > now + 5000 &&
+    covers(g.actions, r.actions) &&
+    (!r.approval || r.breakGlass !== null || g.decided_by !== null);
 
   // Live grants by (identity, audience, task, break-glass): the exchange's reuse lookup answered from
   // memory. Only a hint: it is emptied on every revocation notice (every grant end and revocation
@@ -124,9 +134,7 @@ export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'tr
         const now = clock();
         for (const g of await candidates(q, r)) {
           const sameActions = g.actions.length === r.actions.length && covers(g.actions, r.actions);
-          if (g.state === 'active' && g.not_after && Date.parse(g.not_after) > now.getTime() + 5000 && covers(g.actions, r.actions) && g.break_glass === (r.breakGlass !== null)) {
-            return { kind: 'active', grant: g, reused: true } as const;
-          }
+          if (reusable(g, r, now.getTime())) return { kind: 'active', grant: g, reused: true } as const;
           if (r.approval && g.state === 'pending' && sameActions) return { kind: 'pending', grant: g } as const;
           if (r.approval && g.state === 'denied' && sameActions && g.ended_at && Date.parse(g.ended_at) > now.getTime() - 3600_000) {
             return { kind: 'denied', grant: g } as const;

@@ -1,12 +1,17 @@
 /**
- * The decision pipeline: ONE code path for every entry point (issue 5 §1). AuthZEN calls it with the
- * PEP's subject/action/resource; ext-authz calls it after token and DPoP verification, passing the
- * token (whose scopes are an upper bound) and the HTTP request. Steps:
+ * The authorization kernel: ONE code path for every decision, issuance included. The token endpoint
+ * asks it once per requested action (phase `issue`); ext-authz after token and DPoP verification and
+ * AuthZEN with the PEP's subject/action/resource (phase `request`). Steps:
  *
- *   check input (400s) → caches fresh → inventory principal (status) → own context (risk, now, …)
- *   → scope upper bound → Cedar (default deny; an error is a deny with the error) → audit, awaited
- *   (fail closed: a decision that cannot be recorded is not given, 503) → metrics → observers.
+ *   check input (400s) → caches fresh → identity gate (inventory status, owner) → own context (the one
+ *   builder: phase, risk, now, …, always Tether's) → scope upper bound → entities (inventory principal,
+ *   resource, their parents from entities.json) → Cedar (default deny; an error is a deny) →
+ *   obligations (the closed set from policy annotations, plus detection's approval hold at issuance)
+ *   → one `decision` audit record with its phase and stage, awaited (fail closed: a decision that
+ *   cannot be recorded is not given, 503) → metrics → observers.
  *
+ * Analysis uses the same code: `verdict` (policy dry-run, with the recorded own context) and posture's
+ * blast radius (a neutral own context) run the same gate, context builder, entity loader and Cedar.
  * The request path waits on nothing but the audit commit: policies, entities and identities come from
  * caches refreshed by notification (DESIGN.md "Storage").
  */
@@ -16,12 +21,20 @@ import type { EntityCache } from '../entities/index.js';
 import { TetherError } from '../errors.js';
 import type { IdentityCache, IdentityEntity } from '../inventory/identity-cache.js';
 import type { ActivePolicySet, PolicyCache } from '../policy/policy-cache.js';
-import { evaluate } from '../policy/index.js';
+import { evaluate, type Obligations } from '../policy/index.js';
+import { NO_OBLIGATIONS } from '../policy/obligations.js';
 import { buildRequest, checkInput, identityRefusal, principalIdentity, type CheckedInput } from './build-request.js';
 import { decisionRecord } from './decision-record.js';
-import type { DecideInput, DecideOutput, DecisionReasons, DecisionToken } from './decision-types.js';
+import type { DecideInput, DecideOutput, DecisionReasons, DecisionStage, DecisionToken } from './decision-types.js';
 import { createObservers, type DecisionObserver } from './observers.js';
 import { ownContextOf, type OwnContext } from './own-context.js';
+
+/** What the kernel reads of detection: risk (context.risk) and approval holds, answered from memory. */
+export interface RiskView {
+  riskOf(identityId: string): number;
+  /** New grants of this identity for these actions need a human first (a detection response). */
+  requireApproval(identityId: string, actions: readonly string[]): boolean;
+}
 
 export interface PipelineDeps {
   policies: Pick<PolicyCache, 'current' | 'ensureFresh'>;
@@ -31,15 +44,17 @@ export interface PipelineDeps {
   logger: Pick<Logger, 'error'>;
   clock: () => Date;
   metrics?: { decisions: { inc(labels: { entry: string; decision: string }): void } };
-  /** Identity id → risk 0–100 (detection plugs in here; default 0). */
-  riskOf?: (identityId: string) => number;
+  /** Risk and holds (detection's read model); risk 0 and no holds without it. */
+  risk?: RiskView;
   /** False when this instance may have missed cluster changes: decisions fail closed (503). */
   isCurrent?: () => boolean;
 }
 
 export interface Verdict {
   readonly allow: boolean;
+  readonly stage: DecisionStage;
   readonly reasons: DecisionReasons;
+  readonly obligations: Obligations;
   readonly policyVersion: number | null;
 }
 
@@ -47,32 +62,40 @@ export interface DecisionPipeline {
   decide(input: DecideInput): Promise<DecideOutput>;
   /** Subscribe to committed decisions; returns an unsubscribe function. */
   onDecision(cb: DecisionObserver): () => void;
-  /** Replace the risk provider (detection engine). */
-  setRiskProvider(riskOf: (identityId: string) => number): void;
   /**
    * The pure part, for replays (policy dry-run): the verdict a given policy set gives for an input and
-   * recorded own context, without audit, metrics or observers.
+   * recorded own context, without audit, metrics, observers or holds.
    */
   verdict(input: DecideInput, own: OwnContext, set: ActivePolicySet | null): Promise<Verdict>;
 }
 
+/** Another name for the one decision pipeline. */
+export type Kernel = DecisionPipeline;
+
 export function createDecisionPipeline(deps: PipelineDeps): DecisionPipeline {
-  let riskOf = deps.riskOf ?? (() => 0);
   const observers = createObservers(deps.logger);
 
   const judge = async (c: CheckedInput, own: OwnContext, ident: IdentityEntity | null, token: DecisionToken | undefined, active: ActivePolicySet | null): Promise<Verdict> => {
     const version = active?.version ?? null;
-    const refuse = (reason: string): Verdict => ({ allow: false, reasons: { policies: [], errors: [], reason }, policyVersion: version });
+    const refuse = (stage: DecisionStage, reason: string): Verdict => ({ allow: false, stage, reasons: { policies: [], errors: [], reason }, obligations: NO_OBLIGATIONS, policyVersion: version });
     const refusal = identityRefusal(c.principal, ident);
-    if (refusal !== undefined) return refuse(refusal);
+    if (refusal !== undefined) return refuse('identity', refusal);
     // Scopes are an upper bound, never a guarantee (DESIGN.md flow 2): outside them, Cedar is not asked.
     if (token !== undefined && !token.scopes.includes(c.action.id)) {
-      return refuse(`action ${JSON.stringify(c.action.id)} is outside the token's scopes`);
+      return refuse('credential', `action ${JSON.stringify(c.action.id)} is outside the token's scopes`);
     }
-    if (active === null) return refuse('no policy set is active (default deny)');
+    if (active === null) return refuse('policy', 'no policy set is active (default deny)');
     const request = await buildRequest(deps, c, own, ident);
     const r = evaluate(active.set, request);
-    return { allow: r.decision === 'allow', reasons: { policies: r.policies, errors: r.errors }, policyVersion: version };
+    const allow = r.decision === 'allow';
+    return { allow, stage: 'policy', reasons: { policies: r.policies, errors: r.errors }, obligations: allow ? r.obligations : NO_OBLIGATIONS, policyVersion: version };
+  };
+
+  /** Detection's approval hold is an obligation of issuance no policy can waive. */
+  const withHold = (v: Verdict, input: DecideInput, ident: IdentityEntity | null): { verdict: Verdict; held: boolean } => {
+    if (!v.allow || input.phase !== 'issue' || ident === null || v.obligations.approval) return { verdict: v, held: false };
+    if (!deps.risk?.requireApproval(ident.id, [input.action.name])) return { verdict: v, held: false };
+    return { verdict: { ...v, obligations: { ...v.obligations, approval: true } }, held: true };
   };
 
   return {
@@ -85,19 +108,17 @@ export function createDecisionPipeline(deps: PipelineDeps): DecisionPipeline {
       await deps.entities.ensureFresh();
       const ident = await principalIdentity(deps, c.principal);
       const at = deps.clock();
-      const own = ownContextOf(input, at, ident ? riskOf(ident.id) : 0, ident?.environment);
-      const v = await judge(c, own, ident, input.token, deps.policies.current());
+      const own = ownContextOf(input, at, ident && deps.risk ? deps.risk.riskOf(ident.id) : 0, ident?.environment);
+      const { verdict: v, held } = withHold(await judge(c, own, ident, input.token, deps.policies.current()), input, ident);
       // Fail closed: append rejects with 503 `unavailable` when the record cannot be made durable.
-      const rec = await deps.audit.append(decisionRecord(input, c, own, v.allow, v.reasons, v.policyVersion));
-      const output: DecideOutput = { decision: v.allow, reasons: v.reasons, auditSeq: rec.seq, policyVersion: v.policyVersion };
+      const rec = await deps.audit.append(decisionRecord(input, c, own, v, held));
+      const output: DecideOutput = { decision: v.allow, stage: v.stage, obligations: v.obligations, heldForApproval: held, reasons: v.reasons, auditSeq: rec.seq, policyVersion: v.policyVersion };
       deps.metrics?.decisions.inc({ entry: input.entry, decision: v.allow ? 'allow' : 'deny' });
-      observers.emit({ at, input, output, own, identity: ident });
+      // Observers (detection) learn issuance from the token.issued feed; here, request-time use only.
+      if (own.phase !== 'issue') observers.emit({ at, input, output, own, identity: ident });
       return output;
     },
     onDecision: (cb) => observers.add(cb),
-    setRiskProvider(fn) {
-      riskOf = fn;
-    },
     async verdict(input, own, set) {
       const c = checkInput(input);
       const ident = await principalIdentity(deps, c.principal);

@@ -6,13 +6,18 @@
  */
 import type { AuditInput } from '../audit/index.js';
 import type { CheckedInput } from './build-request.js';
-import type { DecideInput, DecisionReasons } from './decision-types.js';
+import type { Verdict } from './decide.js';
+import type { DecideInput, DecisionPhase, DecisionStage } from './decision-types.js';
 import type { OwnContext } from './own-context.js';
 
 export interface DecisionRecordData {
   entry: DecideInput['entry'];
-  phase: 'request';
+  phase: DecisionPhase;
+  /** The stage that decided: credential, identity, route or policy. */
+  stage: DecisionStage;
   decision: 'allow' | 'deny';
+  /** Obligations of an allow: approval, ttl (seconds), break-glass, bearer; `held` when detection added the approval. */
+  obligations?: { approval: boolean; ttl?: number; break_glass: boolean; bearer: boolean; held?: boolean };
   principal: { type: string; id: string; properties?: Record<string, unknown> };
   action: string;
   action_properties?: Record<string, unknown>;
@@ -35,10 +40,12 @@ export interface DecisionRecordData {
   path?: string;
 }
 
-export function decisionRecord(input: DecideInput, c: CheckedInput, own: OwnContext, allow: boolean, reasons: DecisionReasons, policyVersion: number | null): AuditInput {
+export function decisionRecord(input: DecideInput, c: CheckedInput, own: OwnContext, v: Verdict, held: boolean): AuditInput {
+  const { allow, reasons, policyVersion } = v;
   const data: DecisionRecordData = {
     entry: input.entry,
-    phase: 'request',
+    phase: own.phase ?? 'request',
+    stage: v.stage,
     decision: allow ? 'allow' : 'deny',
     principal: { ...c.principal, ...(c.principalProps ? { properties: c.principalProps } : {}) },
     action: c.action.id,
@@ -49,6 +56,10 @@ export function decisionRecord(input: DecideInput, c: CheckedInput, own: OwnCont
     risk: own.risk,
     policy_version: policyVersion,
   };
+  if (allow) {
+    const o = v.obligations;
+    data.obligations = { approval: o.approval, break_glass: o.breakGlass, bearer: o.bearer, ...(o.ttlSeconds !== undefined ? { ttl: o.ttlSeconds } : {}), ...(held ? { held } : {}) };
+  }
   if (Object.keys(c.actionProps).length) data.action_properties = c.actionProps;
   if (Object.keys(c.callerContext).length) data.context = c.callerContext;
   if (reasons.reason !== undefined) data.reason = reasons.reason;
@@ -69,7 +80,8 @@ export function decisionRecord(input: DecideInput, c: CheckedInput, own: OwnCont
   }
   return {
     type: 'decision',
-    actor: input.entry,
+    // The token endpoint's decisions are the workload's own acts (as token.issued names them).
+    actor: input.entry === 'token' ? c.principal.id : input.entry,
     identity: c.principal.type === 'Identity' ? c.principal.id : undefined,
     // JSON round trip: drops undefined members and the null prototypes of converted records.
     data: JSON.parse(JSON.stringify(data)) as Record<string, unknown>,

@@ -1,10 +1,29 @@
 /**
- * The one decision pipeline's input and output, shared by every entry point (AuthZEN now, ext-authz
- * after token and DPoP verification). Inputs are untrusted JSON where they come from a PEP
- * (`properties`, `context`); the pipeline converts them (cedar-values.ts) and answers 400 for what
- * Cedar cannot hold.
+ * The authorization kernel's input and output, shared by every entry point: the token endpoint
+ * (phase `issue`, once per requested action), ext-authz after token and DPoP verification and AuthZEN
+ * (phase `request`). Inputs are untrusted JSON where they come from a PEP (`properties`, `context`);
+ * the kernel converts them (cedar-values.ts) and answers 400 for what Cedar cannot hold.
  */
-export type DecisionEntry = 'authzen' | 'ext-authz';
+import type { Obligations } from '../policy/index.js';
+
+export type DecisionEntry = 'authzen' | 'ext-authz' | 'token';
+
+/** DESIGN.md "Policy model": `context.phase` (contract). */
+export type DecisionPhase = 'issue' | 'request';
+
+/**
+ * Which stage of the decision answered: the credential (token checks, scopes as an upper bound), the
+ * identity gate (inventory status and owner), the route rules (ext-authz) or policy (Cedar).
+ */
+export type DecisionStage = 'credential' | 'identity' | 'route' | 'policy';
+
+/** What a verified token-exchange request contributes to an issue-phase decision. */
+export interface IssuanceFacts {
+  /** Name of the trusted issuer that verified the subject token. */
+  readonly issuer: string;
+  readonly breakGlass: boolean;
+  readonly task: { readonly purpose?: string | undefined; readonly ticket?: string | undefined };
+}
 
 export interface DecisionEntityInput {
   readonly type: string;
@@ -24,7 +43,11 @@ export interface DecisionToken {
   readonly jkt: string;
   /** Thumbprint of the key that signed the presented DPoP proof (recorded for detection). */
   readonly presented_jkt?: string | undefined;
-  readonly task?: { readonly id: string; readonly purpose?: string | undefined } | undefined;
+  readonly task?: { readonly id: string; readonly purpose?: string | undefined; readonly ticket?: string | undefined } | undefined;
+  /** The grant was opened as break-glass (from the verified token; false when not said). */
+  readonly break_glass?: boolean | undefined;
+  /** Name of the issuer that vouched for the workload at issuance (from the verified token). */
+  readonly issuer?: string | undefined;
 }
 
 export interface DecisionHttpRequest {
@@ -35,6 +58,10 @@ export interface DecisionHttpRequest {
 
 export interface DecideInput {
   readonly entry: DecisionEntry;
+  /** `request` unless given; the token endpoint asks with `issue`. */
+  readonly phase?: DecisionPhase | undefined;
+  /** Phase `issue` only: the verified exchange's task, break-glass and issuer. */
+  readonly issuance?: IssuanceFacts | undefined;
   readonly principal: DecisionEntityInput;
   readonly action: { readonly name: string; readonly properties?: Readonly<Record<string, unknown>> | undefined };
   readonly resource: DecisionEntityInput;
@@ -56,6 +83,12 @@ export interface DecisionReasons {
 export interface DecideOutput {
   readonly decision: boolean;
   readonly reasons: DecisionReasons;
+  /** The stage that decided (a deny before Cedar names its stage; Cedar's answers are `policy`). */
+  readonly stage: DecisionStage;
+  /** Obligations of the determining permits (allow only), plus holds the kernel adds (detection). */
+  readonly obligations: Obligations;
+  /** Approval is required by a detection hold, not (only) by policy. */
+  readonly heldForApproval: boolean;
   /** `seq` of the audit event that records this decision (durable before the answer is given). */
   readonly auditSeq: number;
   /** Policy version that decided, or null when none is active. */

@@ -1,6 +1,6 @@
 /**
- * Builds the decision domain for the composition root: the three caches (policies, entities,
- * identities), their apply sections and change-feed registrations, and the one decision pipeline.
+ * Builds the decision domain for the composition root: the policy and entity caches (the identity
+ * cache is given), their apply sections and change-feed registrations, and the one kernel.
  * Notifications are hints and resync re-reads everything (DESIGN.md "Storage"), so each cache has
  * both a handler and a resync.
  */
@@ -9,12 +9,12 @@ import type { AuditWriter } from '../audit/index.js';
 import type { ChangeFeed } from '../cluster/index.js';
 import type { ApplySection } from '../declarative/apply.js';
 import { createEntityCache, entitiesSection, type EntityCache } from '../entities/index.js';
-import { createIdentityCache, type IdentityCache } from '../inventory/identity-cache.js';
+import type { IdentityCache } from '../inventory/identity-cache.js';
 import { createPolicyCache, type PolicyCache } from '../policy/policy-cache.js';
 import type { Replayer } from '../policy/dry-run.js';
 import { policiesSection, type PolicyVersionDeps } from '../policy/versions.js';
 import type { Store } from '../store/index.js';
-import { createDecisionPipeline, type DecisionPipeline } from './decide.js';
+import { createDecisionPipeline, type DecisionPipeline, type RiskView } from './decide.js';
 import { replayInput } from './replay.js';
 
 export interface PdpDomainDeps {
@@ -24,7 +24,10 @@ export interface PdpDomainDeps {
   clock: () => Date;
   changes: Pick<ChangeFeed, 'on' | 'onResync' | 'current'>;
   metrics?: { decisions: { inc(labels: { entry: string; decision: string }): void } };
-  identityCacheMax?: number;
+  /** The inventory's identity cache, built first: detection reads it too. */
+  identities: IdentityCache;
+  /** Risk (context.risk) and approval holds, built before the kernel (detection). */
+  risk?: RiskView;
 }
 
 export interface PdpDomain {
@@ -42,7 +45,7 @@ export function createPdpDomain(deps: PdpDomainDeps): PdpDomain {
   const { store, logger, changes } = deps;
   const policies = createPolicyCache({ db: store, logger });
   const entities = createEntityCache({ db: store, logger });
-  const identities = createIdentityCache({ db: store, ...(deps.identityCacheMax ? { max: deps.identityCacheMax } : {}) });
+  const { identities } = deps;
 
   changes.on('policy', () => policies.refresh());
   changes.on('entities', () => entities.refresh());
@@ -70,6 +73,7 @@ export function createPdpDomain(deps: PdpDomainDeps): PdpDomain {
     logger,
     clock: deps.clock,
     isCurrent: () => changes.current(),
+    ...(deps.risk ? { risk: deps.risk } : {}),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
   const replay: Replayer = async (e, set) => {

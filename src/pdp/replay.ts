@@ -1,7 +1,8 @@
 /**
  * A recorded `decision` event → the input and own context that produced it, so a candidate policy set
- * can be asked the same question (policy dry-run). Returns null for events this version of the record
- * cannot rebuild (an older shape, another phase).
+ * can be asked the same question (policy dry-run), issuance decisions (phase `issue`) as well as
+ * request-time ones. Returns null for events this version of the record cannot rebuild (an older
+ * shape, a refusal decided before policy by the route rules).
  */
 import type { AuditRecord } from '../audit/index.js';
 import type { DecideInput, DecisionToken } from './decision-types.js';
@@ -12,8 +13,9 @@ const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !
 
 export function replayInput(e: Pick<AuditRecord, 'data'>): { input: DecideInput; own: OwnContext } | null {
   const d = e.data;
-  if (d['phase'] !== 'request' || !isObj(d['principal']) || !isObj(d['resource']) || typeof d['action'] !== 'string' || !isObj(d['own'])) return null;
-  const entry = d['entry'] === 'ext-authz' ? 'ext-authz' : 'authzen';
+  const phase = d['phase'] === 'issue' ? 'issue' : d['phase'] === 'request' ? 'request' : null;
+  if (phase === null || !isObj(d['principal']) || !isObj(d['resource']) || typeof d['action'] !== 'string' || !isObj(d['own'])) return null;
+  const entry = d['entry'] === 'ext-authz' ? 'ext-authz' : d['entry'] === 'token' ? 'token' : 'authzen';
   const ent = (o: Obj) => ({ type: String(o['type']), id: String(o['id']), ...(isObj(o['properties']) ? { properties: o['properties'] } : {}) });
   let token: DecisionToken | undefined;
   if (Array.isArray(d['scopes'])) {
@@ -26,11 +28,13 @@ export function replayInput(e: Pick<AuditRecord, 'data'>): { input: DecideInput;
   }
   const input: DecideInput = {
     entry,
+    phase,
     principal: ent(d['principal']),
     action: { name: d['action'], ...(isObj(d['action_properties']) ? { properties: d['action_properties'] } : {}) },
     resource: ent(d['resource']),
     ...(isObj(d['context']) ? { context: d['context'] } : {}),
     ...(token ? { token } : {}),
   };
-  return { input, own: d['own'] as unknown as OwnContext };
+  // Records from before the phase was part of the own context were all request-time decisions.
+  return { input, own: { ...(d['own'] as unknown as OwnContext), phase } };
 }

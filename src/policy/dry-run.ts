@@ -1,6 +1,6 @@
 /**
- * "What would change" (DESIGN.md "Policy model"; issue 5 §5): the last N audited request decisions,
- * re-asked of the active set and of a candidate, on the same recorded inputs (request properties,
+ * "What would change" (DESIGN.md "Policy model"): the last N audited decisions, issuance (phase
+ * `issue`) and request time alike, re-asked of the active set and of a candidate, on the same recorded inputs (request properties,
  * caller context, Tether's context as it was: time, risk). Both sides are evaluated now, so a change
  * in stored entities since the decision is not reported as a policy change; the recorded outcome is
  * reported beside them. The candidate is compiled, used and disposed: never activated.
@@ -26,6 +26,7 @@ export type Replayer = (e: AuditRecord, set: ActivePolicySet | null) => Promise<
 export interface DryRunChange {
   seq: number;
   ts: string;
+  phase: 'issue' | 'request';
   recorded: 'allow' | 'deny';
   before: 'allow' | 'deny';
   after: 'allow' | 'deny';
@@ -90,6 +91,7 @@ export async function dryRun(
       report.changed.push({
         seq: e.seq,
         ts: e.ts,
+        phase: d['phase'] === 'issue' ? 'issue' : 'request',
         recorded: d['decision'] === 'allow' ? 'allow' : 'deny',
         before: before.allow ? 'allow' : 'deny',
         after: after.allow ? 'allow' : 'deny',

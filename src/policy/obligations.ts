@@ -1,6 +1,7 @@
 /**
- * Obligations from policy annotations. Each policy's are read and checked once, at compile time, so
- * a typo such as `@ttl("10m")` refuses the policy set instead of silently granting the default.
+ * Obligations from policy annotations, a closed set (DESIGN.md "Policy model"). Each policy's are read
+ * and checked once, at compile time, so a typo such as `@ttl("10m")`, or an unknown name such as
+ * `@aproval("required")`, refuses the policy set instead of silently granting without the obligation.
  */
 import { parseIsoDurationSeconds } from './iso-duration.js';
 import type { Obligations } from './types.js';
@@ -10,39 +11,67 @@ export interface PolicyObligations {
   readonly approval: boolean;
   readonly ttlSeconds: number | undefined;
   readonly breakGlass: boolean;
+  readonly bearer: boolean;
 }
 
-export const NO_OBLIGATIONS: Obligations = Object.freeze({ approval: false, breakGlass: false });
+/** Obligation annotations: each has a checked value and changes what a permit grants. */
+export const OBLIGATION_ANNOTATIONS: readonly string[] = Object.freeze(['approval', 'ttl', 'break_glass', 'bearer']);
+/** Documentation annotations: free text, no effect on a decision. `@id` names the policy. */
+export const DOCUMENTATION_ANNOTATIONS: readonly string[] = Object.freeze(['id', 'description', 'owner']);
+/** Every annotation a policy may carry; anything else (a typo of an obligation) refuses the set. */
+export const KNOWN_ANNOTATIONS: readonly string[] = Object.freeze([...DOCUMENTATION_ANNOTATIONS, ...OBLIGATION_ANNOTATIONS]);
 
-/** Parse the obligation annotations; returns an error message for a value we do not understand. */
+export const NO_OBLIGATIONS: Obligations = Object.freeze({ approval: false, breakGlass: false, bearer: false });
+
+/** A refused annotation: its name and why (the caller adds where it is). */
+export interface AnnotationError {
+  readonly annotation: string;
+  readonly message: string;
+}
+
+/** Parse the obligation annotations; returns the first annotation that is unknown or has a bad value. */
 export function parseObligations(
   annotations: Readonly<Record<string, string>>,
-): PolicyObligations | string {
+): PolicyObligations | AnnotationError {
+  const unknown = Object.keys(annotations).find((k) => !KNOWN_ANNOTATIONS.includes(k));
+  if (unknown !== undefined) {
+    return { annotation: unknown, message: `unknown annotation @${unknown}: policies may carry only ${KNOWN_ANNOTATIONS.map((k) => `@${k}`).join(', ')}` };
+  }
+  const bad = (annotation: string, message: string): AnnotationError => ({ annotation, message });
   const approval = annotations['approval'];
   if (approval !== undefined && approval !== 'required') {
-    return `@approval must be "required", got ${JSON.stringify(approval)}`;
+    return bad('approval', `@approval must be "required", got ${JSON.stringify(approval)}`);
   }
   const breakGlass = annotations['break_glass'];
   if (breakGlass !== undefined && breakGlass !== 'allowed') {
-    return `@break_glass must be "allowed", got ${JSON.stringify(breakGlass)}`;
+    return bad('break_glass', `@break_glass must be "allowed", got ${JSON.stringify(breakGlass)}`);
+  }
+  const bearer = annotations['bearer'];
+  if (bearer !== undefined && bearer !== 'allowed') {
+    return bad('bearer', `@bearer must be "allowed", got ${JSON.stringify(bearer)}`);
   }
   const ttl = annotations['ttl'];
   let ttlSeconds: number | undefined;
   if (ttl !== undefined) {
     ttlSeconds = parseIsoDurationSeconds(ttl);
     if (ttlSeconds === undefined) {
-      return `@ttl must be a positive ISO-8601 duration in weeks, days, hours, minutes or seconds (e.g. "PT10M"), got ${JSON.stringify(ttl)}`;
+      return bad('ttl', `@ttl must be a positive ISO-8601 duration in weeks, days, hours, minutes or seconds (e.g. "PT10M"), got ${JSON.stringify(ttl)}`);
     }
   }
-  return { approval: approval !== undefined, ttlSeconds, breakGlass: breakGlass !== undefined };
+  return { approval: approval !== undefined, ttlSeconds, breakGlass: breakGlass !== undefined, bearer: bearer !== undefined };
 }
 
-/** Combine the obligations of the determining policies: any approval, the shortest TTL. */
+/**
+ * Combine the obligations of the determining policies: any approval, the shortest TTL, break-glass
+ * if any allows it, bearer only if every one allows it.
+ */
 export function combineObligations(parts: readonly (PolicyObligations | undefined)[]): Obligations {
   let approval = false;
   let breakGlass = false;
   let ttlSeconds: number | undefined;
+  let bearer = parts.length > 0;
   for (const p of parts) {
+    bearer &&= p?.bearer === true;
     if (p === undefined) continue;
     approval ||= p.approval;
     breakGlass ||= p.breakGlass;
@@ -50,6 +79,6 @@ export function combineObligations(parts: readonly (PolicyObligations | undefine
       ttlSeconds = p.ttlSeconds;
     }
   }
-  if (!approval && !breakGlass && ttlSeconds === undefined) return NO_OBLIGATIONS;
-  return ttlSeconds === undefined ? { approval, breakGlass } : { approval, ttlSeconds, breakGlass };
+  if (!approval && !breakGlass && !bearer && ttlSeconds === undefined) return NO_OBLIGATIONS;
+  return ttlSeconds === undefined ? { approval, breakGlass, bearer } : { approval, ttlSeconds, breakGlass, bearer };
 }

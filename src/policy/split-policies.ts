@@ -71,8 +71,9 @@ function splitFile(file: string, fileText: string): ParsedPolicy[] {
     }
     const id = explicitId ?? `${file}:${index}`;
     const obligations = parseObligations(annotations);
-    if (typeof obligations === 'string') {
-      throw invalidRequest(`${file}: policy ${JSON.stringify(id)}: ${obligations}`);
+    if ('message' in obligations) {
+      const at = annotationPosition(fileText, text, offset, obligations.annotation);
+      throw invalidRequest(`${file}:${at}: policy ${JSON.stringify(id)}: ${obligations.message}`, { annotation: obligations.annotation, file, position: at });
     }
     policies.push({
       id,
@@ -86,6 +87,16 @@ function splitFile(file: string, fileText: string): ParsedPolicy[] {
     });
   });
   return policies;
+}
+
+/** `line:col` (1-based) of `@name` in the file; the policy's own start when it cannot be found. */
+function annotationPosition(fileText: string, policyText: string, offset: number, name: string): string {
+  const base = Math.max(0, offset);
+  const m = new RegExp(`@\\s*${name.replace(/[^A-Za-z0-9_]/g, '')}\\s*\\(`).exec(policyText);
+  const at = offset >= 0 ? base + (m?.index ?? 0) : (m ? fileText.indexOf(m[0]) : 0);
+  const before = fileText.slice(0, Math.max(0, at));
+  const line = before.split('\n').length;
+  return `${line}:${at - before.lastIndexOf('\n')}`;
 }
 
 function actionScope(constraint: cedar.ActionConstraint): ActionScope {

@@ -47,6 +47,8 @@ export interface Obligations {
   readonly ttlSeconds?: number;
   /** `@break_glass("allowed")` on a determining policy. */
   readonly breakGlass: boolean;
+  /** Every determining policy says `@bearer("allowed")`: a token without DPoP binding may be issued. */
+  readonly bearer: boolean;
 }
 
 export interface DecisionRequest {

@@ -3,7 +3,8 @@
  * perform (phase `request`) right now, found by asking Cedar rather than by reading policy text, so
  * conditions, groups and forbids count exactly as they do at decision time.
  *
- * The context is neutral (risk 0, the report's `now`, the identity's own environment): what the
+ * The context is the kernel's (pdp/own-context.ts), neutral: risk 0, the report's `now`, the
+ * identity's own environment, no task or break-glass. What the
  * identity reaches on an ordinary day, not on its worst one. Policies that need context we cannot
  * know (a task, a request address) error and so do not count as permitting: the radius is a lower
  * bound for such policies, and the report says "now", not "ever".
@@ -13,7 +14,11 @@
  */
 import { evaluate, type CedarEntityJson, type CedarJsonValue } from '../policy/index.js';
 import { refKey } from '../policy/action-hierarchy.js';
-import { toCedarRecord } from '../pdp/cedar-values.js';
+import { toCedarRecord, type CedarRecord } from '../pdp/cedar-values.js';
+import type { DecisionPhase } from '../pdp/decision-types.js';
+import { cedarContext, neutralOwnContext } from '../pdp/own-context.js';
+
+const NO_MEMBERS: CedarRecord = Object.freeze(Object.create(null) as CedarRecord);
 import { withAncestors, type AccessModel } from './access-model.js';
 import type { BlastRadiusEntry } from './report-types.js';
 
@@ -47,17 +52,9 @@ export type BlastRadiusOf = (identity: IdentityFacts, delegated?: Iterable<Deleg
 
 export function createBlastRadius(model: AccessModel, now: Date): BlastRadiusOf {
   const cache = new Map<string, ReachEntry[]>();
-  // The same members the token endpoint and the PDP pass, with neutral values.
-  const context = (phase: string, env: string | null): Record<string, unknown> => ({
-    phase,
-    risk: 0,
-    now: { epoch: Math.floor(now.getTime() / 1000), hour: now.getUTCHours(), weekday: now.getUTCDay() },
-    environment: env ?? '',
-    task: { purpose: '', ticket: '' },
-    break_glass: false,
-    issuer: '',
-    request: { source_ip: '' },
-  });
+  // The kernel's own context builder with a neutral own context: the members decisions carry, with
+  // the values of an ordinary day.
+  const context = (phase: DecisionPhase, env: string | null): Record<string, unknown> => cedarContext(NO_MEMBERS, neutralOwnContext(phase, now, env), NO_MEMBERS);
 
   const ask = (principal: CedarEntityJson[], identity: IdentityFacts): ReachEntry[] => {
     const set = model.set;

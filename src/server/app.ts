@@ -24,7 +24,7 @@ import { detectionRoutes } from '../detect/routes.js';
 import { createDetectionService, type DetectionService } from '../detect/service.js';
 import { loadDetectionConfig } from '../detect/config-file.js';
 import { matchRoute } from '../routes/index.js';
-import type { IssuedTokenFacts } from '../tokens/exchange.js';
+import { createIdentityCache } from '../inventory/identity-cache.js';
 
 export interface AppDeps {
   config: Config;
@@ -52,7 +52,7 @@ export interface Broker {
   clock: () => Date;
   /** The decision pipeline (`pdp.pipeline.decide`) and its caches. */
   pdp: PdpDomain;
-  /** Detection and response (issue 6). */
+  /** Detection and response. */
   detection: DetectionService;
   /** Stops accepting, finishes in-flight requests, flushes the audit queue, closes the store. */
   close(): Promise<void>;
@@ -86,13 +86,6 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   // The URL clients know the broker by: --issuer-url, else the address it listens on (set at listen).
   let listenUrl = 'http://127.0.0.1:8080';
   const issuerUrl = () => (config.issuerUrl ?? listenUrl).replace(/\/+$/, '');
-  // Per-identity risk (0-100) that policies read as context.risk; detection plugs in its scorer.
-  const risk = { of: (_id: string): number => 0 };
-  // Detection's hooks into token issuance (approval holds, the issuance feed); detection plugs in below.
-  const detectionHooks = {
-    requireApproval: (_id: string, _actions: readonly string[]): boolean => false,
-    onIssued: (_f: IssuedTokenFacts): void => {},
-  };
   // Subscribers to credentials refused at the gateway (detection sees replays here).
   const credentialRefusals: Array<(r: CredentialRefusal) => void> = [];
 
@@ -102,59 +95,21 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   changes.on('revocation', (n) => revocations.add({ kind: n.rkind, value: n.value, at: n.at }));
   changes.onResync(() => revocations.reload(store));
 
-  // ---- domain wiring (each domain: build its services, add apply sections, register resyncs) ----
+  // ---- domain wiring, in dependency order (each domain: build its services, add apply sections,
+  //      register resyncs); nothing below is assigned after it is built ----
 
-  const pdp = createPdpDomain({ store, audit, logger, clock, changes, metrics });
-  applySections.push(...pdp.sections);
+  // Inventory identities as the kernel and detection read them (invalidated by notification).
+  const identities = createIdentityCache({ db: store });
 
-  // Lifecycle reviews (created before tokens: the token endpoint reports claim sets to them).
-  const reviews = createReviews({ db: store, audit, inventory, clock, logger });
-  applySections.push(reviews.signals.applySection);
-
-  // Federation, grants and tokens.
-  const tokens = await createTokenDomain({
-    config,
-    store,
-    audit,
-    inventory,
-    revocations,
-    changes,
-    metrics,
-    logger,
-    clock,
-    issuerUrl,
-    policies: pdp.policies,
-    identityEntity: async (id) => (await pdp.identities.get(id))?.entity ?? null,
-    riskOf: (id) => risk.of(id),
-    requireApproval: (id, actions) => detectionHooks.requireApproval(id, actions),
-    onIssued: (f) => detectionHooks.onIssued(f),
-    onIdentityChanged: (id) => pdp.identities.invalidate(id),
-    identityFacts: (id) => pdp.identities.get(id),
-    onClaims: (id, issuer, claims) => {
-      reviews.signals.claimSetSeen(id, claimsFingerprint(claims), { issuer }).catch((err: Error) => logger.warn({ err: { message: err.message } }, 'claim-set review failed'));
-    },
-  });
-  applySections.push(tokens.applySection);
-
-  // Gateway route rules (ext-authz).
+  // Gateway route rules (ext-authz; detection names a refused request's target by them).
   const routes = createRouteStore({ db: store, clock });
   changes.on('routes', () => routes.reload());
   changes.onResync(() => routes.reload());
-  applySections.push(routes.section());
 
-  // Reviews (issue 7): opened by lifecycle signals. The apply section runs after identities (and the
-  // policy sections), so an identity applied with a past review_by gets its review in the same
-  // transaction; identity notices cover admin create/patch on any instance; the resync backstop runs
-  // the sweep (review due, owner departed, dormancy, policy widening) at most every 5 minutes.
-  changes.on('identity', (n) => reviews.signals.identityNotice(n.id).then(() => undefined));
-  changes.on('policy', () => reviews.signals.policyChanged().then(() => undefined));
-  changes.onResync(async () => {
-    void reviews.signals.sweepIfDue(); // in the background: never delays start or a resync
-  });
-
-  // Detection and response (issue 6): fed off the request path by committed decisions, gateway
-  // credential refusals and issuances; findings are cluster-wide (table + `findings` notice), and
-  // risk (context.risk, both phases) and approval holds are answered from memory.
+  // Detection and response: the risk and approval holds decisions read (context.risk in both phases),
+  // answered from memory, so it is built before the kernel and the token endpoint that read it. It is
+  // fed off the request path by committed decisions, gateway credential refusals and issuances;
+  // findings are cluster-wide (table + `findings` notice).
   const webhook =
     config.webhookUrl && config.webhookSecret
       ? createWebhookNotifier({ url: config.webhookUrl, secret: config.webhookSecret, clock: { now: () => clock().getTime() }, logger })
@@ -177,18 +132,56 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
       return m ? { action: m.action, resource: `${m.resource.type}::${m.resource.id}` } : undefined;
     },
     identityInfo: (id) => {
-      const e = pdp.identities.peek(id);
+      const e = identities.peek(id);
       return e ? { kind: e.kind, ...(e.environment ? { environment: e.environment } : {}) } : undefined;
     },
   });
-  risk.of = (id) => detection.riskOf(id);
-  pdp.pipeline.setRiskProvider((id) => detection.riskOf(id));
-  detectionHooks.requireApproval = (id, actions) => detection.requireApproval(id, actions);
-  detectionHooks.onIssued = (f) => detection.observeIssuance(f);
-  pdp.pipeline.onDecision((e) => detection.observeDecision(e));
-  credentialRefusals.push((r) => detection.observeRefusal(r));
   changes.on('findings', (n) => detection.reload(n.identity));
   changes.onResync(() => detection.reload());
+  credentialRefusals.push((r) => detection.observeRefusal(r));
+
+  // The authorization kernel and its caches: every decision, issuance included.
+  const pdp = createPdpDomain({ store, audit, logger, clock, changes, metrics, identities, risk: detection });
+  applySections.push(...pdp.sections);
+  pdp.pipeline.onDecision((e) => detection.observeDecision(e));
+
+  // Lifecycle reviews (created before tokens: the token endpoint reports claim sets to them).
+  const reviews = createReviews({ db: store, audit, inventory, clock, logger });
+  applySections.push(reviews.signals.applySection);
+
+  // Federation, grants and tokens.
+  const tokens = await createTokenDomain({
+    config,
+    store,
+    audit,
+    inventory,
+    revocations,
+    changes,
+    metrics,
+    logger,
+    clock,
+    issuerUrl,
+    kernel: pdp.pipeline,
+    onIssued: (f) => detection.observeIssuance(f),
+    onIdentityChanged: (id) => identities.invalidate(id),
+    identityFacts: (id) => identities.get(id),
+    onClaims: (id, issuer, claims) => {
+      reviews.signals.claimSetSeen(id, claimsFingerprint(claims), { issuer }).catch((err: Error) => logger.warn({ err: { message: err.message } }, 'claim-set review failed'));
+    },
+  });
+  applySections.push(tokens.applySection);
+  applySections.push(routes.section());
+
+  // Reviews are opened by lifecycle signals. The apply section runs after identities (and the
+  // policy sections), so an identity applied with a past review_by gets its review in the same
+  // transaction; identity notices cover admin create/patch on any instance; the resync backstop runs
+  // the sweep (review due, owner departed, dormancy, policy widening) at most every 5 minutes.
+  changes.on('identity', (n) => reviews.signals.identityNotice(n.id).then(() => undefined));
+  changes.on('policy', () => reviews.signals.policyChanged().then(() => undefined));
+  changes.onResync(async () => {
+    void reviews.signals.sweepIfDue(); // in the background: never delays start or a resync
+  });
+
   detection.start();
   // ---- end of domain wiring ----
   await changes.start();
@@ -263,7 +256,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
       await admin.register(policyRoutes, { db: store, audit, cache: pdp.policies, versions: pdp.versions, replay: pdp.replay });
       await admin.register(tokens.adminRoutes);
       await admin.register(reviewRoutes, reviews.routeOptions);
-      await admin.register(postureRoutes, { db: store, clock, riskOf: (id: string) => risk.of(id) });
+      await admin.register(postureRoutes, { db: store, clock, riskOf: (id: string) => detection.riskOf(id) });
       await admin.register(detectionRoutes, { db: store, service: detection });
       // ---- end of admin routes ----
     },

@@ -3,7 +3,7 @@ import { TetherError } from '../errors.js';
 import { verifySubjectToken, type IssuerConfig, type JwksCache } from '../federation/index.js';
 import type { Grants } from '../grants/grants.js';
 import type { Inventory } from '../inventory/identities.js';
-import { annotations, evaluate, type CedarEntityJson, type CompiledPolicySet } from '../policy/index.js';
+import type { DecisionPipeline } from '../pdp/index.js';
 import { MAX_TOKEN_LIFETIME_SECONDS } from '../revocation/index.js';
 import type { Metrics } from '../server/metrics.js';
 import { mintAccessToken } from './access-token.js';
@@ -18,7 +18,7 @@ export const GRANT_TYPE_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token
 const JWT_TYPES = new Set(['urn:ietf:params:oauth:token-type:jwt', 'urn:ietf:params:oauth:token-type:id_token']);
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 const SCOPE_TOKEN = /^[A-Za-z0-9_.:/*-]{1,128}$/;
-/** Break-glass never outlives this, whatever the policy says (issue 4). */
+/** Break-glass never outlives this, whatever the policy says: an emergency grant is short by design. */
 const BREAK_GLASS_MAX_SECONDS = 900;
 /** Without a policy @ttl, tokens never live longer than this. */
 const DEFAULT_MAX_TTL = 900;
@@ -36,10 +36,8 @@ export interface ExchangeDeps {
     get(id: string): Promise<IdentityFacts | null>;
     discover(id: string, issuer: string, kind: Parameters<Inventory['discover']>[2]): Promise<IdentityFacts>;
   };
-  policies: { current(): { set: CompiledPolicySet } | null };
-  /** The Cedar principal for an inventory identity (cached). */
-  identityEntity: (id: string) => Promise<CedarEntityJson | null>;
-  riskOf: (identity: string) => number;
+  /** The authorization kernel: one issue-phase decision per requested action. */
+  kernel: Pick<DecisionPipeline, 'decide'>;
   grants: Pick<Grants, 'openOrReuse'>;
   keys: Pick<KeyStore, 'ring'>;
   audit: Pick<AuditWriter, 'append'>;
@@ -49,9 +47,7 @@ export interface ExchangeDeps {
   isCurrent?: () => boolean;
   /** Lifecycle hook (reviews): a verified claim set was seen for an identity. */
   onClaims?: (identity: string, issuer: string, claims: Record<string, unknown>) => void;
-  /** Detection response (issue 6): new grants of this identity for these actions need a human first. */
-  requireApproval?: (identity: string, actions: readonly string[]) => boolean;
-  /** Detection feed (issue 6): called once the token.issued record is durable; must not block or throw. */
+  /** Detection feed: called once the token.issued record is durable; must not block or throw. */
   onIssued?: (facts: IssuedTokenFacts) => void;
 }
 
@@ -120,7 +116,7 @@ function parseTarget(form: Map<string, string>): string {
 
 /**
  * The token endpoint's exchange, as a list of small steps (after node-oidc-provider's actions):
- * parse → DPoP → subject token → identity → policy (phase issue, per action) → grant → mint → audit.
+ * parse → DPoP → subject token → identity → kernel (phase issue, per action) → grant → mint → audit.
  * Every refusal is a TetherError with an OAuth code; the caller audits it.
  */
 export function createExchange(deps: ExchangeDeps) {
@@ -169,67 +165,40 @@ export function createExchange(deps: ExchangeDeps) {
     const identityId = verified.identityId;
     note({ identity: identityId, issuer: verified.issuer.name });
 
-    // 4. The identity must be in the inventory, owned and active.
+    // 4. A workload first seen through a trusted issuer is recorded (unowned); whether it may act at
+    //    all is the kernel's identity gate below (active and owned), the same as at request time.
     let identity = await deps.inventory.get(identityId);
-    if (!identity) {
-      identity = await deps.inventory.discover(identityId, verified.issuer.name, verified.issuer.kind === 'spiffe' ? 'workload' : 'workload');
-    }
-    if (identity.status === 'unowned' && !verified.issuer.allow_unowned) {
-      throw new TetherError('invalid_grant', `identity ${identityId} is not owned: it was recorded as unowned and needs an owner in the inventory before it can obtain credentials`);
-    }
-    if (identity.status === 'suspended' || identity.status === 'retired') {
-      throw new TetherError('invalid_grant', `identity ${identityId} is ${identity.status}`);
-    }
+    if (!identity) identity = await deps.inventory.discover(identityId, verified.issuer.name, 'workload');
     deps.onClaims?.(identityId, verified.issuer.name, verified.claims as Record<string, unknown>);
 
-    // 5. Issuance is a policy decision, per requested action (phase `issue`). Default deny.
-    const set = deps.policies.current()?.set;
-    if (!set) throw new TetherError('invalid_scope', 'no policy is active: every action is denied');
+    // 5. Issuance is a kernel decision, once per requested action (phase `issue`), with the same
+    //    identity gate, context builder, entities and obligations as request time. Default deny.
     const t = deps.clock();
-    const risk = deps.riskOf(identityId);
-    const context = {
-      phase: 'issue',
-      risk,
-      now: { epoch: Math.floor(t.getTime() / 1000), hour: t.getUTCHours(), weekday: t.getUTCDay() },
-      environment: identity.environment ?? '',
-      task: { purpose: task.purpose ?? '', ticket: task.ticket ?? '' },
-      break_glass: task.breakGlass,
-      issuer: verified.issuer.name,
-      request: { source_ip: req.sourceIp },
-    };
-    const principal = await deps.identityEntity(identityId);
-    if (!principal) throw new TetherError('invalid_grant', `identity ${identityId} is not in the inventory`);
-    const entities = [principal];
-    const denied: string[] = [];
-    let approval = false;
-    let breakGlassOk = true;
-    let bearerOk = true;
-    let ttlCap: number | undefined;
-    const policies = new Set<string>();
-    for (const action of scopes) {
-      const d = evaluate(set, {
-        principal: { type: 'Identity', id: identityId },
-        action: { type: 'Action', id: action },
-        resource: { type: 'Audience', id: audience },
-        context,
-        entities,
-      });
-      if (d.decision !== 'allow') {
-        denied.push(action);
-        continue;
-      }
-      d.policies.forEach((p) => policies.add(p));
-      approval ||= d.obligations.approval;
-      breakGlassOk &&= d.obligations.breakGlass;
-      bearerOk &&= d.policies.every((p) => annotations(set, p)?.bearer === 'allowed');
-      if (d.obligations.ttlSeconds !== undefined) ttlCap = Math.min(ttlCap ?? Infinity, d.obligations.ttlSeconds);
-    }
-    // A detection response may hold this identity's new grants for approval (policy cannot waive it).
-    if (!approval && deps.requireApproval?.(identityId, scopes)) {
-      approval = true;
-      note({ approval: 'required by a detection finding' });
-    }
-    note({ policies: [...policies], risk });
+    const decisions = await Promise.all(
+      scopes.map((action) =>
+        deps.kernel.decide({
+          entry: 'token',
+          phase: 'issue',
+          principal: { type: 'Identity', id: identityId },
+          action: { name: action },
+          resource: { type: 'Audience', id: audience },
+          issuance: { issuer: verified.issuer.name, breakGlass: task.breakGlass, task: { purpose: task.purpose, ticket: task.ticket } },
+          request: { method: 'POST', path: '/oauth/token', source_ip: req.sourceIp },
+        }),
+      ),
+    );
+    const gated = decisions.find((d) => d.stage === 'identity');
+    if (gated) throw new TetherError('invalid_grant', `${gated.reasons.reason ?? `identity ${identityId} may not act`}: it needs to be active with an owner in the inventory to obtain credentials`);
+    const denied = scopes.filter((_, i) => !decisions[i]!.decision);
+    const allowed = decisions.filter((d) => d.decision);
+    const policies = [...new Set(allowed.flatMap((d) => d.reasons.policies))];
+    const approval = allowed.some((d) => d.obligations.approval);
+    if (allowed.some((d) => d.heldForApproval)) note({ approval: 'required by a detection finding' });
+    const breakGlassOk = allowed.every((d) => d.obligations.breakGlass);
+    const bearerOk = allowed.every((d) => d.obligations.bearer);
+    const ttls = allowed.map((d) => d.obligations.ttlSeconds).filter((x): x is number => x !== undefined);
+    const ttlCap = ttls.length ? Math.min(...ttls) : undefined;
+    note({ policies, decisions: decisions.map((d) => d.auditSeq) });
     if (denied.length) throw new TetherError('invalid_scope', `policy does not allow ${identityId} to obtain ${denied.join(', ')} for ${audience} now`);
     if (task.breakGlass && !breakGlassOk) throw new TetherError('access_denied', 'break-glass is not permitted by policy for these actions', undefined, 400);
     if (jkt === undefined && !bearerOk) throw new TetherError('invalid_dpop_proof', 'a DPoP proof is required (RFC 9449): bearer tokens are issued only where policy allows them');

@@ -9,7 +9,6 @@ import { createJwksCache } from '../federation/index.js';
 import { createGrants } from '../grants/grants.js';
 import { grantRoutes } from '../grants/routes.js';
 import type { Inventory } from '../inventory/identities.js';
-import type { CedarEntityJson, CompiledPolicySet } from '../policy/index.js';
 import type { RevocationSet } from '../revocation/index.js';
 import { revocationRoutes } from '../revocation/routes.js';
 import type { Metrics } from '../server/metrics.js';
@@ -33,15 +32,13 @@ export interface TokenDomainDeps {
   logger: Logger;
   clock: () => Date;
   issuerUrl: () => string;
-  policies: { current(): { set: CompiledPolicySet } | null };
-  identityEntity: (id: string) => Promise<CedarEntityJson | null>;
-  riskOf: (id: string) => number;
+  /** The authorization kernel: issuance asks it once per requested action. */
+  kernel: ExchangeDeps['kernel'];
   onIdentityChanged: (id: string) => void;
   /** Status, kind and environment of an identity, from the identity cache (invalidated by notification). */
   identityFacts: (id: string) => Promise<IdentityFacts | null>;
   onClaims?: (identity: string, issuer: string, claims: Record<string, unknown>) => void;
-  /** Detection hooks (issue 6): approval holds and the issuance feed. */
-  requireApproval?: ExchangeDeps['requireApproval'];
+  /** Detection's issuance feed. */
   onIssued?: ExchangeDeps['onIssued'];
 }
 
@@ -85,9 +82,7 @@ export async function createTokenDomain(d: TokenDomainDeps) {
     replay,
     nonces,
     inventory,
-    policies: d.policies,
-    identityEntity: d.identityEntity,
-    riskOf: d.riskOf,
+    kernel: d.kernel,
     grants,
     keys,
     audit: d.audit,
@@ -95,7 +90,6 @@ export async function createTokenDomain(d: TokenDomainDeps) {
     clock: d.clock,
     ...(d.onClaims ? { onClaims: d.onClaims } : {}),
     isCurrent: () => d.changes.current(),
-    ...(d.requireApproval ? { requireApproval: d.requireApproval } : {}),
     ...(d.onIssued ? { onIssued: d.onIssued } : {}),
   });
   const check = (token: string, audience?: string) => {

@@ -6,6 +6,7 @@
  * and none is given when it cannot be recorded (503), and TETHER_PDP_TOKEN is enforced.
  */
 import assert from 'node:assert/strict';
+import { createDecisionPipeline } from '../../src/pdp/index.js';
 import { after, before, describe, test } from 'node:test';
 import { listAuditEvents, verifyChain } from '../../src/audit/index.js';
 import type { DecisionEvent } from '../../src/pdp/index.js';
@@ -79,13 +80,22 @@ for (const kind of STORE_KINDS) {
       assert.equal(ok.body.decision, true, 'phase stays "request"');
     });
 
-    test('risk from the provider reaches context.risk', async () => {
-      b.broker.pdp.pipeline.setRiskProvider(() => 80);
-      try {
-        assert.equal((await evaluate(b, ask(deploy, 'orders:write', order, { context: { risk: 0 } }))).body.decision, false);
-      } finally {
-        b.broker.pdp.pipeline.setRiskProvider(() => 0);
-      }
+    test('risk from the risk view reaches context.risk (clamped), over the caller\'s', async () => {
+      // The broker's own caches and audit, with a risk view that answers 80 (or out of range).
+      const kernelAt = (risk: number) =>
+        createDecisionPipeline({
+          policies: b.broker.pdp.policies,
+          entities: b.broker.pdp.entities,
+          identities: b.broker.pdp.identities,
+          audit: b.broker.audit,
+          logger: { error: () => {} },
+          clock: () => new Date(),
+          risk: { riskOf: () => risk, requireApproval: () => false },
+        });
+      const input = { entry: 'authzen' as const, principal: deploy, action: { name: 'orders:write' }, resource: order, context: { risk: 0 } };
+      assert.equal((await kernelAt(80).decide(input)).decision, false);
+      assert.equal((await kernelAt(250).decide(input)).decision, false, 'clamped to 100, not ignored');
+      assert.equal((await kernelAt(Number.NaN).decide(input)).decision, false, 'NaN counts as the worst');
       assert.equal((await evaluate(b, ask(deploy, 'orders:write', order))).body.decision, true);
     });
 

@@ -44,7 +44,7 @@ test('default deny: an action no policy names is denied with no policies', () =>
     decision: 'deny',
     policies: [],
     errors: [],
-    obligations: { approval: false, breakGlass: false },
+    obligations: { approval: false, breakGlass: false, bearer: false },
   });
   const empty = compilePolicySet({ files: {} });
   assert.equal(evaluate(empty, req('orders:read')).decision, 'deny');
@@ -57,16 +57,16 @@ test('allow names the determining policies and carries their obligations (shorte
   const read = evaluate(set, req('orders:read'));
   assert.equal(read.decision, 'allow');
   assert.deepEqual(read.policies, ['read']);
-  assert.deepEqual(read.obligations, { approval: false, breakGlass: false });
+  assert.deepEqual(read.obligations, { approval: false, breakGlass: false, bearer: false });
 
   const write = evaluate(set, req('orders:write'));
   assert.equal(write.decision, 'allow');
   assert.deepEqual([...write.policies].sort(), ['write', 'write-short']);
-  assert.deepEqual(write.obligations, { approval: true, ttlSeconds: 120, breakGlass: true });
+  assert.deepEqual(write.obligations, { approval: true, ttlSeconds: 120, breakGlass: true, bearer: false });
 
   const del = evaluate(set, req('orders:delete'));
   assert.deepEqual(del.policies, ['write']);
-  assert.deepEqual(del.obligations, { approval: true, ttlSeconds: 600, breakGlass: false });
+  assert.deepEqual(del.obligations, { approval: true, ttlSeconds: 600, breakGlass: false, bearer: false });
   disposePolicySet(set);
 });
 
