@@ -35,7 +35,7 @@ async function brokerRole(gatewayUrl: string, issuer: unknown): Promise<void> {
     identities: EXCHANGE_IDENTITIES,
     issuers: [issuer],
     policies: { ...EXCHANGE_POLICIES, ...REQUEST_POLICIES },
-    routes: [ordersRoute(gatewayUrl)],
+    routes: [ordersRoute(gatewayUrl, 'nginx')],
   });
   if (r.status !== 200) throw new Error(JSON.stringify(r.body));
   process.send!({ url: b.url } satisfies Msg);

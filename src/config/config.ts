@@ -64,5 +64,15 @@ export function loadConfig(flags: Partial<ConfigInput>, env: NodeJS.ProcessEnv =
     const msg = parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ');
     throw new ConfigError(`invalid configuration: ${msg}`);
   }
+  // The PDP endpoints (AuthZEN, ext-authz) decide for whoever calls them: beyond loopback, callers
+  // must authenticate (DESIGN.md Trust model: a subject named by an unauthenticated caller steers nothing).
+  if (!isLoopback(parsed.data.host) && parsed.data.pdpToken === undefined) {
+    throw new ConfigError(`invalid configuration: listening on ${parsed.data.host} (not loopback) needs TETHER_PDP_TOKEN, the credential gateways and PEPs present to the AuthZEN and ext-authz endpoints`);
+  }
   return Object.freeze(parsed.data);
+}
+
+/** True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

@@ -33,16 +33,21 @@ function toInput(r: AuthzenEvaluation): DecideInput {
   return { entry: 'authzen', principal: r.subject, action: r.action, resource: r.resource, context: r.context };
 }
 
-/** The reasons go in the response `context` (spec §6.2 allows any object there). */
-function toResponse(out: DecideOutput): EvaluationResponse {
+/**
+ * The reasons go in the response `context` (spec §6.2 allows any object there), as `reason_admin`
+ * (policy ids, errors, inventory facts) only for an authenticated PDP caller (TETHER_PDP_TOKEN): an
+ * anonymous caller on loopback learns the decision and its audit id, nothing about policies or inventory.
+ */
+function toResponse(out: DecideOutput, admin: boolean): EvaluationResponse {
+  if (!admin) return { decision: out.decision, context: { id: String(out.auditSeq) } };
   const reason_admin: Record<string, unknown> = { policies: out.reasons.policies, errors: out.reasons.errors };
   if (out.reasons.reason !== undefined) reason_admin['reason'] = out.reasons.reason;
   return { decision: out.decision, context: { id: String(out.auditSeq), reason_admin } };
 }
 
 /** A batch item that cannot be evaluated: `decision: false` with the error, not a 400 (spec §7.1.2). */
-function itemError(message: string): EvaluationResponse {
-  return { decision: false, context: { code: '400', reason: message, reason_admin: { policies: [], errors: [message] } } };
+function itemError(message: string, admin: boolean): EvaluationResponse {
+  return { decision: false, context: { code: '400', reason: message, ...(admin ? { reason_admin: { policies: [], errors: [message] } } : {}) } };
 }
 
 function requireJson(req: FastifyRequest): void {
@@ -69,6 +74,9 @@ export async function authzenRoutes(app: FastifyInstance, opts: AuthzenRoutesOpt
     };
   });
 
+  // Without a PDP token the broker listens on loopback only (config refuses anything else): callers
+  // are then local but anonymous.
+  const admin = opts.pdpToken !== undefined;
   await app.register(async (pdp) => {
     if (opts.pdpToken !== undefined) {
       const matches = bearerMatcher(opts.pdpToken);
@@ -84,40 +92,40 @@ export async function authzenRoutes(app: FastifyInstance, opts: AuthzenRoutesOpt
     pdp.post('/access/v1/evaluation', authzen, async (req, reply) => {
       const out = await opts.pipeline.decide(toInput(parseEvaluation(req.body)));
       reply.type('application/json; charset=utf-8');
-      return toResponse(out);
+      return toResponse(out, admin);
     });
 
     pdp.post('/access/v1/evaluations', authzen, async (req, reply) => {
       const batch = parseEvaluations(req.body);
       reply.type('application/json; charset=utf-8');
       // No or empty `evaluations`: answered like the single endpoint (spec §7.1).
-      if (batch.single !== undefined) return toResponse(await opts.pipeline.decide(toInput(batch.single)));
-      return { evaluations: await evaluateBatch(opts.pipeline, batch.items, batch.semantic) };
+      if (batch.single !== undefined) return toResponse(await opts.pipeline.decide(toInput(batch.single)), admin);
+      return { evaluations: await evaluateBatch(opts.pipeline, batch.items, batch.semantic, admin) };
     });
   });
 }
 
 type Item = ReturnType<typeof parseEvaluations>['items'][number];
 
-async function evaluateItem(pipeline: Pick<DecisionPipeline, 'decide'>, item: Item): Promise<EvaluationResponse> {
-  if (!item.ok) return itemError(item.error);
+async function evaluateItem(pipeline: Pick<DecisionPipeline, 'decide'>, item: Item, admin: boolean): Promise<EvaluationResponse> {
+  if (!item.ok) return itemError(item.error, admin);
   try {
-    return toResponse(await pipeline.decide(toInput(item.request)));
+    return toResponse(await pipeline.decide(toInput(item.request)), admin);
   } catch (e) {
     // A value Cedar cannot take fails this item only; an audit failure (503) fails the whole batch.
-    if (isTetherError(e) && e.code === 'invalid_request') return itemError(e.message);
+    if (isTetherError(e) && e.code === 'invalid_request') return itemError(e.message, admin);
     throw e;
   }
 }
 
-async function evaluateBatch(pipeline: Pick<DecisionPipeline, 'decide'>, items: readonly Item[], semantic: EvaluationsSemantic): Promise<EvaluationResponse[]> {
+async function evaluateBatch(pipeline: Pick<DecisionPipeline, 'decide'>, items: readonly Item[], semantic: EvaluationsSemantic, admin: boolean): Promise<EvaluationResponse[]> {
   // execute_all: every item, concurrently, so their audit records share group commits.
-  if (semantic === 'execute_all') return Promise.all(items.map((it) => evaluateItem(pipeline, it)));
+  if (semantic === 'execute_all') return Promise.all(items.map((it) => evaluateItem(pipeline, it, admin)));
   // Short-circuit semantics (spec §7.1.1): in order, stopping at the first deny / permit; the last
   // item carries the semantic that stopped it, as in the spec's example.
   const out: EvaluationResponse[] = [];
   for (const it of items) {
-    const r = await evaluateItem(pipeline, it);
+    const r = await evaluateItem(pipeline, it, admin);
     out.push(r);
     const stop = semantic === 'deny_on_first_deny' ? !r.decision : r.decision;
     if (stop) {

@@ -1,20 +1,28 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, type JWK } from 'jose';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { decodeJwt } from 'jose';
 import type { AuditWriter } from '../audit/index.js';
 import { TetherError } from '../errors.js';
 import type { DecisionPipeline } from '../pdp/index.js';
 import { bearerMatcher } from '../server/admin-auth.js';
-import type { AccessTokenClaims } from '../tokens/access-token.js';
-import { toResourceServerError } from '../tokens/dpop-challenge.js';
-import { verifyDpopProof } from '../tokens/dpop-proof.js';
-import type { ReplayGuard } from '../tokens/replay-guard.js';
+import type { ResourceCheck, ResourceRequest } from '../tokens/check-resource-request.js';
+import type { TokenRefusal, TokenRefusalReason } from '../tokens/token-refusal.js';
+import { originalRequest } from './original-request.js';
+import { parseRequestTarget } from './request-target.js';
 import { matchRoute } from './route-config.js';
 import type { RouteStore } from './route-store.js';
 
-/** A credential refused before policy (401): what detection needs to see replays. */
+/**
+ * A credential refused before policy (401), for detection. Every fact here is verified: `identity`,
+ * `jti`, `grant` and `jkt` come from a token whose signature verified, `presentedJkt` from a proof
+ * whose signature verified; a token that did not verify is anonymous. Refusals that are the
+ * server's doing (`state_may_be_stale`) are never reported here.
+ */
 export interface CredentialRefusal {
   at: Date;
   route: string;
+  /** Which step of the resource-server check refused. */
+  code: TokenRefusalReason;
+  /** Human-readable description (for logs; match on `code`). */
   reason: string;
   identity?: string;
   jti?: string;
@@ -29,9 +37,10 @@ export interface CredentialRefusal {
 export interface ExtAuthzDeps {
   routes: Pick<RouteStore, 'get'>;
   pipeline: Pick<DecisionPipeline, 'decide'>;
-  check: (token: string, audience?: string) => Promise<AccessTokenClaims>;
-  replay: ReplayGuard;
+  /** The one resource-server check (tokens/check-resource-request.ts), bound to its deps. */
+  checkRequest: (r: ResourceRequest) => Promise<ResourceCheck>;
   audit: Pick<AuditWriter, 'append'>;
+  /** TETHER_PDP_TOKEN: when set, the gateway must present it in `X-Tether-PDP-Token`. */
   pdpToken?: string | undefined;
   clock: () => Date;
   onRefusal?: (r: CredentialRefusal) => void;
@@ -42,27 +51,34 @@ const header = (req: FastifyRequest, name: string): string | undefined => {
   return Array.isArray(v) ? v.join(', ') : v;
 };
 
-/** The caller's address as the gateway saw it (the PDP sits behind the gateway on a private network). */
-const sourceIp = (req: FastifyRequest): string => header(req, 'x-real-ip') ?? header(req, 'x-forwarded-for')?.split(',')[0]?.trim() ?? req.ip;
+const denied = (msg: string) => new TetherError('access_denied', msg, undefined, 403);
 
-async function presentedKey(proof: string | undefined): Promise<string | undefined> {
-  if (!proof) return undefined;
+/** Printable ASCII, bounded: what an unverified value may look like in the audit log. */
+const printable = (v: unknown): string | undefined => (typeof v === 'string' ? v.replace(/[^\x20-\x7e]/g, '?').slice(0, 128) : undefined);
+
+/** The claims a refused token says it has, labelled unverified: for forensics, never for attribution. */
+function unverifiedClaims(authorization: string | undefined): { sub?: string; jti?: string } | undefined {
+  const token = /^\S+ +(\S+)$/.exec(authorization ?? '')?.[1];
+  if (!token) return undefined;
   try {
-    const jwk = decodeProtectedHeader(proof).jwk as JWK | undefined;
-    return jwk ? await calculateJwkThumbprint(jwk) : undefined;
+    const c = decodeJwt(token);
+    const sub = printable(c.sub);
+    const jti = printable(c.jti);
+    return sub || jti ? { ...(sub ? { sub } : {}), ...(jti ? { jti } : {}) } : undefined;
   } catch {
     return undefined;
   }
 }
 
-const unauthorized = (msg: string) => new TetherError('invalid_token', msg, undefined, 401);
-const denied = (msg: string) => new TetherError('access_denied', msg, undefined, 403);
-
 /**
  * Gateway enforcement for nginx `auth_request` and Envoy HTTP `ext_authz`: 2xx allow (with
  * X-Tether-Identity / X-Tether-Task for the upstream), 401 + `WWW-Authenticate: DPoP` for a missing,
- * invalid or replayed credential, 403 for a policy deny. Never anything else (nginx turns other codes
- * into 500s): the error renderer folds every other status into 403 on this surface.
+ * invalid or replayed credential, 403 for everything else (nginx turns other codes into 500s: the
+ * error renderer folds them into 403 on this surface).
+ *
+ * One path: the original request, by the route's configured gateway mode (original-request.ts) →
+ * its target, refused when ambiguous (request-target.ts) → the resource-server check → route
+ * match → the decision pipeline.
  */
 export async function extAuthzRoutes(app: FastifyInstance, deps: ExtAuthzDeps) {
   const gate = deps.pdpToken ? bearerMatcher(deps.pdpToken) : null;
@@ -70,114 +86,97 @@ export async function extAuthzRoutes(app: FastifyInstance, deps: ExtAuthzDeps) {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, _body, done) => done(null, undefined));
 
-  const handler = async (req: FastifyRequest, reply: import('fastify').FastifyReply) => {
+  const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     if (gate && !gate(`Bearer ${header(req, 'x-tether-pdp-token') ?? ''}`)) throw denied('the gateway did not present the PDP token (X-Tether-PDP-Token)');
-    const params = req.params as { route: string; '*'?: string };
-    const route = deps.routes.get(params.route);
-    if (!route) throw denied(`no route named ${JSON.stringify(params.route.slice(0, 64))}`);
-    // Envoy sends the original request as this request (its path appended after the route): then
-    // that is the truth, and X-Original-* headers, which a caller could smuggle through a gateway
-    // that forwards them, are ignored. nginx's auth_request subrequest has no suffix and passes
-    // the original method and URI in headers it sets itself.
-    const envoy = params['*'] !== undefined && params['*'] !== '';
-    const method = (envoy ? req.method : header(req, 'x-forwarded-method') ?? header(req, 'x-original-method') ?? req.method).toUpperCase();
-    const uri = envoy ? `/${params['*']}` : header(req, 'x-forwarded-uri') ?? header(req, 'x-original-uri') ?? '/';
-    const path = uri.split('?')[0]!;
-    if (!path.startsWith('/') || path.length > 4096) throw denied('the original URI is malformed');
-    const ip = sourceIp(req);
+    const name = (req.params as { route: string }).route;
+    const route = deps.routes.get(name);
+    if (!route) throw denied(`no route named ${JSON.stringify(name.slice(0, 64))}`);
 
-    const auth = header(req, 'authorization');
-    const proof = header(req, 'dpop');
-    const facts: Partial<CredentialRefusal> = {};
-    const refuse = async (e: TetherError): Promise<never> => {
-      const refusal: CredentialRefusal = { at: deps.clock(), route: route.config.name, reason: e.message, sourceIp: ip, method, path, ...facts };
-      await deps.audit.append({
-        type: 'decision',
-        actor: 'ext-authz',
-        identity: refusal.identity,
-        data: {
-          entry: 'ext-authz',
-          phase: 'request',
-          stage: 'credential',
-          decision: 'deny',
-          reason: e.message,
+    const record = (identity: string | undefined, data: Record<string, unknown>) =>
+      deps.audit.append({ type: 'decision', actor: 'ext-authz', identity, data: { entry: 'ext-authz', phase: 'request', decision: 'deny', route: route.config.name, ...data } });
+
+    const original = originalRequest(route.config.gateway, {
+      method: req.method,
+      url: req.url,
+      prefix: `/ext-authz/${route.config.name}`,
+      header: (n) => header(req, n),
+      peer: req.ip,
+    });
+    if (!original.ok) {
+      await record(undefined, { stage: 'route', refusal: 'gateway_mismatch', reason: original.description });
+      throw denied(original.description);
+    }
+    const { method, sourceIp } = original;
+    const target = parseRequestTarget(original.target);
+    if (!target.ok) {
+      await record(undefined, { stage: 'route', refusal: target.refusal, reason: target.description, method, source_ip: sourceIp });
+      throw denied(`request target refused: ${target.description}`);
+    }
+    const path = target.path;
+
+    const authorization = header(req, 'authorization');
+    const checked = await deps.checkRequest({ method, url: route.base + path, authorization, dpop: req.headers.dpop, audience: route.config.audience });
+    if (!checked.ok) {
+      const r: TokenRefusal = checked.refusal;
+      const c = r.facts.claims;
+      const unverified = c ? undefined : unverifiedClaims(authorization);
+      await record(c?.sub, {
+        stage: 'credential',
+        refusal: r.reason,
+        reason: r.message,
+        jti: c?.jti ?? null,
+        grant: c?.grant ?? null,
+        jkt: c?.cnf?.jkt ?? null,
+        presented_jkt: r.facts.presentedJkt ?? null,
+        source_ip: sourceIp,
+        method,
+        path,
+        ...(r.failClosed ? { fail_closed: true } : {}),
+        ...(unverified ? { unverified } : {}),
+      });
+      // A refusal because this instance may be stale says nothing about the caller.
+      if (!r.failClosed) {
+        deps.onRefusal?.({
+          at: deps.clock(),
           route: route.config.name,
-          jti: refusal.jti ?? null,
-          grant: refusal.grant ?? null,
-          jkt: refusal.jkt ?? null,
-          presented_jkt: refusal.presentedJkt ?? null,
-          source_ip: ip,
+          code: r.reason,
+          reason: r.message,
+          sourceIp,
           method,
           path,
-        },
-      });
-      deps.onRefusal?.(refusal);
-      throw e;
-    };
-
-    const m = /^(DPoP|Bearer) ([A-Za-z0-9._~+/-]+=*)$/i.exec(auth ?? '');
-    if (!m) return refuse(unauthorized(auth ? 'malformed Authorization header' : 'a DPoP-bound access token is required'));
-    const scheme = m[1]!.toLowerCase();
-    const token = m[2]!;
-    let claims: AccessTokenClaims;
-    try {
-      claims = await deps.check(token, route.config.audience);
-    } catch (e) {
-      try {
-        const c = decodeJwt(token);
-        Object.assign(facts, { identity: typeof c.sub === 'string' ? c.sub : undefined, jti: typeof c.jti === 'string' ? c.jti : undefined });
-      } catch {
-        /* not even a JWT */
-      }
-      return refuse(e instanceof TetherError ? unauthorized(e.message) : unauthorized('invalid access token'));
-    }
-    Object.assign(facts, { identity: claims.sub, jti: claims.jti, grant: claims.grant, jkt: claims.cnf?.jkt, presentedJkt: await presentedKey(proof) });
-
-    if (claims.cnf) {
-      // RFC 9449 §7.1: a DPoP-bound token is only accepted with the DPoP scheme and a proof by its key.
-      if (scheme !== 'dpop') return refuse(unauthorized('this token is DPoP-bound: use the DPoP authorization scheme'));
-      if (!proof || proof.includes(',')) return refuse(unauthorized('exactly one DPoP proof is required'));
-      try {
-        await verifyDpopProof(proof, {
-          htm: method,
-          htu: route.base + path,
-          accessToken: token,
-          expectedJkt: claims.cnf.jkt,
-          replayGuard: deps.replay,
-          clock: () => Math.floor(deps.clock().getTime() / 1000),
+          ...(c ? { identity: c.sub, jti: c.jti, grant: c.grant, ...(c.cnf ? { jkt: c.cnf.jkt } : {}) } : {}),
+          ...(r.facts.presentedJkt ? { presentedJkt: r.facts.presentedJkt } : {}),
         });
-      } catch (e) {
-        return refuse(e instanceof TetherError ? toResourceServerError(e) : unauthorized('invalid DPoP proof'));
       }
-    } else if (scheme !== 'bearer') {
-      return refuse(unauthorized('this token is not DPoP-bound: use the Bearer scheme'));
+      throw r;
     }
+    const { claims, binding } = checked.access;
 
     const match = matchRoute(route, method, path);
-    const target = match ?? { action: `${method} ${path}`.slice(0, 128), resource: { type: 'Route', id: route.config.name } };
-    const out = match
-      ? await deps.pipeline.decide({
-          entry: 'ext-authz',
-          principal: { type: 'Identity', id: claims.sub },
-          action: { name: target.action },
-          resource: target.resource,
-          token: {
-            jti: claims.jti,
-            grant: claims.grant,
-            scopes: claims.scope.split(' '),
-            jkt: claims.cnf?.jkt ?? '',
-            presented_jkt: facts.presentedJkt,
-            ...(claims.act ? { act: claims.act as unknown as Record<string, unknown> } : {}),
-            ...(claims.task ? { task: claims.task } : {}),
-          },
-          request: { method, path, source_ip: ip },
-        })
-      : null;
-    if (!out) {
-      await deps.audit.append({ type: 'decision', actor: 'ext-authz', identity: claims.sub, data: { entry: 'ext-authz', phase: 'request', stage: 'route', decision: 'deny', reason: 'no route rule matches', route: route.config.name, method, path, jti: claims.jti, grant: claims.grant, source_ip: ip } });
+    if (!match) {
+      await record(claims.sub, { stage: 'route', reason: 'no route rule matches', method, path, jti: claims.jti, grant: claims.grant, source_ip: sourceIp });
       throw denied(`no rule of route ${route.config.name} matches ${method} ${path}`);
     }
-    if (!out.decision) throw denied(out.reasons.reason ?? (out.reasons.errors.length ? `policy error: ${out.reasons.errors.join('; ')}` : 'denied by policy'));
+    const out = await deps.pipeline.decide({
+      entry: 'ext-authz',
+      principal: { type: 'Identity', id: claims.sub },
+      action: { name: match.action },
+      resource: match.resource,
+      token: {
+        jti: claims.jti,
+        grant: claims.grant,
+        scopes: claims.scope.split(' '),
+        jkt: claims.cnf?.jkt ?? '',
+        presented_jkt: binding?.jkt,
+        ...(claims.act ? { act: claims.act as unknown as Record<string, unknown> } : {}),
+        ...(claims.task ? { task: claims.task } : {}),
+      },
+      request: { method, path, source_ip: sourceIp },
+    });
+    if (!out.decision) {
+      // Envoy forwards this body to the client: the reasons go only to an authenticated gateway.
+      throw denied(gate ? (out.reasons.reason ?? (out.reasons.errors.length ? `policy error: ${out.reasons.errors.join('; ')}` : 'denied by policy')) : 'denied');
+    }
     reply.header('X-Tether-Identity', claims.sub);
     reply.header('X-Tether-Task', claims.task?.id ?? claims.grant);
     reply.header('X-Tether-Decision', String(out.auditSeq));

@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { isEntityTypeName } from '../pdp/cedar-values.js';
 
 /**
- * Route rules (contract, issue 5): map a gateway request to an action and a resource.
+ * Route rules (contract): map a gateway request to an action and a resource.
  *   - name: orders
+ *     gateway: nginx                          # or envoy: where the original request comes from
  *     audience: https://orders.example.test   # tokens for this upstream carry this aud
  *     public_url: http://127.0.0.1:8081       # what callers use: the DPoP htu base
  *     rules:
@@ -21,8 +22,18 @@ export const RuleSchema = z.strictObject({
   }),
 });
 
+/**
+ * Where the original request comes from is configuration, never guessed per request (DESIGN.md
+ * Trust model): `nginx` reads the headers examples/nginx/nginx.conf sets on its auth_request
+ * subrequest; `envoy` reads Envoy's ext_authz check request itself (its method, its path after
+ * `/ext-authz/<route>`). See original-request.ts.
+ */
+export const GATEWAY_MODES = ['nginx', 'envoy'] as const;
+export type GatewayMode = (typeof GATEWAY_MODES)[number];
+
 export const RouteSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1-64 characters of A-Z a-z 0-9 _ -'),
+  gateway: z.enum(GATEWAY_MODES).default('nginx'),
   audience: z.string().min(1).max(512),
   public_url: z.url({ protocol: /^https?$/ }),
   rules: z.array(RuleSchema).min(1).max(1000),

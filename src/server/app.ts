@@ -268,8 +268,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   await app.register(extAuthzRoutes, {
     routes,
     pipeline: pdp.pipeline,
-    check: tokens.check,
-    replay: tokens.replay,
+    checkRequest: tokens.checkRequest,
     audit,
     pdpToken: config.pdpToken,
     clock,

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { TetherError } from '../errors.js';
+import { dpopChallengeFor } from '../tokens/dpop-challenge.js';
 
 /** Which protocol a route speaks decides how an error is rendered. */
 export type Surface = 'oauth' | 'authzen' | 'extauthz' | 'admin' | 'ops';
@@ -57,9 +58,9 @@ export function renderError(err: unknown, req: FastifyRequest, reply: FastifyRep
     // nginx turns anything but 2xx/401/403 into a 500 for the caller: deny instead.
     status = status === 401 ? 401 : 403;
   }
-  if (status === 401 && (surface === 'extauthz' || te.code === 'invalid_token' || te.code === 'invalid_dpop_proof')) {
-    const code = te.code === 'invalid_dpop_proof' ? 'invalid_dpop_proof' : 'invalid_token';
-    reply.header('WWW-Authenticate', `DPoP error="${code}", error_description="${te.message.replace(/["\\]/g, '')}", algs="ES256 EdDSA RS256 PS256"`);
+  if (status === 401) {
+    const challenge = dpopChallengeFor(te);
+    if (challenge) reply.header('WWW-Authenticate', challenge.wwwAuthenticate);
   }
   if (status === 401 && surface === 'admin') reply.header('WWW-Authenticate', 'Bearer realm="tether-admin"');
   // RFC 9449 §8: the fresh nonce travels in a header, not the body.
@@ -67,7 +68,6 @@ export function renderError(err: unknown, req: FastifyRequest, reply: FastifyRep
     reply.header('DPoP-Nonce', te.extra.dpop_nonce);
     delete body.dpop_nonce;
   }
-  if (typeof te.extra?.www_authenticate === 'string') delete body.www_authenticate;
   if (surface === 'oauth') reply.header('Cache-Control', 'no-store');
   return reply.code(status).type('application/json; charset=utf-8').send(body);
 }

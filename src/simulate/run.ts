@@ -55,7 +55,7 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationRepor
   await broker.admin('POST', '/admin/v1/apply', {
     identities: IDENTITIES.map((s) => ({ id: id(s.name), kind: s.kind, owner: 'tether-simulator', purpose: s.purpose, environment: 'prod' })),
     issuers: [issuer.config],
-    routes: [{ name: ep.route, audience: ep.audience, public_url: ep.publicUrl, rules: RULES }],
+    routes: [{ name: ep.route, gateway: 'envoy', audience: ep.audience, public_url: ep.publicUrl, rules: RULES }],
     policies: files,
     ...(active.body.schema ? { schema: active.body.schema } : {}),
   });

@@ -105,7 +105,8 @@ export function createWorkload(broker: BrokerClient, issuer: SimIssuer, ep: Endp
       return broker.extAuthz(ep.route, method, path, {
         authorization: `DPoP ${token}`,
         dpop: await by.proof(method, ep.publicUrl + path, token),
-        'x-real-ip': ip,
+        // Envoy appends the client address to X-Forwarded-For (use_remote_address): the last entry.
+        'x-forwarded-for': ip,
       });
     },
     /** RFC 7009: the task is over. */

@@ -1,14 +1,16 @@
-import { TetherError } from '../errors.js';
+import type { TetherError } from '../errors.js';
 import { DPOP_SIGNING_ALGORITHMS } from './dpop-proof.js';
+import { TokenRefusal } from './token-refusal.js';
 
 /**
- * Resource-side rendering of DPoP failures (RFC 9449 §7.1, §9; RFC 6750 §3).
+ * The one builder of the resource-side DPoP challenge (RFC 9449 §7.1, §9; RFC 6750 §3).
  *
  * At the token endpoint a bad proof is a 400 with `error=invalid_dpop_proof` in the body. At a
- * protected resource (ext-authz, the SDK) the same failure is a 401 carrying a
- * `WWW-Authenticate: DPoP error="invalid_dpop_proof"` challenge, and a required nonce is a 401 with
- * `error="use_dpop_nonce"` plus a `DPoP-Nonce` header. Token problems (`invalid_token`) also get a
- * DPoP challenge there, so the client learns the scheme and algorithms.
+ * protected resource (ext-authz) a credential problem is a 401 carrying
+ * `WWW-Authenticate: DPoP error="…", error_description="…", algs="…"`, and a required nonce a 401 with
+ * `error="use_dpop_nonce"` plus a `DPoP-Nonce` header. A request with no credential at all gets the
+ * challenge without an error code (RFC 6750 §3.1). `algs` is the same list the metadata advertises
+ * as `dpop_signing_alg_values_supported` (DPOP_SIGNING_ALGORITHMS), so a client learns one truth.
  */
 export interface ResourceServerChallenge {
   status: 401;
@@ -18,40 +20,20 @@ export interface ResourceServerChallenge {
   dpopNonce?: string;
 }
 
-/** Builds the `WWW-Authenticate: DPoP ...` challenge for a refusal, or undefined if it is not a 401 kind. */
-export function dpopChallengeFor(
-  error: TetherError,
-  algorithms: readonly string[] = DPOP_SIGNING_ALGORITHMS,
-): ResourceServerChallenge | undefined {
+/** Builds the challenge for a refusal, or undefined if the error is not a credential problem. */
+export function dpopChallengeFor(error: TetherError): ResourceServerChallenge | undefined {
   if (error.code !== 'invalid_dpop_proof' && error.code !== 'use_dpop_nonce' && error.code !== 'invalid_token') {
     return undefined;
   }
-  const params = [
-    `error="${error.code}"`,
-    `error_description="${quote(error.message)}"`,
-    `algs="${algorithms.join(' ')}"`,
-  ];
+  const algs = `algs="${DPOP_SIGNING_ALGORITHMS.join(' ')}"`;
+  const bare = error instanceof TokenRefusal && error.reason === 'credential_missing';
+  const params = bare ? [algs] : [`error="${error.code}"`, `error_description="${quote(error.message)}"`, algs];
   const nonce = error.extra?.dpop_nonce;
   return {
     status: 401,
     wwwAuthenticate: `DPoP ${params.join(', ')}`,
     ...(typeof nonce === 'string' ? { dpopNonce: nonce } : {}),
   };
-}
-
-/**
- * Re-issues a DPoP refusal with the resource-server status (401) and the challenge in
- * `extra.www_authenticate`, so one error renderer can serve both surfaces. Other errors pass through.
- */
-export function toResourceServerError(error: TetherError, algorithms?: readonly string[]): TetherError {
-  const challenge = dpopChallengeFor(error, algorithms);
-  if (challenge === undefined) return error;
-  return new TetherError(
-    error.code,
-    error.message,
-    { ...error.extra, www_authenticate: challenge.wwwAuthenticate },
-    challenge.status,
-  );
 }
 
 /** RFC 9110 §5.6.4 quoted-string: escape backslash and DQUOTE, drop control characters. */

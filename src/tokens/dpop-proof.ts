@@ -49,7 +49,26 @@ export interface VerifiedDpopProof {
 const MAX_PROOF_BYTES = 8192;
 const MAX_JTI_LENGTH = 256;
 
-const refuse = (description: string): TetherError => new TetherError('invalid_dpop_proof', description);
+/**
+ * What went wrong with a proof, for callers that must tell a copied token (`key_mismatch`) or a
+ * replay apart from a broken proof without reading prose.
+ */
+export type DpopProofFailure = 'invalid' | 'key_mismatch' | 'replayed';
+
+/** A refused proof: `invalid_dpop_proof`, with the failure kind and, once the signature verified, the key. */
+export class DpopProofError extends TetherError {
+  readonly failure: DpopProofFailure;
+  /** RFC 7638 thumbprint of the proof key, set only when the proof's signature by that key verified. */
+  readonly jkt: string | undefined;
+  constructor(description: string, failure: DpopProofFailure = 'invalid', jkt?: string) {
+    super('invalid_dpop_proof', description);
+    this.name = 'DpopProofError';
+    this.failure = failure;
+    this.jkt = jkt;
+  }
+}
+
+const refuse = (description: string): DpopProofError => new DpopProofError(description);
 
 /**
  * Verifies a DPoP proof JWT per RFC 9449 §4.3, in the order listed there.
@@ -65,7 +84,7 @@ const refuse = (description: string): TetherError => new TetherError('invalid_dp
  *
  * Every refusal is `invalid_dpop_proof` (400 at the token endpoint), except a missing or stale nonce,
  * which is `use_dpop_nonce` with a fresh nonce in `extra.dpop_nonce` for the `DPoP-Nonce` header.
- * Resource servers map both with {@link toResourceServerError}.
+ * Refusals are {@link DpopProofError}s; resource servers turn them into 401s (check-resource-request.ts).
  */
 export async function verifyDpopProof(proof: string, options: VerifyDpopProofOptions): Promise<VerifiedDpopProof> {
   const {
@@ -103,9 +122,16 @@ export async function verifyDpopProof(proof: string, options: VerifyDpopProofOpt
 
   let payload: JWTPayload;
   const now = clock();
-  // Workloads reuse their DPoP key across requests: import it once (what EmbeddedJWK does every time).
-  const jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256');
+  // Any JWK a client can write must end in a 400, never a 500: the thumbprint (RFC 7638 §3.2 needs
+  // the key type's required members) and the import run inside the same refusal as the signature.
+  let jkt: string;
   try {
+    jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256');
+  } catch {
+    throw refuse('DPoP proof jwk header is not a usable public key');
+  }
+  try {
+    // Workloads reuse their DPoP key across requests: import it once (what EmbeddedJWK does every time).
     const key = await importedKey(jkt, header.alg, jwk as JWK);
     ({ payload } = await jwtVerify(proof, key, {
       typ: 'dpop+jwt',
@@ -143,7 +169,7 @@ export async function verifyDpopProof(proof: string, options: VerifyDpopProofOpt
 
   const publicJwk = jwk as JWK;
   if (expectedJkt !== undefined && !sameString(jkt, expectedJkt)) {
-    throw refuse('DPoP proof key does not match the key the access token is bound to');
+    throw new DpopProofError('DPoP proof key does not match the key the access token is bound to', 'key_mismatch', jkt);
   }
 
   if (nonce !== undefined) {
@@ -159,7 +185,7 @@ export async function verifyDpopProof(proof: string, options: VerifyDpopProofOpt
   // client cannot burn another's jti values, and hashed so the store holds fixed-size keys.
   const replayKey = createHash('sha256').update(`dpop\0${jkt}\0${jti}`).digest('base64url');
   if (!(await replayGuard.claim(replayKey, iat + iatWindowSeconds + skewSeconds))) {
-    throw refuse('DPoP proof has already been used (jti replay)');
+    throw new DpopProofError('DPoP proof has already been used (jti replay)', 'replayed', jkt);
   }
 
   return { jkt, jti, iat, jwk: publicJwk };

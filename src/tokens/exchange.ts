@@ -8,6 +8,7 @@ import { MAX_TOKEN_LIFETIME_SECONDS } from '../revocation/index.js';
 import type { Metrics } from '../server/metrics.js';
 import { mintAccessToken } from './access-token.js';
 import type { DpopNonces } from './dpop-nonce.js';
+import { singleDpopHeader } from './dpop-header.js';
 import { verifyDpopProof } from './dpop-proof.js';
 import { required } from './form.js';
 import type { KeyStore } from './key-store.js';
@@ -147,9 +148,9 @@ export function createExchange(deps: ExchangeDeps) {
     // 2. DPoP proof (RFC 9449 §4.3, §5): htu is the token endpoint as clients address it.
     const htu = `${deps.issuerUrl()}/oauth/token`;
     let jkt: string | undefined;
-    if (req.dpop !== undefined) {
-      if (req.dpop.includes(',') || req.dpop.includes(' ')) throw new TetherError('invalid_dpop_proof', 'exactly one DPoP header is allowed (RFC 9449 §4.3)');
-      const proof = await verifyDpopProof(req.dpop, {
+    const dpop = singleDpopHeader(req.dpop);
+    if (dpop !== undefined) {
+      const proof = await verifyDpopProof(dpop, {
         htm: 'POST',
         htu,
         replayGuard: deps.replay,

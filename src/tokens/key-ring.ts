@@ -164,7 +164,9 @@ export async function createKeyRing(stored: readonly StoredSigningKey[], options
         });
         return { payload, protectedHeader };
       } catch (e) {
-        throw refuse(describeJoseError(e, 'access token'));
+        // The jose error rides along as `cause` so the resource check can tell an expired or
+        // foreign-audience token (signature verified) from a forged one without reading prose.
+        throw Object.assign(refuse(describeJoseError(e, 'access token')), { cause: e });
       }
     },
   };

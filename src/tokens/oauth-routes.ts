@@ -4,9 +4,10 @@ import { TetherError } from '../errors.js';
 import type { Grants } from '../grants/grants.js';
 import { revokeIn } from '../revocation/index.js';
 import type { Metrics } from '../server/metrics.js';
-import type { AccessTokenClaims } from './access-token.js';
-import { checkAccessToken } from './check-access-token.js';
-import { DPOP_SIGNING_ALGORITHMS } from './dpop-proof.js';
+import { checkAccessToken, type TokenCheck } from './check-access-token.js';
+import { singleDpopHeader } from './dpop-header.js';
+import { DPOP_SIGNING_ALGORITHMS, DpopProofError, verifyDpopProof } from './dpop-proof.js';
+import type { ReplayGuard } from './replay-guard.js';
 import type { Exchange } from './exchange.js';
 import { GRANT_TYPE_TOKEN_EXCHANGE } from './exchange.js';
 import { parseForm, required } from './form.js';
@@ -18,7 +19,12 @@ export interface OAuthRouteDeps {
   grants: Pick<Grants, 'endIn'>;
   audit: Pick<AuditWriter, 'append' | 'transact'>;
   metrics: Pick<Metrics, 'issuances'>;
-  check: (token: string, audience?: string) => Promise<AccessTokenClaims>;
+  /** The token half of the resource-server check (check-access-token.ts). */
+  check: (token: string, audience?: string) => Promise<TokenCheck>;
+  /** DPoP proof ids are single use here too (RFC 9449 §11.1). */
+  replay: ReplayGuard;
+  /** The identity's inventory status (from the identity cache); undefined when unknown. */
+  identityStatus: (id: string) => Promise<string | undefined>;
   issuerUrl: () => string;
   /** Introspection is for resource servers holding the admin token (for now). */
   requireAdmin: (req: FastifyRequest) => Promise<void>;
@@ -76,8 +82,10 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps) {
     }
   });
 
-  // RFC 7009: the holder may revoke its own token with nothing but the token. Revoking an access
-  // token ends its task: the grant and every token issued under it die with it.
+  // RFC 7009: the holder may revoke its own token. Revoking an access token ends its task: the grant
+  // and every token issued under it die with it. A DPoP-bound token is revoked only with a proof
+  // of possession of its key (RFC 9449 §7: the key, not a copy of the token, is the credential), so
+  // a token seen in a log cannot end a task that other replicas share.
   app.post('/oauth/revoke', oauth, async (req, reply) => {
     const form = parseForm(req.body);
     const token = required(form, 'token');
@@ -85,16 +93,13 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps) {
     if (hint !== undefined && hint !== 'access_token') {
       throw new TetherError('unsupported_token_type', 'only access tokens can be revoked here', undefined, 400);
     }
-    let claims: AccessTokenClaims | null = null;
-    try {
-      claims = await deps.check(token);
-    } catch (e) {
-      // This instance cannot vouch for its revocation state: say so rather than drop the request.
-      if (e instanceof TetherError && e.code === 'unavailable') throw e;
-      // §2.2: an invalid, expired or already revoked token is answered with 200 all the same.
-    }
-    if (claims) {
-      const c = claims;
+    const checked = await deps.check(token);
+    // This instance cannot vouch for its revocation state: say so rather than drop the request.
+    if (!checked.ok && checked.refusal.failClosed) throw checked.refusal;
+    // §2.2: an invalid, expired or already revoked token is answered with 200 all the same.
+    if (checked.ok) {
+      const c = checked.claims;
+      if (c.cnf) await proveHolder(req, token, c.cnf.jkt);
       await deps.audit.transact(async (q, emit) => {
         emit({ type: 'token.revoked', actor: c.sub, identity: c.sub, data: { jti: c.jti, grant: c.grant, via: 'rfc7009' } });
         await revokeIn(q, emit, { kind: 'jti', value: c.jti, reason: 'revoked by its holder', actor: c.sub }, deps.clock());
@@ -105,32 +110,49 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps) {
     return reply.code(200).send({});
   });
 
+  /** A DPoP proof for this revocation request (POST to the revocation endpoint), by the token's key, with `ath`. */
+  const proveHolder = async (req: FastifyRequest, token: string, jkt: string): Promise<void> => {
+    const proof = singleDpopHeader(req.headers.dpop);
+    if (proof === undefined) throw new DpopProofError('revoking a DPoP-bound token needs a DPoP proof by its key (RFC 9449)');
+    await verifyDpopProof(proof, {
+      htm: 'POST',
+      htu: `${deps.issuerUrl()}/oauth/revoke`,
+      accessToken: token,
+      expectedJkt: jkt,
+      replayGuard: deps.replay,
+      clock: () => Math.floor(deps.clock().getTime() / 1000),
+    });
+  };
+
   app.post('/oauth/introspect', oauth, async (req, reply) => {
     await deps.requireAdmin(req);
     const form = parseForm(req.body);
     const token = required(form, 'token');
     reply.header('Cache-Control', 'no-store');
-    try {
-      const c = await deps.check(token);
-      return {
-        active: true,
-        token_type: c.cnf ? 'DPoP' : 'Bearer',
-        iss: c.iss,
-        sub: c.sub,
-        aud: c.aud,
-        scope: c.scope,
-        client_id: c.client_id,
-        exp: c.exp,
-        iat: c.iat,
-        jti: c.jti,
-        ...(c.cnf ? { cnf: c.cnf } : {}),
-        grant: c.grant,
-        ...(c.task ? { task: c.task } : {}),
-        ...(c.act ? { act: c.act } : {}),
-      };
-    } catch {
+    const checked = await deps.check(token);
+    if (!checked.ok) {
+      if (checked.refusal.failClosed) throw checked.refusal;
       return { active: false };
     }
+    const c = checked.claims;
+    // RFC 7662 §2.2 "active": a token of a suspended or retired identity is no longer usable.
+    if ((await deps.identityStatus(c.sub)) !== 'active') return { active: false };
+    return {
+      active: true,
+      token_type: c.cnf ? 'DPoP' : 'Bearer',
+      iss: c.iss,
+      sub: c.sub,
+      aud: c.aud,
+      scope: c.scope,
+      client_id: c.client_id,
+      exp: c.exp,
+      iat: c.iat,
+      jti: c.jti,
+      ...(c.cnf ? { cnf: c.cnf } : {}),
+      grant: c.grant,
+      ...(c.task ? { task: c.task } : {}),
+      ...(c.act ? { act: c.act } : {}),
+    };
   });
 }
 

@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AuditWriter } from '../audit/index.js';
-import { TetherError } from '../errors.js';
 import type { Config } from '../config/index.js';
 import type { ChangeFeed } from '../cluster/index.js';
 import { createIssuerStore, issuerRoutes } from '../federation/issuer-store.js';
@@ -14,6 +13,7 @@ import { revocationRoutes } from '../revocation/routes.js';
 import type { Metrics } from '../server/metrics.js';
 import type { Store } from '../store/index.js';
 import { checkAccessToken } from './check-access-token.js';
+import { checkResourceRequest, type ResourceRequest } from './check-resource-request.js';
 import { createClusterReplayGuard } from './cluster-replay-guard.js';
 import { createDpopNonces } from './dpop-nonce.js';
 import { createExchange, type ExchangeDeps, type IdentityFacts } from './exchange.js';
@@ -92,11 +92,10 @@ export async function createTokenDomain(d: TokenDomainDeps) {
     isCurrent: () => d.changes.current(),
     ...(d.onIssued ? { onIssued: d.onIssued } : {}),
   });
-  const check = (token: string, audience?: string) => {
-    // A token check on an instance that may have missed revocations must not say "valid".
-    if (!d.changes.current()) return Promise.reject(new TetherError('unavailable', 'revocation state may be stale; try again'));
-    return checkAccessToken({ keys, revocations: d.revocations, issuerUrl: d.issuerUrl, clock: d.clock }, token, audience);
-  };
+  // The resource-server check, bound once: ext-authz, introspection and RFC 7009 revocation use it.
+  const checkDeps = { keys, revocations: d.revocations, issuerUrl: d.issuerUrl, clock: d.clock, isCurrent: () => d.changes.current(), replay };
+  const check = (token: string, audience?: string) => checkAccessToken(checkDeps, token, audience);
+  const checkRequest = (r: ResourceRequest) => checkResourceRequest(checkDeps, r);
 
   // Housekeeping: expired grants are marked (audited), stale proof ids pruned.
   const timer = setInterval(() => {
@@ -111,10 +110,11 @@ export async function createTokenDomain(d: TokenDomainDeps) {
     grants,
     replay,
     check,
+    checkRequest,
     applySection: issuers.section(),
     stop: () => clearInterval(timer),
     publicRoutes: (requireAdmin: (req: FastifyRequest) => Promise<void>) => async (app: FastifyInstance) =>
-      oauthRoutes(app, { exchange, keys, grants, audit: d.audit, metrics: d.metrics, check, issuerUrl: d.issuerUrl, requireAdmin, clock: d.clock }),
+      oauthRoutes(app, { exchange, keys, grants, audit: d.audit, metrics: d.metrics, check, replay, identityStatus: async (id) => (await d.identityFacts(id))?.status, issuerUrl: d.issuerUrl, requireAdmin, clock: d.clock }),
     adminRoutes: async (app: FastifyInstance) => {
       await app.register(issuerRoutes, { issuers, audit: d.audit, db: d.store });
       await app.register(grantRoutes, { grants });

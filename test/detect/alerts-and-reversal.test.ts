@@ -44,6 +44,7 @@ describe('webhook alerts, log lines and reversible responses', () => {
       routes: [
         {
           name: 'ops',
+          gateway: 'envoy',
           audience: AUD,
           public_url: GATEWAY,
           rules: [

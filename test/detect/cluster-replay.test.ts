@@ -58,7 +58,7 @@ describe('replay → grant revoked cluster-wide (3 nodes, PostgreSQL)', () => {
 
   const call = async (node: number, token: string, key: Awaited<ReturnType<typeof createDpopKey>>, path: string): Promise<number> => {
     const res = await fetch(`${cluster.nodes[node]!.url}/ext-authz/orders${path}`, {
-      headers: { authorization: `DPoP ${token}`, dpop: await key.proof('GET', GATEWAY + path, { accessToken: token }), 'x-real-ip': '10.9.8.7' },
+      headers: { authorization: `DPoP ${token}`, dpop: await key.proof('GET', GATEWAY + path, { accessToken: token }), 'x-forwarded-for': '10.9.8.7' },
     });
     await res.arrayBuffer();
     return res.status;

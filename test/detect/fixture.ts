@@ -52,7 +52,7 @@ export function client(url: string, issuerUrl: string, gha: Awaited<ReturnType<t
     async call(token: string, key: DpopKey, method: string, path: string, ip = '10.1.2.3'): Promise<number> {
       const res = await fetch(`${url}/ext-authz/orders${path}`, {
         method,
-        headers: { authorization: `DPoP ${token}`, dpop: await key.proof(method, GATEWAY + path, { accessToken: token }), 'x-real-ip': ip },
+        headers: { authorization: `DPoP ${token}`, dpop: await key.proof(method, GATEWAY + path, { accessToken: token }), 'x-forwarded-for': ip },
       });
       await res.arrayBuffer();
       return res.status;

@@ -33,7 +33,7 @@ describe('gateway enforcement through a real nginx (auth_request → /ext-authz)
       identities: EXCHANGE_IDENTITIES,
       issuers: [gha.config()],
       policies: { ...EXCHANGE_POLICIES, ...REQUEST_POLICIES },
-      routes: [ordersRoute(gw)],
+      routes: [ordersRoute(gw, 'nginx')],
     });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     nginx = await startNginx({ port, upstream: `127.0.0.1:${up}`, tether: new URL(b.url).host, route: 'orders' });

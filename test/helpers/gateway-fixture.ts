@@ -12,9 +12,11 @@ forbid (principal, action, resource == Order::"secret");
 `,
 };
 
-export function ordersRoute(publicUrl: string) {
+/** The orders route; `gateway` says where ext-authz reads the original request (Envoy's path by default here). */
+export function ordersRoute(publicUrl: string, gateway: 'nginx' | 'envoy' = 'envoy') {
   return {
     name: 'orders',
+    gateway,
     audience: ORDERS_AUD,
     public_url: publicUrl,
     rules: [

@@ -18,8 +18,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts a real nginx with examples/nginx/nginx.conf filled in; fails loudly if nginx is missing. */
-export async function startNginx(vars: { port: number; upstream: string; tether: string; route: string }): Promise<{ stop(): Promise<void>; errors(): string }> {
+/** Starts a real nginx with examples/nginx/nginx.conf as shipped, placeholders filled in; fails loudly if nginx is missing. */
+export async function startNginx(vars: { port: number; upstream: string; tether: string; route: string; pdpToken?: string }): Promise<{ stop(): Promise<void>; errors(): string }> {
   if (!NGINX) throw new Error('nginx is not installed: apt-get install nginx-light (.ci/run does this)');
   const prefix = mkdtempSync(join(tmpdir(), 'tether-nginx-'));
   for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(prefix, d));
@@ -28,6 +28,7 @@ export async function startNginx(vars: { port: number; upstream: string; tether:
     .replaceAll('{{UPSTREAM}}', vars.upstream)
     .replaceAll('{{TETHER}}', vars.tether)
     .replaceAll('{{ROUTE}}', vars.route)
+    .replaceAll('{{PDP_TOKEN}}', vars.pdpToken ?? '')
     .replaceAll('{{PREFIX}}', prefix);
   const confPath = join(prefix, 'nginx.conf');
   writeFileSync(confPath, conf);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startBroker, type RunningBroker } from '../helpers/broker.js';
-import { applyOk, ask, evaluate } from './http.js';
+import { applyOk, ask, evaluate, PDP_TOKEN } from './http.js';
 
 const BOUND_MS = 1000;
 
@@ -25,8 +25,8 @@ describe('cluster: changes reach the other instance by notification (pg)', () =>
   let a: RunningBroker;
   let b: RunningBroker;
   before(async () => {
-    a = await startBroker('pg');
-    b = await startBroker('pg', {}, { db: a.db });
+    a = await startBroker('pg', { pdpToken: PDP_TOKEN });
+    b = await startBroker('pg', { pdpToken: PDP_TOKEN }, { db: a.db });
   });
   after(async () => {
     await b.stop();

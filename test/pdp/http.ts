@@ -19,8 +19,17 @@ export async function send(url: string, path: string, init: { method?: string; h
   return { status: res.status, headers: res.headers, body };
 }
 
+/** The PDP token of test brokers whose callers must see `reason_admin` (only authenticated callers do). */
+export const PDP_TOKEN = 'pdp-token-0123456789abcdef';
+
+/** The PDP credential the broker requires, if any. */
+export function pdpAuth(b: RunningBroker): Record<string, string> {
+  return b.broker.config.pdpToken ? { authorization: `Bearer ${b.broker.config.pdpToken}` } : {};
+}
+
+/** One AuthZEN evaluation, authenticated with the broker's PDP token when it has one (headers override). */
 export function evaluate(b: RunningBroker, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  return send(b.url, '/access/v1/evaluation', { headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return send(b.url, '/access/v1/evaluation', { headers: { 'content-type': 'application/json', ...pdpAuth(b), ...headers }, body: JSON.stringify(body) });
 }
 
 export async function applyOk(b: RunningBroker, bundle: Record<string, unknown>): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any

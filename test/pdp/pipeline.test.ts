@@ -12,7 +12,7 @@ import { listAuditEvents, verifyChain } from '../../src/audit/index.js';
 import type { DecisionEvent } from '../../src/pdp/index.js';
 import { startBroker, type RunningBroker } from '../helpers/broker.js';
 import { STORE_KINDS } from '../helpers/stores.js';
-import { applyOk, ask, evaluate, send } from './http.js';
+import { applyOk, ask, evaluate, pdpAuth, PDP_TOKEN, send } from './http.js';
 
 const POLICIES = {
   'orders.cedar': `
@@ -43,7 +43,7 @@ for (const kind of STORE_KINDS) {
   describe(`decision pipeline (${kind})`, () => {
     let b: RunningBroker;
     before(async () => {
-      b = await startBroker(kind);
+      b = await startBroker(kind, { pdpToken: PDP_TOKEN });
       await applyOk(b, { identities: IDENTITIES, policies: POLICIES, entities: ENTITIES });
     });
     after(async () => b.stop());
@@ -143,7 +143,7 @@ for (const kind of STORE_KINDS) {
       }
       // An integer past 2^53 sent as JSON text loses digits in any JSON parser: refused, not rounded.
       const huge = await send(b.url, '/access/v1/evaluation', {
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...pdpAuth(b) },
         body: '{"subject":{"type":"Person","id":"ann","properties":{"n":18446744073709551617}},"action":{"name":"deploy"},"resource":{"type":"Order","id":"1"}}',
       });
       assert.equal(huge.status, 400);
@@ -174,7 +174,7 @@ for (const kind of STORE_KINDS) {
         assert.equal(r.status, 503);
         assert.equal(r.body.decision, undefined);
         const batch = await send(b.url, '/access/v1/evaluations', {
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...pdpAuth(b) },
           body: JSON.stringify({ subject: deploy, action: { name: 'orders:read' }, evaluations: [{ resource: order }, { resource: order }] }),
         });
         assert.equal(batch.status, 503);
@@ -187,10 +187,10 @@ for (const kind of STORE_KINDS) {
 
     test('batch limit, content type, metrics', async () => {
       const many = { subject: deploy, action: { name: 'orders:read' }, evaluations: Array.from({ length: 1001 }, () => ({ resource: order })) };
-      const r = await send(b.url, '/access/v1/evaluations', { headers: { 'content-type': 'application/json' }, body: JSON.stringify(many) });
+      const r = await send(b.url, '/access/v1/evaluations', { headers: { 'content-type': 'application/json', ...pdpAuth(b) }, body: JSON.stringify(many) });
       assert.equal(r.status, 400);
       assert.match(r.body.error_description, /at most 1000/);
-      const t = await send(b.url, '/access/v1/evaluation', { headers: { 'content-type': 'text/plain' }, body: JSON.stringify(ask(deploy, 'orders:read', order)) });
+      const t = await send(b.url, '/access/v1/evaluation', { headers: { 'content-type': 'text/plain', ...pdpAuth(b) }, body: JSON.stringify(ask(deploy, 'orders:read', order)) });
       assert.equal(t.status, 400);
       const m = await send(b.url, '/metrics', { method: 'GET' });
       assert.match(m.body, /tether_decisions_total\{entry="authzen",decision="allow"\} [1-9]/);
@@ -208,7 +208,7 @@ for (const kind of STORE_KINDS) {
 
     test('evaluations require the bearer token; metadata stays public', async () => {
       const body = ask(deploy, 'orders:read', order);
-      const none = await evaluate(b, body);
+      const none = await evaluate(b, body, { authorization: '' });
       assert.equal(none.status, 401);
       assert.equal(typeof none.body.error_description, 'string');
       assert.match(none.headers.get('content-type') ?? '', /^application\/json/);

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { listAuditEvents } from '../../src/audit/index.js';
 import { startBroker, type RunningBroker } from '../helpers/broker.js';
 import { STORE_KINDS } from '../helpers/stores.js';
-import { applyOk, ask, evaluate } from '../pdp/http.js';
+import { applyOk, ask, evaluate, PDP_TOKEN } from '../pdp/http.js';
 
 const V1 = { 'orders.cedar': '@id("read-all") permit(principal, action == Action::"orders:read", resource is Order);' };
 const CANDIDATE = {
@@ -29,7 +29,7 @@ for (const kind of STORE_KINDS) {
   describe(`policy versions (${kind})`, () => {
     let b: RunningBroker;
     before(async () => {
-      b = await startBroker(kind);
+      b = await startBroker(kind, { pdpToken: PDP_TOKEN });
     });
     after(async () => b.stop());
 

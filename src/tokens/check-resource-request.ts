@@ -1,0 +1,104 @@
+import { TetherError } from '../errors.js';
+import type { AccessTokenClaims } from './access-token.js';
+import { checkAccessToken, type TokenCheckDeps } from './check-access-token.js';
+import { singleDpopHeader } from './dpop-header.js';
+import { DpopProofError, verifyDpopProof, type DpopProofFailure } from './dpop-proof.js';
+import type { ReplayGuard } from './replay-guard.js';
+import { TokenRefusal, type TokenRefusalReason } from './token-refusal.js';
+
+export interface ResourceCheckDeps extends TokenCheckDeps {
+  /** Single use of DPoP proof ids across the cluster (RFC 9449 §11.1). */
+  replay: ReplayGuard;
+}
+
+/** The request as the resource server received it. */
+export interface ResourceRequest {
+  /** The request method, compared exactly with the proof's `htm`. */
+  method: string;
+  /** The URI the client addressed (the proof's `htu`); query and fragment are ignored (RFC 9449 §4.3). */
+  url: string;
+  authorization: string | undefined;
+  /** Every `DPoP` header field of the request (exactly one is allowed). */
+  dpop: string | readonly string[] | undefined;
+  /** The resource's audience: the token's `aud` must include it. */
+  audience: string;
+}
+
+/** What the check proved: the token's claims and, for a DPoP-bound token, the key that proved possession. */
+export interface VerifiedAccess {
+  claims: AccessTokenClaims;
+  token: string;
+  /** Null for a Bearer token (only issued where policy allows unbound tokens). */
+  binding: { jkt: string; proofJti: string } | null;
+}
+
+export type ResourceCheck = { ok: true; access: VerifiedAccess } | { ok: false; refusal: TokenRefusal };
+
+const AUTHORIZATION = /^(DPoP|Bearer) +([A-Za-z0-9\-._~+/]+=*)$/i;
+
+const PROOF_REASON: Record<DpopProofFailure, TokenRefusalReason> = {
+  invalid: 'dpop_proof_invalid',
+  key_mismatch: 'dpop_key_mismatch',
+  replayed: 'dpop_proof_replayed',
+};
+
+/**
+ * THE resource-server check (the model is oauth4webapi's `validateJwtAccessToken`): every entry
+ * point that accepts a Tether access token on a request goes through it. In order:
+ *   1. `Authorization` is `DPoP <token>` or `Bearer <token>` (RFC 9449 §7.1, RFC 6750 §2.1);
+ *   2. the token: signature by our own keys, typ, iss, exp, audience, revocation, and fail closed
+ *      when the revocation state may be stale (check-access-token.ts);
+ *   3. a token with `cnf.jkt` needs the DPoP scheme; one without needs Bearer (RFC 9449 §7.1);
+ *   4. exactly one `DPoP` header (RFC 9449 §4.3 step 1, the token endpoint's rule too);
+ *   5. the proof (RFC 9449 §4.3): typ, alg, public jwk, signature, `htm` = method, `htu` = url,
+ *      `iat` window, `ath` = hash of this token, key thumbprint = `cnf.jkt`, `jti` single use.
+ *
+ * Returns the verified claims and key binding, or a TokenRefusal whose `reason` says which step
+ * failed. A refusal carries the token's claims only once its signature verified: a token that did
+ * not verify names nobody.
+ *
+ * Does NOT check: that `method` and `url` are the request the client really made (the caller
+ * takes them from trusted gateway configuration, never from client-settable headers); identity
+ * status, scopes, route rules or policy (the decision kernel's job); DPoP server nonces (only the
+ * token endpoint requires them); anything about the request body.
+ */
+export async function checkResourceRequest(deps: ResourceCheckDeps, req: ResourceRequest): Promise<ResourceCheck> {
+  const refuse = (reason: TokenRefusalReason, why: string, facts: TokenRefusal['facts'] = {}): ResourceCheck => ({ ok: false, refusal: new TokenRefusal(reason, why, facts) });
+  if (req.authorization === undefined || req.authorization === '') return refuse('credential_missing', 'a DPoP-bound access token is required');
+  const m = AUTHORIZATION.exec(req.authorization);
+  if (!m) return refuse('authorization_malformed', 'malformed Authorization header');
+  const dpopScheme = m[1]!.toLowerCase() === 'dpop';
+  const token = m[2]!;
+
+  const checked = await checkAccessToken(deps, token, req.audience);
+  if (!checked.ok) return checked;
+  const claims = checked.claims;
+
+  if (!claims.cnf) {
+    if (dpopScheme) return refuse('scheme_bearer_required', 'this token is not DPoP-bound: use the Bearer scheme', { claims });
+    return { ok: true, access: { claims, token, binding: null } };
+  }
+  if (!dpopScheme) return refuse('scheme_dpop_required', 'this token is DPoP-bound: use the DPoP authorization scheme', { claims });
+  let proof: string | undefined;
+  try {
+    proof = singleDpopHeader(req.dpop);
+  } catch (e) {
+    return refuse('dpop_proof_multiple', (e as Error).message, { claims });
+  }
+  if (proof === undefined) return refuse('dpop_proof_missing', 'exactly one DPoP proof is required', { claims });
+  try {
+    const p = await verifyDpopProof(proof, {
+      htm: req.method,
+      htu: req.url,
+      accessToken: token,
+      expectedJkt: claims.cnf.jkt,
+      replayGuard: deps.replay,
+      clock: () => Math.floor(deps.clock().getTime() / 1000),
+    });
+    return { ok: true, access: { claims, token, binding: { jkt: p.jkt, proofJti: p.jti } } };
+  } catch (e) {
+    if (e instanceof DpopProofError) return refuse(PROOF_REASON[e.failure], e.message, { claims, ...(e.jkt ? { presentedJkt: e.jkt } : {}) });
+    if (e instanceof TetherError && e.status < 500) return refuse('dpop_proof_invalid', e.message, { claims });
+    throw e;
+  }
+}
