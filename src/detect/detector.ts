@@ -61,6 +61,8 @@ export interface Detector {
   resolve(findingId: string, reason?: string): Finding | undefined;
   /** Open findings, of one identity or of all, oldest first. */
   openFindings(identity?: string): Finding[];
+  /** How many identities have state in memory (bounded by baseline.maxIdentities). */
+  tracked(): number;
 }
 
 const NO_FINDINGS: readonly Finding[] = Object.freeze([]);
@@ -87,12 +89,28 @@ export function createDetector(input: CreateDetectorInput): Detector {
   const ctx = {} as RuleContext;
   ctx.options = o;
 
+  // Least recently seen first (Map insertion order, refreshed on every event): capped at
+  // baseline.maxIdentities so a stream of made-up ids cannot grow the heap without bound.
+  const forget = (id: string, s: IdentityState) => {
+    for (const f of s.open.keys()) openById.delete(f);
+    states.delete(id);
+  };
+  const admit = (id: string, s: IdentityState) => {
+    states.set(id, s);
+    while (states.size > o.baseline.maxIdentities) {
+      const [oldId, old] = states.entries().next().value as [string, IdentityState];
+      forget(oldId, old);
+    }
+  };
   const stateOf = (e: DetectionEvent): IdentityState => {
     let s = states.get(e.identity);
-    if (!s) {
-      s = newIdentityState(e, o.enumeration.denies);
+    if (s) {
+      states.delete(e.identity);
       states.set(e.identity, s);
+      return s;
     }
+    s = newIdentityState(e, o.enumeration.denies);
+    admit(e.identity, s);
     return s;
   };
 
@@ -139,7 +157,8 @@ export function createDetector(input: CreateDetectorInput): Detector {
     if (ctx.mature && ctx.resourceNew) trackNewResource(s, e, o.enumeration);
     // Only requests perform actions: a token obtained for secrets:read, iam:write and egress:post
     // (one issue event per scope, in that order) must not read as the chain having happened.
-    trackEscalation(s, e, e.kind === 'request' ? classify(e.action) : 0, o.escalation.windowMs);
+    // A denied step is an attempt, not a privilege used: only allowed requests advance the chain.
+    trackEscalation(s, e, e.kind === 'request' && e.allowed ? classify(e.action) : 0, o.escalation.windowMs);
 
     let out: Finding[] | undefined;
     for (const rule of rules) {
@@ -198,7 +217,7 @@ export function createDetector(input: CreateDetectorInput): Detector {
     for (const b of parsed) {
       const s = states.get(b.identity);
       if (s) s.baseline = b;
-      else states.set(b.identity, createIdentityState(b, o.enumeration.denies));
+      else admit(b.identity, createIdentityState(b, o.enumeration.denies));
     }
   };
 
@@ -235,5 +254,6 @@ export function createDetector(input: CreateDetectorInput): Detector {
     risk: (identity, now = clock.now()) => riskScore(states.get(identity), now, o.risk),
     resolve,
     openFindings,
+    tracked: () => states.size,
   };
 }

@@ -25,16 +25,37 @@ export interface KnownToken {
  * still uses it. Expiry is left out on purpose: clients racing their token's `exp` are common and benign.
  */
 const TASK_OVER = /no longer valid: (token|grant) revoked/;
+/**
+ * Refusal reasons the token check produces only after the signature verified with our own keys
+ * (check-access-token.ts: revocation is checked on verified claims). The reason is written by the
+ * broker, never by the caller.
+ */
+const SIGNATURE_VERIFIED = /^access token is no longer valid: /;
+
+/**
+ * Whether a refused credential names its identity as a fact: the token's signature verified (the
+ * refusal carries the grant, which is read from verified claims only, or the refusal came from the
+ * revocation check, which runs on verified claims). Anything else, a garbage signature with a
+ * victim's `sub` included, is anonymous: it feeds nothing identity-scoped.
+ */
+export function refusalVerified(r: Pick<CredentialRefusal, 'grant' | 'reason'>): boolean {
+  return r.grant !== undefined || SIGNATURE_VERIFIED.test(r.reason);
+}
 
 export function resourceKey(type: string, id: string): string {
   return `${type}::${id}`;
 }
 
-/** A committed decision; undefined when the principal is not an identity (nothing to baseline). */
+/**
+ * A committed decision; undefined unless the principal is a verified fact. Only a decision made on a
+ * verified access token (ext-authz, after signature and DPoP checks) names its identity as a fact: an
+ * AuthZEN caller names whatever subject it likes (the PEP authenticated it, not Tether), so its
+ * decisions raise no identity's risk and trigger no response (DESIGN.md trust model).
+ */
 export function fromDecision(e: DecisionEvent): DetectionEvent | undefined {
   const p = e.input.principal;
-  if (p.type !== 'Identity') return undefined;
   const t = e.input.token;
+  if (p.type !== 'Identity' || !t) return undefined;
   const ev: DetectionEvent = {
     kind: 'request',
     at: e.at.getTime(),
@@ -45,14 +66,12 @@ export function fromDecision(e: DecisionEvent): DetectionEvent | undefined {
   };
   const kind = kindOf(e.identity?.kind);
   if (kind) ev.identityKind = kind;
-  if (t) {
-    ev.grantId = t.grant;
-    ev.jti = t.jti;
-    if (t.jkt) ev.issuedJkt = t.jkt;
-    if (t.presented_jkt) ev.presentedJkt = t.presented_jkt;
-    ev.taskId = t.task?.id ?? t.grant;
-    ev.taskActions = t.scopes;
-  }
+  ev.grantId = t.grant;
+  ev.jti = t.jti;
+  if (t.jkt) ev.issuedJkt = t.jkt;
+  if (t.presented_jkt) ev.presentedJkt = t.presented_jkt;
+  ev.taskId = t.task?.id ?? t.grant;
+  ev.taskActions = t.scopes;
   if (e.input.request?.source_ip) ev.sourceIp = e.input.request.source_ip;
   if (e.own.environment !== undefined) ev.environment = e.own.environment;
   if (e.output.reasons.reason !== undefined) ev.reason = e.output.reasons.reason;
@@ -74,7 +93,7 @@ export interface RefusalContext {
  * `cnf.jkt` arrives here with both thumbprints (replay); a revoked token's use marks `taskEnded`.
  */
 export function fromRefusal(r: CredentialRefusal, ctx: RefusalContext): DetectionEvent | undefined {
-  if (!r.identity) return undefined; // not even a readable token: nobody to attribute it to
+  if (!r.identity || !refusalVerified(r)) return undefined; // anonymous: nobody to attribute it to
   const known = r.jti ? ctx.token(r.jti) : undefined;
   const grant = r.grant ?? known?.grant;
   const target = ctx.target(r.route, r.method, r.path);
@@ -158,6 +177,8 @@ export function fromAuditRecord(rec: AuditRecord, info: { kind(id: string): Iden
   const resource = d.resource as { type?: unknown; id?: unknown } | undefined;
   const identity = principal?.type === 'Identity' ? str(principal.id) : undefined;
   const action = str(d.action);
+  // As for live decisions: only those made on a verified access token (they carry its jti and grant).
+  if (!str(d.jti) || !str(d.grant)) return [];
   if (!identity || !action || typeof resource?.type !== 'string' || typeof resource.id !== 'string') return [];
   const ev: DetectionEvent = { kind: 'request', at, identity, allowed: d.decision === 'allow', action, resource: resourceKey(resource.type, resource.id) };
   const kind = info.kind(identity);

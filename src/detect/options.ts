@@ -17,6 +17,11 @@ export interface DetectionOptions {
   learning: { minEvents: number; windowMs: number };
   /** Memory bounds per identity: beyond a cap new distinct values are counted as dropped, not stored. */
   baseline: {
+    /**
+     * Identities with state in memory; past this the least recently seen one is forgotten (its
+     * open findings stay in the store and the cluster view). Bounds a flood of distinct ids.
+     */
+    maxIdentities: number;
     maxActions: number;
     maxResources: number;
     maxResourceTypes: number;
@@ -70,6 +75,7 @@ const DAY = 24 * HOUR;
 export const DEFAULT_DETECTION_OPTIONS: DetectionOptions = deepFreeze({
   learning: { minEvents: 20, windowMs: 7 * DAY },
   baseline: {
+    maxIdentities: 10_000,
     maxActions: 256,
     maxResources: 1000,
     maxResourceTypes: 64,
@@ -135,6 +141,7 @@ export function resolveDetectionOptions(input: DetectionOptionsInput = {}): Dete
   for (const [path, v] of numericLeaves(o)) {
     if (!Number.isFinite(v) || v < 0) throw invalidRequest(`detection option ${path} must be a finite number >= 0`);
   }
+  if (o.baseline.maxIdentities < 1) throw invalidRequest('detection option baseline.maxIdentities must be >= 1');
   if (o.enumeration.denies < 1 || o.enumeration.distinctResources < 1) {
     throw invalidRequest('detection enumeration thresholds must be >= 1');
   }

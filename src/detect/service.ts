@@ -64,6 +64,13 @@ export interface DetectionStatus {
   dropped: number;
   findings_raised: number;
   persist_failures: number;
+  /**
+   * Decisions and refusals that name no verified identity (AuthZEN callers' subjects, credentials
+   * whose signature did not verify): counted here, and nothing else (DESIGN.md trust model).
+   */
+  anonymous: number;
+  /** Identities with detection state in memory (capped; see options.baseline.maxIdentities). */
+  tracked: number;
 }
 
 export interface DetectionService {
@@ -112,6 +119,8 @@ export function createDetectionService(deps: DetectionServiceDeps): DetectionSer
     dropped: 0,
     findings_raised: 0,
     persist_failures: 0,
+    anonymous: 0,
+    tracked: 0,
   };
 
   const remember = (jti: string, t: KnownToken) => {
@@ -307,7 +316,10 @@ export function createDetectionService(deps: DetectionServiceDeps): DetectionSer
     observeDecision(e) {
       if (!deps.enabled) return;
       const ev = fromDecision(e);
-      if (!ev) return;
+      if (!ev) {
+        st.anonymous += 1;
+        return;
+      }
       if (ev.jti && ev.grantId && !known.has(ev.jti)) remember(ev.jti, { grant: ev.grantId, scopes: ev.taskActions ?? [], jkt: ev.issuedJkt });
       enqueue(ev);
     },
@@ -317,6 +329,7 @@ export function createDetectionService(deps: DetectionServiceDeps): DetectionSer
       setImmediate(() => {
         const ev = fromRefusal(r, refusalContext);
         if (ev) enqueue(ev);
+        else st.anonymous += 1;
       });
     },
     observeIssuance(f) {
@@ -351,7 +364,7 @@ export function createDetectionService(deps: DetectionServiceDeps): DetectionSer
         else await new Promise<void>((r) => setTimeout(r, 5));
       }
     },
-    status: () => ({ ...st, history: { ...st.history }, queued: queued() }),
+    status: () => ({ ...st, history: { ...st.history }, queued: queued(), tracked: detector.tracked() }),
     baseline: (identity) => detector.baseline(identity),
   };
 }
