@@ -14,6 +14,7 @@ import { createRevocationSet, type RevocationSet } from '../revocation/index.js'
 import { schemaVersion, MIGRATIONS, type Store } from '../store/index.js';
 import { bearerMatcher, requireBearer } from './admin-auth.js';
 import { renderError } from './error-render.js';
+import { refuseUnstorableInput } from './input-guard.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { authzenRoutes, createPdpDomain, type PdpDomain } from '../pdp/index.js';
 import { policyRoutes } from '../policy/routes.js';
@@ -219,6 +220,8 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
 
   // Forms are parsed by the OAuth routes themselves, which must refuse duplicate parameters.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  app.addHook('preValidation', refuseUnstorableInput);
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
