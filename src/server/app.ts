@@ -244,7 +244,8 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
       const v = await schemaVersion(store);
       const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
       if (v < latest) return reply.code(503).send({ status: 'migrating', schema_version: v });
-      if (!store.listenerHealthy()) return reply.code(503).send({ status: 'degraded', reason: 'change notifications are down' });
+      // Not ready as soon as the listener misses a liveness probe, before decisions fail closed.
+      if (!store.listenerHealthy() || !changes.current()) return reply.code(503).send({ status: 'degraded', reason: 'change notifications are down' });
       return { status: 'ready', schema_version: v, store: store.kind };
     } catch {
       return reply.code(503).send({ status: 'unavailable', reason: 'store unreachable' });

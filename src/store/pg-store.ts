@@ -7,6 +7,8 @@ import type { ListenHandlers, Queryable, QueryResult, Store } from './types.js';
 
 export interface PgStoreOptions extends ListenerOptions {
   poolSize?: number;
+  /** Where the LISTEN connection goes, when not `url` (a transaction-mode pooler cannot LISTEN). */
+  listenUrl?: string;
 }
 
 /**
@@ -64,7 +66,7 @@ export async function openPgStore(url: string, opts: PgStoreOptions = {}): Promi
     },
     exec: (sql) => driverCall(async () => void (await pool.query(sql))),
     async listen(channel, h) {
-      const l = startPgListener(url, channel, h, opts);
+      const l = startPgListener(opts.listenUrl ?? url, channel, h, opts);
       await l.ready;
       listeners.push(l);
       return l.stop;
