@@ -1,5 +1,5 @@
 import { TetherError } from '../errors.js';
-import type { Queryable, Store } from '../store/index.js';
+import { isStorableText, type Queryable, type Store } from '../store/index.js';
 import { appendBatch, appendIfHead, readHead } from './append.js';
 import { prepare, type AuditInput, type AuditRecord, type PreparedEvent } from './chain.js';
 
@@ -30,6 +30,9 @@ interface Pending {
   resolve(r: AuditRecord): void;
   reject(e: unknown): void;
 }
+
+/** A store refusal caused by the event's content (bad characters, out of range): not an outage. */
+const isEventFault = (e: unknown): e is TetherError => e instanceof TetherError && e.status < 500;
 
 const unavailable = () => new TetherError('unavailable', 'the audit log cannot be written; the operation was not performed');
 
@@ -78,9 +81,34 @@ export function createAuditWriter(store: Store, opts: { maxBatch?: number; clock
         batch.forEach((p, i) => p.resolve(records[i]!));
       } catch (e) {
         head = null;
-        opts.onError?.(e);
-        const err = unavailable();
-        batch.forEach((p) => p.reject(err));
+        if (batch.length > 1 && isEventFault(e)) await isolate(batch);
+        else fail(batch, e);
+      }
+    }
+  };
+
+  const fail = (batch: Pending[], e: unknown) => {
+    opts.onError?.(e);
+    // The event's own fault (a value the store refuses) is the caller's 4xx; anything else is a 503.
+    const err = isEventFault(e) ? e : unavailable();
+    batch.forEach((p) => p.reject(err));
+  };
+
+  /**
+   * One event the store refuses must not fail the group commit it happened to share: commit each
+   * event of the failed group on its own, so only the offending one is refused. Only for faults of
+   * an event (a 4xx from the store): when the store itself is down every event would fail again.
+   */
+  const isolate = async (batch: Pending[]) => {
+    for (const p of batch) {
+      const t0 = process.hrtime.bigint();
+      try {
+        const [record] = await commit([p.event]);
+        opts.onCommit?.(1, Number(process.hrtime.bigint() - t0) / 1e9);
+        p.resolve(record!);
+      } catch (e) {
+        head = null;
+        fail([p], e);
       }
     }
   };
@@ -96,6 +124,11 @@ export function createAuditWriter(store: Store, opts: { maxBatch?: number; clock
   return {
     append(input) {
       let event: PreparedEvent;
+      // Indexed columns are extracted from the event: one the store cannot hold must fail alone,
+      // before it joins a group commit (store/text.ts).
+      for (const v of [input.type, input.identity, input.actor]) {
+        if (typeof v === 'string' && !isStorableText(v)) return Promise.reject(new TetherError('invalid_request', 'a value in the request cannot be recorded (NUL or malformed Unicode)'));
+      }
       try {
         // Canonicalised now, off the serial commit path.
         event = prepare(input);
@@ -116,7 +149,7 @@ export function createAuditWriter(store: Store, opts: { maxBatch?: number; clock
           return out;
         });
       } catch (e) {
-        if (e instanceof TetherError) throw e;
+        if (isEventFault(e) || (e instanceof TetherError && e.code !== 'unavailable')) throw e;
         opts.onError?.(e);
         throw unavailable();
       }

@@ -34,6 +34,28 @@ export function createChangeFeed(store: Store, logger: Logger, opts: { staleAfte
     lastResyncOk = Date.now();
   };
 
+  // Bumped on every disconnect: a catch-up for an older connection must not clear a newer outage.
+  let generation = 0;
+  /**
+   * After a reconnect: still "down" until the tables are re-read, so a revocation missed while the
+   * connection was down cannot slip through. Retried until it succeeds (the store may be coming back
+   * too): an instance must serve again by itself once the store is back.
+   */
+  const catchUp = async () => {
+    const g = generation;
+    logger.warn('change notifications reconnected: re-reading cluster state');
+    for (let wait = 100; g === generation; wait = Math.min(wait * 2, 2000)) {
+      try {
+        await resync();
+        if (g === generation) downSince = null;
+        return;
+      } catch (err) {
+        logger.error({ err: { message: (err as Error).message } }, 'resync failed; retrying');
+        await new Promise((r) => setTimeout(r, wait).unref());
+      }
+    }
+  };
+
   const dispatch = (payload: string) => {
     let n: ChangeNotice;
     try {
@@ -41,8 +63,15 @@ export function createChangeFeed(store: Store, logger: Logger, opts: { staleAfte
     } catch {
       return;
     }
+    const failed = (err: Error) => logger.error({ err: { message: err.message }, kind: n.kind }, 'change handler failed');
     for (const h of handlers.get(n.kind) ?? []) {
-      Promise.resolve(h(n)).catch((err: Error) => logger.error({ err: { message: err.message }, kind: n.kind }, 'change handler failed'));
+      // Applied synchronously (a revocation is enforced at once); a handler that throws must not
+      // throw into the driver's event emitter.
+      try {
+        Promise.resolve(h(n)).catch(failed);
+      } catch (err) {
+        failed(err as Error);
+      }
     }
   };
 
@@ -58,15 +87,11 @@ export function createChangeFeed(store: Store, logger: Logger, opts: { staleAfte
     async start() {
       unlisten = await store.listen(CHANGES_CHANNEL, {
         onMessage: dispatch,
-        onReconnect: () => {
-          logger.warn('change notifications reconnected: re-reading cluster state');
-          // Still "down" until the tables are re-read: a missed revocation must not slip through.
-          resync()
-            .then(() => (downSince = null))
-            .catch((err: Error) => logger.error({ err: { message: err.message } }, 'resync failed'));
-        },
-        onDisconnect: (err) => {
-          downSince ??= Date.now();
+        onReconnect: () => void catchUp(),
+        onDisconnect: (err, aliveAt) => {
+          generation++;
+          // Stale from the last moment the connection was known to deliver, not from when we noticed.
+          downSince = Math.min(downSince ?? aliveAt, aliveAt);
           logger.error({ err: { message: err.message } }, 'change notifications lost');
         },
       });
@@ -78,6 +103,7 @@ export function createChangeFeed(store: Store, logger: Logger, opts: { staleAfte
       timer.unref();
     },
     async stop() {
+      generation++;
       if (timer) clearInterval(timer);
       if (unlisten) await unlisten();
     },

@@ -8,6 +8,7 @@
  * enforced. Unknown members are ignored, as the spec asks.
  */
 import { invalidRequest, isTetherError } from '../errors.js';
+import { idProblem } from '../store/index.js';
 
 export interface AuthzenEntity {
   readonly type: string;
@@ -155,6 +156,9 @@ function requireString(v: unknown, path: string): string {
   if (v === undefined) throw invalidRequest(`${path} is required`);
   if (typeof v !== 'string') throw invalidRequest(`${path} must be a string`);
   if (v === '') throw invalidRequest(`${path} must not be empty`);
+  // Ids name the audit identity and reach the store: bounded and printable (store/text.ts).
+  const problem = idProblem(v);
+  if (problem) throw invalidRequest(`${path} ${problem}`);
   return v;
 }
 

@@ -14,6 +14,7 @@ import { createRevocationSet, type RevocationSet } from '../revocation/index.js'
 import { schemaVersion, MIGRATIONS, type Store } from '../store/index.js';
 import { bearerMatcher, requireBearer } from './admin-auth.js';
 import { renderError } from './error-render.js';
+import { refuseUnstorableInput } from './input-guard.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { authzenRoutes, createPdpDomain, type PdpDomain } from '../pdp/index.js';
 import { policyRoutes } from '../policy/routes.js';
@@ -213,6 +214,8 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   // Forms are parsed by the OAuth routes themselves, which must refuse duplicate parameters.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
+  app.addHook('preValidation', refuseUnstorableInput);
+
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     const secs = reply.elapsedTime / 1000;
@@ -234,7 +237,8 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
       const v = await schemaVersion(store);
       const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
       if (v < latest) return reply.code(503).send({ status: 'migrating', schema_version: v });
-      if (!store.listenerHealthy()) return reply.code(503).send({ status: 'degraded', reason: 'change notifications are down' });
+      // Not ready as soon as the listener misses a liveness probe, before decisions fail closed.
+      if (!store.listenerHealthy() || !changes.current()) return reply.code(503).send({ status: 'degraded', reason: 'change notifications are down' });
       return { status: 'ready', schema_version: v, store: store.kind };
     } catch {
       return reply.code(503).send({ status: 'unavailable', reason: 'store unreachable' });

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { TetherError } from '../errors.js';
+import { idProblem } from '../store/index.js';
 
 /** Parses input at the edge; the error names each offending field. */
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
@@ -18,9 +19,13 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where:
 
 /** Ids travel URL-encoded in paths because they contain `/`. */
 export function pathId(raw: string): string {
+  let id: string;
   try {
-    return decodeURIComponent(raw);
+    id = decodeURIComponent(raw);
   } catch {
     throw new TetherError('invalid_request', 'malformed URL-encoded id');
   }
+  const problem = idProblem(id);
+  if (problem) throw new TetherError('invalid_request', `the id in the path ${problem}`);
+  return id;
 }

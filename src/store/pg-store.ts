@@ -1,38 +1,41 @@
 import pg from 'pg';
+import { driverCall, fromDriverError } from './errors.js';
+import { pgTypes } from './pg-types.js';
+import { startPgListener, type ListenerOptions } from './pg-listener.js';
 import type { ListenHandlers, Queryable, QueryResult, Store } from './types.js';
 
-// int8 (counts, seq) as JS numbers: our sequences stay far below 2^53.
-const types = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === 20) return (v: string) => Number(v);
-    return pg.types.getTypeParser(oid, format as 'text');
-  },
-};
 
-export interface PgStoreOptions {
-  /** How long to wait before reconnecting a dead listener. */
-  reconnectDelayMs?: number;
+export interface PgStoreOptions extends ListenerOptions {
   poolSize?: number;
+  /** Where the LISTEN connection goes, when not `url` (a transaction-mode pooler cannot LISTEN). */
+  listenUrl?: string;
 }
 
-/** PostgreSQL driver: a pool for queries plus one dedicated, keepalive'd connection for LISTEN. */
+/**
+ * PostgreSQL driver: a pool for queries plus one dedicated connection for LISTEN (pg-listener.ts).
+ * A store outage must cost the requests it serves a 503 and nothing more: every client, idle or
+ * checked out, has an 'error' listener (an unhandled 'error' event would end the process), and every
+ * driver error is converted at this boundary (errors.ts).
+ */
 export async function openPgStore(url: string, opts: PgStoreOptions = {}): Promise<Store> {
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.poolSize ?? 10,
     keepAlive: true,
-    types,
+    types: pgTypes,
     connectionTimeoutMillis: 5000,
   });
   // An idle client erroring (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => {});
-  await pool.query('SELECT 1');
+  await driverCall(() => pool.query('SELECT 1'));
 
   const listeners: Array<{ stop: () => Promise<void>; healthy: () => boolean }> = [];
   const wrap = (c: { query: pg.Pool['query'] }): Queryable => ({
-    async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
-      const r = await c.query(sql, params as unknown[]);
-      return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+    query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
+      return driverCall(async () => {
+        const r = await c.query(sql, params as unknown[]);
+        return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+      });
     },
   });
   const base = wrap(pool);
@@ -41,24 +44,29 @@ export async function openPgStore(url: string, opts: PgStoreOptions = {}): Promi
     kind: 'pg',
     query: base.query,
     async tx(fn) {
-      const client = await pool.connect();
+      const client = await driverCall(() => pool.connect());
+      // While checked out the pool's idle listener is detached: a backend terminated mid-transaction
+      // emits 'error' here. The transaction's own query fails with it; the client is then discarded.
+      let broken: Error | undefined;
+      const onError = (err: Error) => (broken ??= err);
+      client.on('error', onError);
       try {
-        await client.query('BEGIN');
+        await driverCall(() => client.query('BEGIN'));
         const out = await fn(wrap(client));
-        await client.query('COMMIT');
+        await driverCall(() => client.query('COMMIT'));
         return out;
       } catch (e) {
-        await client.query('ROLLBACK').catch(() => {});
+        if (!broken) await client.query('ROLLBACK').catch((err: Error) => (broken ??= err));
         throw e;
       } finally {
-        client.release();
+        client.off('error', onError);
+        // release(err) destroys the client instead of returning a dead connection to the pool.
+        client.release(broken ?? undefined);
       }
     },
-    exec: async (sql) => {
-      await pool.query(sql);
-    },
+    exec: (sql) => driverCall(async () => void (await pool.query(sql))),
     async listen(channel, h) {
-      const l = startListener(url, channel, h, opts.reconnectDelayMs ?? 250);
+      const l = startPgListener(opts.listenUrl ?? url, channel, h, opts);
       await l.ready;
       listeners.push(l);
       return l.stop;
@@ -66,66 +74,9 @@ export async function openPgStore(url: string, opts: PgStoreOptions = {}): Promi
     listenerHealthy: () => listeners.every((l) => l.healthy()),
     async close() {
       await Promise.all(listeners.map((l) => l.stop()));
-      await pool.end();
-    },
-  };
-}
-
-function startListener(url: string, channel: string, h: ListenHandlers, delayMs: number) {
-  let client: pg.Client | undefined;
-  let stopped = false;
-  let up = false;
-  let first = true;
-  let resolveReady!: () => void;
-  const ready = new Promise<void>((r) => (resolveReady = r));
-
-  const connect = async (): Promise<void> => {
-    if (stopped) return;
-    const c = new pg.Client({ connectionString: url, keepAlive: true, keepAliveInitialDelayMillis: 1000, types });
-    client = c;
-    const lost = (err: Error) => {
-      if (!up || client !== c) return;
-      up = false;
-      h.onDisconnect?.(err);
-      c.removeAllListeners();
-      c.end().catch(() => {});
-      setTimeout(() => void connect(), delayMs);
-    };
-    c.on('error', lost);
-    c.on('end', () => lost(new Error('listener connection ended')));
-    c.on('notification', (m) => {
-      if (m.channel === channel) h.onMessage(m.payload ?? '');
-    });
-    try {
-      await c.connect();
-      await c.query(`LISTEN "${channel.replace(/"/g, '')}"`);
-      up = true;
-      if (first) {
-        first = false;
-        resolveReady();
-      } else {
-        h.onReconnect();
-      }
-    } catch (err) {
-      c.removeAllListeners();
-      c.end().catch(() => {});
-      if (first) h.onDisconnect?.(err as Error);
-      setTimeout(() => void connect(), delayMs);
-    }
-  };
-  void connect();
-  return {
-    ready,
-    healthy: () => up,
-    stop: async () => {
-      stopped = true;
-      up = false;
-      const c = client;
-      client = undefined;
-      if (c) {
-        c.removeAllListeners();
-        await c.end().catch(() => {});
-      }
+      await pool.end().catch((e: unknown) => {
+        throw fromDriverError(e);
+      });
     },
   };
 }

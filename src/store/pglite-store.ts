@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
+import { driverCall } from './errors.js';
 import type { ListenHandlers, Queryable, QueryResult, Store } from './types.js';
 
 /**
@@ -11,9 +12,11 @@ export async function openPgliteStore(dataDir: string | undefined): Promise<Stor
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const db = dataDir ? await PGlite.create(`${dataDir}/pgdata`) : await PGlite.create();
   const wrap = (q: { query: PGlite['query'] }): Queryable => ({
-    async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
-      const r = await q.query<T>(sql, params as unknown[] | undefined);
-      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
+      return driverCall(async () => {
+        const r = await q.query<T>(sql, params as unknown[] | undefined);
+        return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+      });
     },
   });
   const base = wrap(db);
@@ -21,9 +24,7 @@ export async function openPgliteStore(dataDir: string | undefined): Promise<Stor
     kind: 'pglite',
     query: base.query,
     tx: (fn) => db.transaction((t) => fn(wrap(t))),
-    exec: async (sql) => {
-      await db.exec(sql);
-    },
+    exec: (sql) => driverCall(async () => void (await db.exec(sql))),
     async listen(channel: string, h: ListenHandlers) {
       const unsub = await db.listen(channel, (p) => h.onMessage(p));
       return async () => unsub();

@@ -14,7 +14,11 @@ export type StoreKind = 'pg' | 'pglite';
 export interface ListenHandlers {
   onMessage(payload: string): void;
   onReconnect(): void;
-  onDisconnect?(err: Error): void;
+  /**
+   * The connection is lost (an error, a close, or a liveness probe unanswered). `aliveAt` (epoch ms):
+   * every notification committed before it was received; anything after may have been missed.
+   */
+  onDisconnect?(err: Error, aliveAt: number): void;
 }
 
 export interface Store extends Queryable {
@@ -28,7 +32,7 @@ export interface Store extends Queryable {
    * its state from the tables, because anything sent while the connection was down is gone.
    */
   listen(channel: string, handlers: ListenHandlers): Promise<() => Promise<void>>;
-  /** True while the notification connection is up (always true for the embedded driver). */
+  /** True while the notification connection is up and answering (always true for the embedded driver). */
   listenerHealthy(): boolean;
   close(): Promise<void>;
 }

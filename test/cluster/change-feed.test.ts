@@ -20,7 +20,7 @@ function storeWithListener() {
     store,
     cut() {
       up = false;
-      handlers!.onDisconnect?.(new Error('connection reset'));
+      handlers!.onDisconnect?.(new Error('connection reset'), Date.now());
     },
     restore() {
       up = true;

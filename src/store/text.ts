@@ -1,0 +1,43 @@
+/**
+ * What the store can hold. PostgreSQL text cannot contain NUL, and its json type refuses a lone
+ * surrogate escape; either would fail the statement, and with it every event sharing a group commit.
+ * Checked at the edge (request bodies, ids) so such input is a 400 for its own request only.
+ */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** C0 and C1 controls and DEL: never part of an id (they also forge log lines). */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** Longest id (identity, resource, action, route, issuer name) accepted from outside. */
+export const MAX_ID_LENGTH = 1024;
+
+export function isStorableText(s: string): boolean {
+  return !s.includes('\u0000') && !LONE_SURROGATE.test(s);
+}
+
+/** Why `s` cannot be an id, or null when it can. */
+export function idProblem(s: string, max = MAX_ID_LENGTH): string | null {
+  if (s.length > max) return `is longer than ${max} characters`;
+  if (CONTROL.test(s)) return 'contains control characters';
+  if (LONE_SURROGATE.test(s)) return 'is not well-formed Unicode';
+  return null;
+}
+
+/** First string (or key) in a parsed JSON value the store cannot hold, as a path; null if none. */
+export function unstorablePath(v: unknown, path = '', depth = 0): string | null {
+  if (typeof v === 'string') return isStorableText(v) ? null : path || '(value)';
+  if (v === null || typeof v !== 'object' || depth > 64) return null;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const p = unstorablePath(v[i], `${path}[${i}]`, depth + 1);
+      if (p) return p;
+    }
+    return null;
+  }
+  for (const [k, x] of Object.entries(v)) {
+    const at = path ? `${path}.${k}` : k;
+    if (!isStorableText(k)) return at;
+    const p = unstorablePath(x, at, depth + 1);
+    if (p) return p;
+  }
+  return null;
+}
