@@ -19,6 +19,11 @@ export function registerServe(program: Command): void {
     .option('--require-dpop-nonce', 'require DPoP server nonces at the token endpoint (RFC 9449 §8)')
     .option('--no-detection', 'do not run behaviour detection (TETHER_DETECTION=false)')
     .option('--detection-config <file>', 'detection thresholds and responses per rule and severity, YAML or JSON (TETHER_DETECTION_CONFIG)')
+    .option('--checkpoint-dir <dir>', 'append signed audit checkpoints to files in this directory (TETHER_CHECKPOINT_DIR)')
+    .option('--checkpoint-url <url>', 'also POST each signed checkpoint to this endpoint (TETHER_CHECKPOINT_URL)')
+    .option('--checkpoint-every <n>', 'sign a checkpoint every N audit events (TETHER_CHECKPOINT_EVERY, default 10000)')
+    .option('--checkpoint-interval <seconds>', '...or every T seconds when events were added (TETHER_CHECKPOINT_INTERVAL, default 10)')
+    .option('--audit-sink <spec...>', 'stream audit events to jsonl:DIR | syslog://HOST:PORT | http(s)://URL, ocsf+ prefix for OCSF (TETHER_AUDIT_SINKS, space-separated)')
     .addHelpText(
       'after',
       `
@@ -27,6 +32,7 @@ Secrets come from the environment only:
   TETHER_MASTER_KEY    32 random bytes, base64url, encrypting signing keys at rest; if unset, generated
                        into <data-dir>/master-key (0600). Give every cluster instance the same key.
   TETHER_PDP_TOKEN     if set, the AuthZEN and ext-authz endpoints require it
+  TETHER_AUDIT_SINK_AUTHORIZATION   Authorization header value for HTTP audit and checkpoint sinks
 Examples:
   tether serve
   TETHER_ADMIN_TOKEN=... tether serve --database-url postgres://tether@db/tether --issuer-url https://tether.internal`,
@@ -42,6 +48,11 @@ Examples:
         requireDpopNonce: o.requireDpopNonce ? true : undefined,
         detection: o.detection === false ? false : undefined,
         detectionConfig: o.detectionConfig as string | undefined,
+        checkpointDir: o.checkpointDir as string | undefined,
+        checkpointUrl: o.checkpointUrl as string | undefined,
+        checkpointEvery: o.checkpointEvery as number | undefined,
+        checkpointInterval: o.checkpointInterval as number | undefined,
+        auditSinks: o.auditSink as string[] | undefined,
       };
       const config = loadConfig(flags);
       const logger = createLogger(config.logLevel);

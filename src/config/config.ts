@@ -25,6 +25,15 @@ const ConfigSchema = z.object({
   detection: z.boolean().default(true),
   /** YAML/JSON file with detection thresholds and the response policy per rule and severity. */
   detectionConfig: z.string().min(1).optional(),
+  /** Signed audit checkpoints: every N events or T seconds (README "Audit checkpoints" says why these). */
+  checkpointEvery: z.coerce.number().int().min(1).default(10000),
+  checkpointInterval: z.coerce.number().min(0.05).default(10),
+  checkpointDir: z.string().min(1).optional(),
+  checkpointUrl: z.string().url().optional(),
+  /** Streaming audit export targets (jsonl:DIR, syslog://HOST:PORT, http(s) URL; ocsf+ prefix). */
+  auditSinks: z.preprocess((v) => (typeof v === 'string' ? v.split(/\s+/).filter(Boolean) : v), z.array(z.string().min(1))).default([]),
+  auditSinkAuthorization: z.string().optional(),
+  auditJsonlRotateBytes: z.coerce.number().int().min(1024).default(100 * 1024 * 1024),
 });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
@@ -45,6 +54,13 @@ const ENV: Record<string, keyof ConfigInput> = {
   TETHER_WEBHOOK_URL: 'webhookUrl',
   TETHER_WEBHOOK_SECRET: 'webhookSecret',
   TETHER_DETECTION_CONFIG: 'detectionConfig',
+  TETHER_CHECKPOINT_EVERY: 'checkpointEvery',
+  TETHER_CHECKPOINT_INTERVAL: 'checkpointInterval',
+  TETHER_CHECKPOINT_DIR: 'checkpointDir',
+  TETHER_CHECKPOINT_URL: 'checkpointUrl',
+  TETHER_AUDIT_SINKS: 'auditSinks',
+  TETHER_AUDIT_SINK_AUTHORIZATION: 'auditSinkAuthorization',
+  TETHER_AUDIT_JSONL_ROTATE_BYTES: 'auditJsonlRotateBytes',
 };
 
 export class ConfigError extends Error {}

@@ -3,6 +3,8 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createAuditWriter, type AuditWriter } from '../audit/index.js';
 import { auditRoutes } from '../audit/routes.js';
+import { createAuditAnchors } from '../audit/anchors.js';
+import { auditAnchorAdminRoutes, auditAnchorPublicRoutes } from '../audit/anchor-routes.js';
 import type { Config } from '../config/index.js';
 import { applyRoutes, identitiesSection, type ApplySection } from '../declarative/apply.js';
 import { createInventory, type Inventory } from '../inventory/identities.js';
@@ -67,12 +69,15 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   const clock = deps.clock ?? (() => new Date());
   let queueDepth = () => 0;
   const metrics = createMetrics({ auditQueueDepth: () => queueDepth() });
+  // Signed checkpoints and streaming export, fed by commits (README "Audit checkpoints").
+  const anchors = await createAuditAnchors({ store, logger, registry: metrics.registry, clock, config });
 
   const audit = createAuditWriter(store, {
     clock,
     onCommit: (n, s) => {
       metrics.auditBatchSize.observe(n);
       metrics.auditCommitSeconds.observe(s);
+      anchors.committed(n);
     },
     onError: (err) => {
       metrics.auditFailures.inc();
@@ -186,6 +191,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   detection.start();
   // ---- end of domain wiring ----
   await changes.start();
+  anchors.start();
 
   const app = Fastify({
     loggerInstance: logger,
@@ -255,6 +261,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
       admin.addHook('onRequest', adminAuth);
       await admin.register(inventoryRoutes, { inventory, view: (i) => ({ ...i, risk: detection.riskOf(i.id), open_findings: detection.openCount(i.id) }) });
       await admin.register(auditRoutes, { db: store });
+      await admin.register(auditAnchorAdminRoutes, { anchors });
       await admin.register(applyRoutes, { audit, sections: applySections });
       // ---- admin routes of domains ----
       await admin.register(policyRoutes, { db: store, audit, cache: pdp.policies, versions: pdp.versions, replay: pdp.replay });
@@ -269,6 +276,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   // Public routes of domains (non-admin).
   const adminGuard = requireBearer(bearerMatcher(deps.adminToken), 'admin token (introspection is for resource servers holding it)');
   await app.register(tokens.publicRoutes(adminGuard));
+  await app.register(auditAnchorPublicRoutes, { anchors });
   await app.register(extAuthzRoutes, {
     routes,
     pipeline: pdp.pipeline,
@@ -292,6 +300,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
       pdp.policies.close();
       await changes.stop();
       await audit.flush();
+      await anchors.stop();
       await store.close();
     })());
 

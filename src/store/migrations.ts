@@ -164,6 +164,40 @@ CREATE TABLE settings (
 );
 `,
   },
+  {
+    // Numbered apart from its neighbours so parallel branches adding migrations cannot collide.
+    version: 20,
+    name: 'audit anchors: checkpoints, export cursors, archive anchor',
+    sql: `
+-- Signed checkpoints of the chain head (the signature is what counts: the signing key is derived from
+-- TETHER_MASTER_KEY and never stored here, so a row forged in this table does not verify).
+CREATE TABLE audit_checkpoints (
+  seq      bigint PRIMARY KEY,
+  hash     text NOT NULL,
+  ts       timestamptz NOT NULL,
+  instance text NOT NULL,
+  jws      text NOT NULL
+);
+
+-- One row per export sink: how far it has delivered, and which instance holds its lease (only the
+-- holder exports, and it advances seq by compare-and-set on owner, so one sink has one exporter).
+CREATE TABLE audit_cursors (
+  name        text PRIMARY KEY,
+  seq         bigint NOT NULL DEFAULT 0,
+  owner       text,
+  lease_until timestamptz,
+  updated_at  timestamptz NOT NULL
+);
+
+-- Where the stored chain starts after events were archived and pruned: the last pruned event.
+CREATE TABLE audit_anchor (
+  id          int PRIMARY KEY CHECK (id = 1),
+  seq         bigint NOT NULL,
+  hash        text NOT NULL,
+  archived_at timestamptz NOT NULL
+);
+`,
+  },
 ];
 
 /** Applies pending migrations. Safe to run from several instances at once (advisory lock). */
