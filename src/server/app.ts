@@ -135,6 +135,11 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     },
   });
   applySections.push(tokens.applySection);
+  // A suspension or retirement made here is enforced here at once; other instances learn it by notice.
+  inventory.onRevoked((entries) => {
+    for (const e of entries) revocations.add(e);
+    tokens.grants.forgetLive();
+  });
 
   // Gateway route rules (ext-authz).
   const routes = createRouteStore({ db: store, clock });
