@@ -6,7 +6,16 @@ import { TetherError } from '../errors.js';
 import { parseWith, pathId } from '../server/validate.js';
 import { restoreIssuerIn, stoppedIssuers } from '../revocation/index.js';
 import { notifyChange, type Queryable } from '../store/index.js';
+import { assertNoIdentityOverlap } from './identity-overlap.js';
 import { parseIssuerConfig, parseIssuerConfigs, type IssuerConfig } from './issuer-config.js';
+
+const parsedOrNone = (config: unknown): IssuerConfig[] => {
+  try {
+    return [parseIssuerConfig(config)];
+  } catch {
+    return [];
+  }
+};
 
 const RestoreBody = z.strictObject({ reason: z.string().min(1, 'a reason is required').max(1024) });
 
@@ -31,6 +40,10 @@ export function createIssuerStore(deps: { db: Queryable; clock: () => Date }) {
   };
 
   async function upsertIn(q: Queryable, emit: Parameters<ApplySection>[1], cfg: IssuerConfig, actor: string): Promise<boolean> {
+    // Serialise issuer writes cluster-wide so two applies cannot each miss the other's template.
+    await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['tether:issuers']);
+    const others = await q.query<{ config: unknown }>('SELECT config FROM issuers WHERE name <> $1', [cfg.name]);
+    assertNoIdentityOverlap(cfg, others.rows.flatMap((r) => parsedOrNone(r.config)));
     const cur = await q.query<{ config: unknown }>('SELECT config FROM issuers WHERE name = $1 FOR UPDATE', [cfg.name]);
     if (cur.rows[0] && canonicalJson(cur.rows[0].config) === canonicalJson(cfg)) return false;
     await q.query(
@@ -58,14 +71,7 @@ export function createIssuerStore(deps: { db: Queryable; clock: () => Date }) {
       const stops = await stoppedIssuers(deps.db);
       const r = await deps.db.query<{ config: unknown }>('SELECT config FROM issuers ORDER BY name');
       // A stored config that no longer parses is skipped (and cannot vouch for anyone): fail closed.
-      const next: IssuerConfig[] = [];
-      for (const row of r.rows) {
-        try {
-          next.push(parseIssuerConfig(row.config));
-        } catch {
-          /* skipped */
-        }
-      }
+      const next = r.rows.flatMap((row) => parsedOrNone(row.config));
       for (const [name, seq] of learned) {
         if (seq > startSeq) stops.add(name);
         else learned.delete(name);
