@@ -29,7 +29,7 @@ export function registerAdminCommands(program: Command): void {
   }
 
   urlOption(program.command('revoke'))
-    .description('revoke cluster-wide: one token, a grant (task), an identity (all its tokens; suspends it) or an issuer')
+    .description('revoke cluster-wide: one token, a grant (task), an identity (all its tokens; suspends it) or an issuer (its tokens and grants; refused until `tether issuers restore`)')
     .option('--jti <jti>')
     .option('--grant <id>')
     .option('--identity <id>')
@@ -40,6 +40,14 @@ export function registerAdminCommands(program: Command): void {
       if (given.length !== 1) throw new Error('give exactly one of --jti, --grant, --identity, --issuer');
       const kind = given[0]!;
       print(await adminCall(adminTarget(o), 'POST', '/admin/v1/revocations', { kind, value: o[kind], reason: o.reason }));
+    });
+
+  const issuers = program.command('issuers').description('trusted issuers');
+  urlOption(issuers.command('restore <name>'))
+    .description('lift the stop a revocation put on an issuer: its subject tokens are accepted again (tokens revoked with it stay revoked)')
+    .requiredOption('--reason <text>', 'why (audited)')
+    .action(async (name: string, o: { url?: string; reason: string }) => {
+      print(await adminCall(adminTarget(o), 'POST', `/admin/v1/issuers/${encodeURIComponent(name)}/restore`, { reason: o.reason }));
     });
 
   const keys = program.command('keys').description('token signing keys');

@@ -9,6 +9,8 @@ import { TetherError } from '../errors.js';
 export const IDENTITY_TEMPLATE = /^(?:[A-Za-z0-9._:@/-]|\{[A-Za-z0-9_.:-]+\})+$/;
 /** What a claim value may contribute to an identity id: no spaces, quotes, braces or control chars. */
 const IDENTITY_VALUE = /^[A-Za-z0-9._:@/-]+$/;
+/** One character of IDENTITY_VALUE. */
+export const IDENTITY_VALUE_CHARS = /^[A-Za-z0-9._:@/-]$/;
 const MAX_IDENTITY_LENGTH = 256;
 
 /**

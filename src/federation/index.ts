@@ -11,3 +11,5 @@ export type { VerifySubjectTokenOptions, VerifiedSubjectToken } from './subject-
 export { verifySubjectToken } from './subject-token.js';
 export { MAX_ASSERTION_LIFETIME_SECONDS } from './private-key-jwt.js';
 export { spiffeTrustDomain } from './spiffe-id.js';
+export { assertNoIdentityOverlap } from './identity-overlap.js';
+export { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS } from './token-lifetime.js';

@@ -11,8 +11,8 @@ import { IDENTITY_TEMPLATE } from './claims.js';
  * - `spiffe`: JWT-SVIDs. `issuer` is the `iss` the SPIRE server emits, or the trust domain
  *   (`spiffe://example.org`) when it emits none; `sub` must be a SPIFFE ID of that trust domain.
  * - `private_key_jwt`: a workload's own registered public keys (RFC 7523 §3). `issuer` is the `iss` =
- *   `sub` its assertions carry (its identity id; the issuer `name` is accepted too), `audience` the
- *   broker's token endpoint and/or issuer URL.
+ *   `sub` its assertions carry (its identity id; never the issuer's `name`), `audience` the broker's
+ *   token endpoint and/or issuer URL.
  */
 const claimValue = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -43,6 +43,8 @@ export const issuerConfigSchema = z
     claims: z.record(z.string().min(1), claimValue).optional(),
     /** Whether identities first seen through this issuer may be created as `unowned` (inventory). */
     allow_unowned: z.boolean().optional(),
+    /** Longest subject-token lifetime (exp − iat) accepted, seconds; default 86400 (token-lifetime.ts). */
+    max_token_lifetime: z.number().int().min(60).max(7 * 86_400).optional(),
     /** JWS algorithm allowlist; asymmetric only. Default: RS256-512, PS256-512, ES256, ES384, EdDSA. */
     algorithms: z.array(z.enum(ASYMMETRIC_JWS_ALGORITHMS)).min(1).optional(),
   })

@@ -1,19 +1,49 @@
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { canonicalJson, type AuditWriter } from '../audit/index.js';
 import type { ApplySection } from '../declarative/apply.js';
 import { TetherError } from '../errors.js';
-import { pathId } from '../server/validate.js';
+import { parseWith, pathId } from '../server/validate.js';
+import { restoreIssuerIn, stoppedIssuers } from '../revocation/index.js';
 import { notifyChange, type Queryable } from '../store/index.js';
+import { assertNoIdentityOverlap } from './identity-overlap.js';
 import { parseIssuerConfig, parseIssuerConfigs, type IssuerConfig } from './issuer-config.js';
+
+const parsedOrNone = (config: unknown): IssuerConfig[] => {
+  try {
+    return [parseIssuerConfig(config)];
+  } catch {
+    return [];
+  }
+};
+
+const RestoreBody = z.strictObject({ reason: z.string().min(1, 'a reason is required').max(1024) });
 
 /**
  * Trusted issuers: the table is the truth, every instance keeps the parsed list in memory and
  * re-reads it on the `issuers` notification (the token endpoint never queries for them).
+ *
+ * A revoked issuer is stopped until an operator restores it (revocation/issuer-stop.ts): `list()`,
+ * what the token endpoint verifies against, leaves it out. Each instance learns a stop from the
+ * revocation notice at once (`stop`), without waiting for a re-read.
  */
 export function createIssuerStore(deps: { db: Queryable; clock: () => Date }) {
   let issuers: IssuerConfig[] = [];
+  let active: IssuerConfig[] = [];
+  let stopped = new Set<string>();
+  // Stops learned by notice, by sequence number: a re-read that began before a notice arrived may
+  // not see that stop's row yet, so it keeps what was learned after it began.
+  let noticeSeq = 0;
+  const learned = new Map<string, number>();
+  const refresh = () => {
+    active = issuers.filter((c) => !stopped.has(c.name));
+  };
 
   async function upsertIn(q: Queryable, emit: Parameters<ApplySection>[1], cfg: IssuerConfig, actor: string): Promise<boolean> {
+    // Serialise issuer writes cluster-wide so two applies cannot each miss the other's template.
+    await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['tether:issuers']);
+    const others = await q.query<{ config: unknown }>('SELECT config FROM issuers WHERE name <> $1', [cfg.name]);
+    assertNoIdentityOverlap(cfg, others.rows.flatMap((r) => parsedOrNone(r.config)));
     const cur = await q.query<{ config: unknown }>('SELECT config FROM issuers WHERE name = $1 FOR UPDATE', [cfg.name]);
     if (cur.rows[0] && canonicalJson(cur.rows[0].config) === canonicalJson(cfg)) return false;
     await q.query(
@@ -27,19 +57,28 @@ export function createIssuerStore(deps: { db: Queryable; clock: () => Date }) {
   }
 
   return {
-    list: () => issuers,
+    /** The issuers that may vouch for workloads now (stopped ones left out). */
+    list: () => active,
+    isStopped: (name: string) => stopped.has(name),
+    /** An issuer revocation committed somewhere in the cluster: stop trusting it now. */
+    stop(name: string): void {
+      learned.set(name, ++noticeSeq);
+      stopped.add(name);
+      refresh();
+    },
     async reload(): Promise<void> {
+      const startSeq = noticeSeq;
+      const stops = await stoppedIssuers(deps.db);
       const r = await deps.db.query<{ config: unknown }>('SELECT config FROM issuers ORDER BY name');
       // A stored config that no longer parses is skipped (and cannot vouch for anyone): fail closed.
-      const next: IssuerConfig[] = [];
-      for (const row of r.rows) {
-        try {
-          next.push(parseIssuerConfig(row.config));
-        } catch {
-          /* skipped */
-        }
+      const next = r.rows.flatMap((row) => parsedOrNone(row.config));
+      for (const [name, seq] of learned) {
+        if (seq > startSeq) stops.add(name);
+        else learned.delete(name);
       }
       issuers = next;
+      stopped = stops;
+      refresh();
     },
     upsertIn,
     section(): ApplySection {
@@ -59,13 +98,32 @@ export type IssuerStore = ReturnType<typeof createIssuerStore>;
 export async function issuerRoutes(app: FastifyInstance, opts: { issuers: IssuerStore; audit: Pick<AuditWriter, 'transact'>; db: Queryable }) {
   app.get('/issuers', async () => {
     const r = await opts.db.query<{ config: unknown; updated_at: Date }>('SELECT config, updated_at FROM issuers ORDER BY name');
-    return { issuers: r.rows.map((x) => ({ ...(x.config as object), updated_at: new Date(x.updated_at).toISOString() })) };
+    const stops = await stoppedIssuers(opts.db);
+    return {
+      issuers: r.rows.map((x) => {
+        const cfg = x.config as { name: string };
+        return { ...cfg, revoked: stops.has(cfg.name), updated_at: new Date(x.updated_at).toISOString() };
+      }),
+    };
   });
   app.post('/issuers', async (req, reply) => {
     const cfg = parseIssuerConfig(req.body);
     const changed = await opts.audit.transact((q, emit) => opts.issuers.upsertIn(q, emit, cfg, 'admin'));
     await opts.issuers.reload();
     return reply.code(changed ? 201 : 200).send(cfg);
+  });
+  // Lifts the stop an issuer revocation put on an issuer. Tokens revoked with it stay revoked.
+  app.post('/issuers/:name/restore', async (req) => {
+    const name = pathId((req.params as { name: string }).name);
+    const body = parseWith(RestoreBody, req.body ?? {}, 'body');
+    const stop = await opts.audit.transact(async (q, emit) => {
+      const lifted = await restoreIssuerIn(q, name);
+      if (!lifted) throw new TetherError('conflict', `issuer ${JSON.stringify(name)} is not revoked`);
+      emit({ type: 'issuer.restored', actor: 'admin', data: { name, reason: body.reason, revocation_id: lifted.revocation_id, revoked_at: lifted.at } });
+      return lifted;
+    });
+    await opts.issuers.reload();
+    return { restored: name, revocation_id: stop.revocation_id };
   });
   app.delete('/issuers/:name', async (req) => {
     const name = pathId((req.params as { name: string }).name);

@@ -7,6 +7,7 @@ import { checkClaimConstraints, renderIdentity } from './claims.js';
 import type { IssuerConfig } from './issuer-config.js';
 import type { JwksCache, JwksKeyResolver } from './jwks-cache.js';
 import { checkAssertionClaims, claimAssertionJti } from './private-key-jwt.js';
+import { checkLifetime, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS } from './token-lifetime.js';
 import { publicKeysOnly } from './public-keys.js';
 import { spiffeTrustDomain } from './spiffe-id.js';
 
@@ -38,7 +39,8 @@ const refuse = (description: string): TetherError => new TetherError('invalid_gr
  * The unverified `iss` only routes the token to candidate issuer configs (several may share an
  * `iss`, e.g. one per GitHub organisation); nothing else is read before the signature is checked.
  * For each candidate: signature with that issuer's keys only, `alg` in its asymmetric allowlist,
- * `iss`, `aud`, `exp` required, `nbf` honoured, with `skewSeconds`; then the kind-specific rules,
+ * `iss`, `aud`, `exp` required, `nbf` honoured, with `skewSeconds`; a bounded lifetime
+ * (token-lifetime.ts); then the kind-specific rules,
  * the claim constraints, the identity template. The first candidate that passes wins.
  *
  * Every refusal is `invalid_grant` (RFC 8693 §2.2.2) with a reason and never the token.
@@ -87,7 +89,9 @@ export async function verifySubjectToken(
 }
 
 function routesTo(c: IssuerConfig, t: JWTPayload): boolean {
-  if (t.iss !== undefined) return t.iss === c.issuer || (c.kind === 'private_key_jwt' && t.iss === c.name);
+  // Exactly the configured issuer identifier, for every kind: an issuer's `name` is a label in our
+  // config, never something a token may claim to be (RFC 7523 §3 item 1: iss identifies the issuer).
+  if (t.iss !== undefined) return t.iss === c.issuer;
   // JWT-SVIDs may omit iss (JWT-SVID spec §3): route by the sub's trust domain instead.
   return c.kind === 'spiffe' && spiffeTrustDomain(t.sub) === c.issuer;
 }
@@ -102,7 +106,7 @@ async function verifyWith(
   const kind = issuer.kind ?? 'oidc';
   const spiffeByTrustDomain = kind === 'spiffe' && issuer.issuer.startsWith('spiffe://');
   const verifyOptions: JWTVerifyOptions = {
-    issuer: spiffeByTrustDomain ? undefined : kind === 'private_key_jwt' ? [issuer.issuer, issuer.name] : issuer.issuer,
+    issuer: spiffeByTrustDomain ? undefined : issuer.issuer,
     audience: issuer.audience,
     algorithms: [...(issuer.algorithms ?? DEFAULT_JWS_ALGORITHMS)],
     requiredClaims: ['exp'],
@@ -110,6 +114,7 @@ async function verifyWith(
     clockTolerance: skewSeconds,
   };
   const claims = await verifyJwt(token, keysFor(issuer, options.jwks), verifyOptions);
+  checkLifetime(claims, now, skewSeconds, issuer.max_token_lifetime ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS);
 
   if (kind === 'spiffe') {
     const td = spiffeTrustDomain(claims.sub);

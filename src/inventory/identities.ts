@@ -1,5 +1,6 @@
 import { TetherError } from '../errors.js';
 import type { AuditInput, AuditWriter } from '../audit/index.js';
+import { revokeIn, type RevocationEntry } from '../revocation/index.js';
 import { notifyChange, type Queryable } from '../store/index.js';
 import type { Identity, IdentityCreate, IdentityPatch } from './identity-schema.js';
 
@@ -60,7 +61,25 @@ type Emit = (e: AuditInput) => void;
 
 export type InventoryDeps = { db: Queryable; audit: Pick<AuditWriter, 'transact'>; clock: () => Date };
 
+/** Statuses that end an identity's access: entering one ends its grants and revokes its tokens. */
+const ENDS_ACCESS = new Set<Identity['status']>(['suspended', 'retired']);
+
 export function createInventory({ db, audit, clock }: InventoryDeps) {
+  const revokedHooks: Array<(entries: RevocationEntry[]) => void> = [];
+  const applyLocally = (entries: RevocationEntry[] | undefined) => {
+    if (entries) for (const h of revokedHooks) h(entries);
+  };
+
+  /**
+   * Ends an identity's access in the caller's transaction, with the status change that causes it:
+   * its grants end and a revocation kills every token issued so far (introspection, ext-authz and
+   * every instance's revocation set refuse them). The status change's own event records it.
+   */
+  async function endAccessIn(q: Queryable, emit: Emit, id: string, reason: string, actor: string) {
+    const r = await revokeIn(q, emit, { kind: 'identity', value: id, reason, actor }, clock(), { ownEvent: false });
+    return { audit: { revocation_id: r.id, grants_revoked: r.grantsRevoked }, entries: r.entries };
+  }
+
   async function get(id: string, q: Queryable = db): Promise<Identity | null> {
     const r = await q.query<Row>(`SELECT ${COLS} FROM identities WHERE id = $1`, [id]);
     return r.rows[0] ? toIdentity(r.rows[0]) : null;
@@ -87,7 +106,13 @@ export function createInventory({ db, audit, clock }: InventoryDeps) {
   }
 
   /** Applies only the fields that differ; no difference means no write and no audit event. */
-  async function patchIn(q: Queryable, emit: Emit, id: string, patch: IdentityPatch, actor: string): Promise<{ identity: Identity; changed: string[] }> {
+  async function patchIn(
+    q: Queryable,
+    emit: Emit,
+    id: string,
+    patch: IdentityPatch,
+    actor: string,
+  ): Promise<{ identity: Identity; changed: string[]; revoked?: RevocationEntry[] }> {
     const r = await q.query<Row>(`SELECT ${COLS} FROM identities WHERE id = $1 FOR UPDATE`, [id]);
     if (!r.rows[0]) throw new TetherError('not_found', `identity ${JSON.stringify(id)} does not exist`);
     const cur = toIdentity(r.rows[0]);
@@ -106,9 +131,10 @@ export function createInventory({ db, audit, clock }: InventoryDeps) {
     const identity = toIdentity(u.rows[0]!);
     const before = Object.fromEntries(changed.map((k) => [k, cur[k]]));
     const after = Object.fromEntries(changed.map((k) => [k, identity[k]]));
-    emit({ type: 'identity.updated', actor, identity: id, data: { changed, before, after } });
+    const ended = ENDS_ACCESS.has(identity.status) && !ENDS_ACCESS.has(cur.status) ? await endAccessIn(q, emit, id, `identity ${identity.status} by ${actor}`, actor) : null;
+    emit({ type: 'identity.updated', actor, identity: id, data: { changed, before, after, ...ended?.audit } });
     await notifyChange(q, { kind: 'identity', id });
-    return { identity, changed };
+    return { identity, changed, ...(ended ? { revoked: ended.entries } : {}) };
   }
 
   return {
@@ -133,20 +159,37 @@ export function createInventory({ db, audit, clock }: InventoryDeps) {
     },
 
     create: (input: IdentityCreate, actor: string) => audit.transact((q, emit) => createIn(q, emit, input, actor)),
-    patch: (id: string, patch: IdentityPatch, actor: string) => audit.transact((q, emit) => patchIn(q, emit, id, patch, actor)),
+    async patch(id: string, patch: IdentityPatch, actor: string) {
+      const out = await audit.transact((q, emit) => patchIn(q, emit, id, patch, actor));
+      applyLocally(out.revoked);
+      return out;
+    },
 
-    /** Retiring is final: the identity can no longer obtain or use credentials. */
-    retire: (id: string, actor: string, reason: string | undefined) =>
-      audit.transact(async (q, emit) => {
+    /** Retiring is final: the identity can no longer obtain or use credentials, and loses those it has. */
+    async retire(id: string, actor: string, reason: string | undefined): Promise<Identity> {
+      const out = await audit.transact(async (q, emit) => {
         const cur = await mustGet(id, q);
-        if (cur.status === 'retired') return cur;
+        if (cur.status === 'retired') return { identity: cur };
         const u = await q.query<Row>(`UPDATE identities SET status = 'retired', updated_at = $2 WHERE id = $1 RETURNING ${COLS}`, [id, clock()]);
-        emit({ type: 'identity.retired', actor, identity: id, data: { reason: reason ?? null, previous_status: cur.status } });
+        const ended = await endAccessIn(q, emit, id, reason ? `identity retired: ${reason}` : 'identity retired', actor);
+        emit({ type: 'identity.retired', actor, identity: id, data: { reason: reason ?? null, previous_status: cur.status, ...ended.audit } });
         await notifyChange(q, { kind: 'identity', id });
-        return toIdentity(u.rows[0]!);
-      }),
+        return { identity: toIdentity(u.rows[0]!), revoked: ended.entries };
+      });
+      applyLocally(out.revoked);
+      return out.identity;
+    },
 
-    /** Sets status (suspend/reactivate) for responses and reviews; the caller audits in the same tx. */
+    /** Revocations this inventory made, once committed: this instance applies them at once. */
+    onRevoked(hook: (entries: RevocationEntry[]) => void): void {
+      revokedHooks.push(hook);
+    },
+
+    /**
+     * Sets status (suspend/reactivate) for responses and reviews; the caller audits in the same tx
+     * and, when suspending, revokes the identity there too (every caller does: detection's
+     * `suspend`, a review's `revoke`, an identity revocation).
+     */
     async setStatusIn(q: Queryable, id: string, status: Identity['status']): Promise<void> {
       await q.query('UPDATE identities SET status = $2, updated_at = $3 WHERE id = $1', [id, status, clock()]);
       await notifyChange(q, { kind: 'identity', id });

@@ -1,5 +1,7 @@
 import type { AuditInput } from '../audit/index.js';
 import { notifyChange, type Queryable, type RevocationKind } from '../store/index.js';
+import { stopIssuerIn } from './issuer-stop.js';
+import type { RevocationEntry } from './revocation-set.js';
 
 export interface RevokeRequest {
   kind: RevocationKind;
@@ -8,11 +10,26 @@ export interface RevokeRequest {
   actor: string;
 }
 
+export interface RevokeOptions {
+  /**
+   * False when the caller's own audit event records this revocation (a status change that ends an
+   * identity's access carries `revocation_id` and `grants_revoked` in its event): one act, one event.
+   */
+  ownEvent?: boolean;
+}
+
 /**
  * Records a revocation inside the caller's transaction: the row (truth), the grants it ends, the
  * audit event, and a notification carrying the entry so every instance applies it without a query.
+ * An issuer revocation also stops the issuer until an operator restores it (issuer-stop.ts).
  */
-export async function revokeIn(q: Queryable, emit: (e: AuditInput) => void, r: RevokeRequest, now: Date): Promise<{ id: number; grantsRevoked: number }> {
+export async function revokeIn(
+  q: Queryable,
+  emit: (e: AuditInput) => void,
+  r: RevokeRequest,
+  now: Date,
+  opts: RevokeOptions = {},
+): Promise<{ id: number; grantsRevoked: number; entries: RevocationEntry[] }> {
   const ins = await q.query<{ id: number }>(
     'INSERT INTO revocations (kind, value, reason, created_at, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING id',
     [r.kind, r.value, r.reason, now, r.actor],
@@ -20,6 +37,8 @@ export async function revokeIn(q: Queryable, emit: (e: AuditInput) => void, r: R
   const id = Number(ins.rows[0]!.id);
   const column = r.kind === 'grant' ? 'id' : r.kind === 'identity' ? 'identity' : r.kind === 'issuer' ? 'issuer' : null;
   let grantsRevoked = 0;
+  // What this instance applies to its own revocation set once the transaction commits.
+  const entries: RevocationEntry[] = [{ kind: r.kind, value: r.value, at: now.getTime() }];
   if (column) {
     const g = await q.query(
       `UPDATE grants SET state = 'revoked', ended_at = $2, end_reason = $3 WHERE ${column} = $1 AND state IN ('active', 'pending') RETURNING id`,
@@ -35,15 +54,19 @@ export async function revokeIn(q: Queryable, emit: (e: AuditInput) => void, r: R
           ['grant', row.id, r.reason, now, r.actor],
         );
         await notifyChange(q, { kind: 'revocation', id: Number(gi.rows[0]!.id), rkind: 'grant', value: row.id, at: now.getTime() });
+        entries.push({ kind: 'grant', value: row.id, at: now.getTime() });
       }
     }
   }
-  emit({
-    type: 'revocation.created',
-    actor: r.actor,
-    identity: r.kind === 'identity' ? r.value : undefined,
-    data: { revocation_id: id, kind: r.kind, value: r.value, reason: r.reason, grants_revoked: grantsRevoked },
-  });
+  if (r.kind === 'issuer') await stopIssuerIn(q, { name: r.value, revocation_id: id, at: now.toISOString(), reason: r.reason, by: r.actor });
+  if (opts.ownEvent !== false) {
+    emit({
+      type: 'revocation.created',
+      actor: r.actor,
+      identity: r.kind === 'identity' ? r.value : undefined,
+      data: { revocation_id: id, kind: r.kind, value: r.value, reason: r.reason, grants_revoked: grantsRevoked },
+    });
+  }
   await notifyChange(q, { kind: 'revocation', id, rkind: r.kind, value: r.value, at: now.getTime() });
-  return { id, grantsRevoked };
+  return { id, grantsRevoked, entries };
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AuditWriter } from '../audit/index.js';
 import { parseWith } from '../server/validate.js';
 import type { Queryable } from '../store/index.js';
+import type { RevocationEntry } from './revocation-set.js';
 import { revokeIn } from './revoke.js';
 
 const RevokeBody = z.strictObject({
@@ -16,7 +17,14 @@ const ListQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(100
 
 export async function revocationRoutes(
   app: FastifyInstance,
-  opts: { audit: Pick<AuditWriter, 'transact'>; db: Queryable; clock: () => Date; suspendIn: (q: Queryable, id: string) => Promise<void> },
+  opts: {
+    audit: Pick<AuditWriter, 'transact'>;
+    db: Queryable;
+    clock: () => Date;
+    suspendIn: (q: Queryable, id: string) => Promise<void>;
+    /** Applies committed revocations on this instance at once (the others learn them by notice). */
+    onRevoked?: (entries: RevocationEntry[]) => void;
+  },
 ) {
   app.post('/revocations', async (req, reply) => {
     const body = parseWith(RevokeBody, req.body, 'body');
@@ -28,6 +36,7 @@ export async function revocationRoutes(
       }
       return r;
     });
+    opts.onRevoked?.(out.entries);
     return reply.code(201).send({ id: out.id, kind: body.kind, value: body.value, grants_revoked: out.grantsRevoked });
   });
   app.get('/revocations', async (req) => {

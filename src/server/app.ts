@@ -176,6 +176,11 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     },
   });
   applySections.push(tokens.applySection);
+  // A suspension or retirement made here is enforced here at once; other instances learn it by notice.
+  inventory.onRevoked((entries) => {
+    for (const e of entries) revocations.add(e);
+    tokens.grants.forgetLive();
+  });
   applySections.push(routes.section());
 
   // Reviews are opened by lifecycle signals. The apply section runs after identities (and the

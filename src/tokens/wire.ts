@@ -54,6 +54,9 @@ export async function createTokenDomain(d: TokenDomainDeps) {
 
   const issuers = createIssuerStore({ db: d.store, clock: d.clock });
   d.changes.on('issuers', () => issuers.reload());
+  d.changes.on('revocation', (n) => {
+    if (n.rkind === 'issuer') issuers.stop(n.value);
+  });
   d.changes.onResync(() => issuers.reload());
   await issuers.reload();
 
@@ -125,6 +128,13 @@ export async function createTokenDomain(d: TokenDomainDeps) {
         suspendIn: async (q, id) => {
           await d.inventory.setStatusIn(q, id, 'suspended');
           d.onIdentityChanged(id); // this instance at once; the others on the notification
+        },
+        onRevoked: (entries) => {
+          for (const e of entries) {
+            d.revocations.add(e);
+            if (e.kind === 'issuer') issuers.stop(e.value);
+          }
+          grants.forgetLive();
         },
       });
       await app.register(keyRoutes, { keys });

@@ -49,9 +49,10 @@ describe('private_key_jwt assertions (RFC 7523 §3)', () => {
     assert.equal(r2.issuer.name, 'billing-export');
   });
 
-  it('accepts the issuer name as iss = sub', async () => {
-    const r = await verifySubjectToken(await assertion({ iss: 'billing-export', sub: 'billing-export' }), [billing], options());
-    assert.equal(r.identityId, 'billing-export');
+  it('refuses the issuer name as iss = sub: iss is the configured issuer identifier only', async () => {
+    // An issuer's name is a label in our config: accepted as iss, it would map onto identity "billing-export".
+    await rejectsWith(verifySubjectToken(await assertion({ iss: 'billing-export', sub: 'billing-export' }), [billing], options()), 'invalid_grant', /no trusted issuer/);
+    await rejectsWith(verifySubjectToken(await assertion({ iss: 'billing-export' }), [billing], options()), 'invalid_grant', /no trusted issuer/);
   });
 
   it('refuses a replayed jti', async () => {

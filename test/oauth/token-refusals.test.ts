@@ -192,6 +192,9 @@ describe('token endpoint refusals: 4xx with an RFC 6749 error, never a token, ne
     const t3 = await issue();
     await b.admin('POST', '/admin/v1/revocations', { kind: 'issuer', value: 'github', reason: 'issuer compromised' });
     assert.equal(await introspect(t3), false);
+    // A revoked issuer stays stopped until an operator restores it.
+    await refused(await base(), 'invalid_grant', undefined, /no trusted issuer/);
+    assert.equal((await b.admin('POST', '/admin/v1/issuers/github/restore', { reason: 'keys rotated at the issuer' })).status, 200);
 
     const t4 = await issue();
     const kidBefore = (await b.admin('GET', '/admin/v1/keys')).body.active.kid;
