@@ -7,6 +7,8 @@ import { ordersRoute, REQUEST_POLICIES } from '../helpers/gateway-fixture.js';
 import { freePort, startNginx } from '../helpers/nginx.js';
 import { createWorkloadIssuer, EXCHANGE_IDENTITIES, EXCHANGE_POLICIES, ORDERS_AUD } from '../helpers/workload-issuer.js';
 
+const PDP_TOKEN = 'pdp-token-nginx-0123456789abcdef';
+
 describe('gateway enforcement through a real nginx (auth_request → /ext-authz)', () => {
   let b: RunningBroker;
   let upstream: Server;
@@ -18,7 +20,7 @@ describe('gateway enforcement through a real nginx (auth_request → /ext-authz)
   let issue: () => Promise<void>;
 
   before(async () => {
-    b = await startBroker('pglite');
+    b = await startBroker('pglite', { pdpToken: PDP_TOKEN });
     const gha = await createWorkloadIssuer();
     key = await createDpopKey();
     upstream = createServer((req, res) => {
@@ -36,7 +38,7 @@ describe('gateway enforcement through a real nginx (auth_request → /ext-authz)
       routes: [ordersRoute(gw, 'nginx')],
     });
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    nginx = await startNginx({ port, upstream: `127.0.0.1:${up}`, tether: new URL(b.url).host, route: 'orders' });
+    nginx = await startNginx({ port, upstream: `127.0.0.1:${up}`, tether: new URL(b.url).host, route: 'orders', pdpToken: PDP_TOKEN });
     issue = async () => {
       const r = await exchangeForToken({ endpointBase: b.url, key, subjectToken: await gha.token(), scope: 'orders:read orders:list', audience: ORDERS_AUD });
       assert.equal(r.status, 200, JSON.stringify(r.body));
