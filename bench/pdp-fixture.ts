@@ -4,7 +4,7 @@ import { createDecisionPipeline, type DecisionPipeline } from '../src/pdp/index.
  * (no listener) on a bench store, with them applied through the admin API.
  */
 import { Writable } from 'node:stream';
-import { loadConfig } from '../src/config/index.js';
+import { loadConfig, type ConfigInput } from '../src/config/index.js';
 import type { DecideInput } from '../src/pdp/index.js';
 import { buildApp, type Broker } from '../src/server/app.js';
 import { createLogger } from '../src/server/logger.js';
@@ -61,9 +61,9 @@ export function input(i: number, identity = 'ci/acme-api-deploy'): DecideInput {
   };
 }
 
-export async function benchBroker(bs: BenchStore, identities: readonly string[] = ['ci/acme-api-deploy']): Promise<Broker> {
+export async function benchBroker(bs: BenchStore, identities: readonly string[] = ['ci/acme-api-deploy'], overrides: Partial<ConfigInput> = {}): Promise<Broker> {
   const config = loadConfig(
-    { port: 0, logLevel: 'error', dataDir: bs.kind === 'pglite' ? bs.where : '/nonexistent', ...(bs.kind === 'pg' ? { databaseUrl: 'postgres://unused/x' } : {}) },
+    { port: 0, logLevel: 'error', dataDir: bs.kind === 'pglite' ? bs.where : '/nonexistent', ...(bs.kind === 'pg' ? { databaseUrl: 'postgres://unused/x' } : {}), ...overrides },
     {},
   );
   const sink = new Writable({ write: (_c, _e, cb) => cb() });

@@ -53,10 +53,10 @@ export function checkpointSource(db: Queryable): ExportSource<Checkpoint> {
   };
 }
 
-export async function listCheckpoints(db: Queryable, opts: { upTo?: number; latestOnly?: boolean } = {}): Promise<Checkpoint[]> {
+export async function listCheckpoints(db: Queryable, opts: { upTo?: number; after?: number; limit?: number; latestOnly?: boolean } = {}): Promise<Checkpoint[]> {
   const r = await db.query<CheckpointRow>(
-    `SELECT seq, hash, ts, instance, jws FROM audit_checkpoints WHERE seq <= $1 ORDER BY seq ${opts.latestOnly ? 'DESC LIMIT 1' : ''}`,
-    [opts.upTo ?? Number.MAX_SAFE_INTEGER],
+    `SELECT seq, hash, ts, instance, jws FROM audit_checkpoints WHERE seq <= $1 AND seq > $2 ORDER BY seq ${opts.latestOnly ? 'DESC' : ''} LIMIT $3`,
+    [opts.upTo ?? Number.MAX_SAFE_INTEGER, opts.after ?? -1, opts.latestOnly ? 1 : (opts.limit ?? Number.MAX_SAFE_INTEGER)],
   );
   return r.rows.map(checkpointFromRow);
 }

@@ -5,7 +5,11 @@
  *   audit.jsonl                  every audit event up to the verified head, as stored (hash-chained)
  *   audit.ocsf.jsonl             the same events as OCSF 1.3, each carrying its seq and hashes
  *   chain-head.json              the broker's verification (verifyChain) and our recomputation of
- *                                the exported chain: the last exported hash must equal the head
+ *                                the exported chain: the last exported hash must equal the head;
+ *                                and the `tether audit verify` command an auditor runs on this bundle
+ *   checkpoints.jsonl            the signed checkpoints (JWS, Ed25519) of the chain
+ *   audit-public-key.json        the checkpoint public key as the broker publishes it (an auditor
+ *                                compares it with the key they pinned from /.well-known/tether-audit-keys)
  *
  * Everything comes through the admin API of a running broker (--url). With --data-dir or
  * --database-url the audit log is read and verified straight from the store instead (an offline
@@ -17,7 +21,13 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { canonicalJson, chainHash, GENESIS_HASH, iterateAuditEvents, verifyChain, type AuditRecord, type VerifyResult } from '../audit/index.js';
+import { GENESIS_HASH, iterateAuditEvents, verifyChain, type AuditRecord, type VerifyResult } from '../audit/index.js';
+import { CHECKPOINT_KEYS_PATH } from '../audit/anchor-routes.js';
+import { createChainVerifier, recordBody } from '../audit/chain-verifier.js';
+import type { Checkpoint } from '../audit/checkpoint.js';
+import { checkpointJwks, deriveCheckpointKey } from '../audit/checkpoint-key.js';
+import { listCheckpoints } from '../audit/export-sources.js';
+import { resolveMasterKey } from '../tokens/key-store.js';
 import { toOcsf } from '../audit/ocsf.js';
 import { analyzePosture } from '../posture/analyze.js';
 import { renderPostureHtml } from '../posture/report-html.js';
@@ -31,11 +41,26 @@ const PAGE = 10_000;
 interface Source {
   verify(): Promise<VerifyResult>;
   events(upTo: number): AsyncIterable<AuditRecord>;
+  checkpoints(): Promise<Checkpoint[]>;
+  publicKey(): Promise<unknown>;
 }
 
 function apiSource(t: AdminTarget): Source {
   return {
     verify: () => adminCall<VerifyResult & Record<string, unknown>>(t, 'GET', '/admin/v1/audit/verify'),
+    async checkpoints() {
+      const out: Checkpoint[] = [];
+      for (let after = 0; ; ) {
+        const page = await adminCall<{ checkpoints: Checkpoint[] }>(t, 'GET', `/admin/v1/audit/checkpoints?after=${after}&limit=${PAGE}`);
+        out.push(...page.checkpoints);
+        if (page.checkpoints.length < PAGE) return out;
+        after = page.checkpoints[page.checkpoints.length - 1]!.seq;
+      }
+    },
+    async publicKey() {
+      const res = await fetch(t.url + CHECKPOINT_KEYS_PATH);
+      return res.ok ? res.json() : null;
+    },
     async *events(upTo) {
       let after = 0;
       while (after < upTo) {
@@ -48,9 +73,17 @@ function apiSource(t: AdminTarget): Source {
   };
 }
 
-function storeSource(store: Store): Source {
+function storeSource(store: Store, dataDir: string): Source {
   return {
     verify: () => verifyChain(store),
+    checkpoints: () => listCheckpoints(store),
+    async publicKey() {
+      try {
+        return checkpointJwks(await deriveCheckpointKey(resolveMasterKey(process.env.TETHER_MASTER_KEY || undefined, dataDir).key));
+      } catch {
+        return null; // no master key here: the auditor takes the key from the broker's published URL
+      }
+    },
     async *events(upTo) {
       for await (const e of iterateAuditEvents(store, {})) {
         if (e.seq > upTo) return;
@@ -61,23 +94,14 @@ function storeSource(store: Store): Source {
 }
 
 /** Recomputes the chain of what we export, exactly as `tether audit verify` does on the table. */
-function createExportCheck() {
-  let prev = GENESIS_HASH;
-  let expect = 1;
-  let broken: { seq: number; reason: string } | null = null;
+function createExportCheck(start: { seq: number; hash: string }) {
+  const v = createChainVerifier(start);
   return {
-    add(e: AuditRecord) {
-      if (broken) return;
-      const body = { seq: e.seq, ts: e.ts, type: e.type, actor: e.actor, identity: e.identity, data: e.data };
-      if (e.seq !== expect) broken = { seq: expect, reason: `event ${expect} is missing from the export` };
-      else if (e.prev_hash !== prev) broken = { seq: e.seq, reason: 'prev_hash does not link to the previous event' };
-      else if (chainHash(prev, canonicalJson(body)) !== e.hash) broken = { seq: e.seq, reason: 'hash does not match the event' };
-      else {
-        prev = e.hash;
-        expect += 1;
-      }
+    add: (e: AuditRecord) => v.add({ seq: e.seq, body: recordBody(e), prev_hash: e.prev_hash, hash: e.hash }),
+    result: () => {
+      const r = v.result();
+      return { ok: r.ok, events: r.events, last_hash: r.head.hash, ...(r.broken ? { broken: r.broken } : {}) };
     },
-    result: () => ({ ok: broken === null, events: expect - 1, last_hash: prev, ...(broken ? { broken } : {}) }),
   };
 }
 
@@ -111,10 +135,12 @@ export function registerEvidence(program: Command): void {
         }
 
         // 2. Verify first, then export up to the verified head: one chain in both files.
-        const source = store ? storeSource(store) : apiSource(target!);
+        const source = store ? storeSource(store, o.dataDir ?? process.env.TETHER_DATA_DIR ?? './tether-data') : apiSource(target!);
         const verification = await source.verify();
         const upTo = verification.head.seq;
-        const check = createExportCheck();
+        // After archive --prune the stored chain starts at the archive anchor, not at genesis.
+        const start = verification.start ?? { seq: 0, hash: GENESIS_HASH };
+        const check = createExportCheck(start);
         const jsonl = createWriteStream(join(o.out, 'audit.jsonl'), { mode: 0o600 });
         const ocsf = createWriteStream(join(o.out, 'audit.ocsf.jsonl'), { mode: 0o600 });
         for await (const e of source.events(upTo)) {
@@ -126,13 +152,24 @@ export function registerEvidence(program: Command): void {
         }
         await Promise.all([close(jsonl), close(ocsf)]);
         const exported = check.result();
+        // Only those the export reaches: a checkpoint signed after the verified head would read as a cut tail.
+        const checkpoints = (await source.checkpoints()).filter((c) => c.seq <= upTo);
+        await writeFile(join(o.out, 'checkpoints.jsonl'), checkpoints.map((c) => JSON.stringify(c) + '\n').join(''), { mode: 0o600 });
+        const publicKey = await source.publicKey();
+        if (publicKey) await writeFile(join(o.out, 'audit-public-key.json'), JSON.stringify(publicKey, null, 2) + '\n', { mode: 0o600 });
 
         // 3. The chain head an auditor compares against.
         const head = {
           generated_at: new Date().toISOString(),
           source: store ? `store (${store.kind})` : target!.url,
           verification,
-          export: { ...exported, matches_head: exported.ok && exported.events === upTo && exported.last_hash === verification.head.hash },
+          export: { ...exported, matches_head: exported.ok && exported.events === upTo - start.seq && exported.last_hash === verification.head.hash },
+          checkpoints: { count: checkpoints.length, latest: checkpoints[checkpoints.length - 1] ?? null },
+          verify_command:
+            start.seq > 0
+              ? 'events before the archive anchor are in the archives: tether audit verify --archive ARCHIVE_DIR --checkpoint checkpoints.jsonl --public-key PINNED_KEY --database-url ...'
+              : 'tether audit verify --events audit.jsonl --checkpoint checkpoints.jsonl --public-key audit-public-key.json   # compare the key with the one you pinned from ' +
+                CHECKPOINT_KEYS_PATH,
           how_to_reverify:
             'For each line of audit.jsonl in order: body = {seq, ts, type, actor, identity, data}; ' +
             'hash = SHA-256(prev_hash || RFC 8785 canonical JSON of body), hex; prev_hash of seq 1 is 64 zeros; ' +

@@ -266,7 +266,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
       admin.addHook('onRequest', adminAuth);
       await admin.register(inventoryRoutes, { inventory, view: (i) => ({ ...i, risk: detection.riskOf(i.id), open_findings: detection.openCount(i.id) }) });
       await admin.register(auditRoutes, { db: store });
-      await admin.register(auditAnchorAdminRoutes, { anchors });
+      await admin.register(auditAnchorAdminRoutes, { anchors, db: store });
       await admin.register(applyRoutes, { audit, sections: applySections });
       // ---- admin routes of domains ----
       await admin.register(policyRoutes, { db: store, audit, cache: pdp.policies, versions: pdp.versions, replay: pdp.replay });

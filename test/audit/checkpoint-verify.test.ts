@@ -128,6 +128,18 @@ describe('verify --checkpoint on PostgreSQL', () => {
       assert.equal(ok.code, 0, ok.stdout + ok.stderr);
       assert.match(ok.stdout, new RegExp(`anchored: ${cps.length} signed checkpoints verified .*latest at seq ${head.seq}`));
 
+      // The evidence bundle carries the checkpoints and a verify command that works on the bundle alone.
+      const ev = mkdtempSync(join(tmpdir(), 'tether-ev-'));
+      const e = await runCliAsync(['evidence', '--database-url', db.databaseUrl!, '--out', ev], { TETHER_MASTER_KEY: MASTER });
+      assert.equal(e.code, 0, e.stdout + e.stderr);
+      const headJson = JSON.parse(readFileSync(join(ev, 'chain-head.json'), 'utf8')) as { verify_command: string; checkpoints: { count: number } };
+      assert.equal(headJson.checkpoints.count, cps.length);
+      assert.match(headJson.verify_command, /^tether audit verify --events audit\.jsonl --checkpoint checkpoints\.jsonl --public-key audit-public-key\.json/);
+      const args = headJson.verify_command.split('#')[0]!.trim().split(/\s+/).slice(1).map((a) => (a.endsWith('.jsonl') || a.endsWith('.json') ? join(ev, a) : a));
+      const ve = await runCliAsync(args, {});
+      assert.equal(ve.code, 0, ve.stdout + ve.stderr);
+      assert.match(ve.stdout, /anchored: \d+ signed checkpoints verified/);
+
       const pk = await runCliAsync(['audit', 'public-key'], { TETHER_MASTER_KEY: MASTER });
       assert.deepEqual(JSON.parse(pk.stdout), JSON.parse(readFileSync(pkFile, 'utf8')));
 
