@@ -5,6 +5,7 @@ import { buildApp } from '../server/app.js';
 import { createLogger } from '../server/logger.js';
 import { readOrCreateSecret } from '../server/secret-files.js';
 import { openStore } from '../store/index.js';
+import { restrictDataDir, tightenTree } from './data-dir.js';
 
 export function registerServe(program: Command): void {
   program
@@ -56,6 +57,9 @@ Examples:
       };
       const config = loadConfig(flags);
       const logger = createLogger(config.logLevel);
+      // Before anything writes there: generated secrets and the embedded store are this user's only.
+      const embedded = !config.databaseUrl;
+      if (embedded || !config.adminToken || !config.masterKey) restrictDataDir(config.dataDir);
       let adminToken = config.adminToken;
       if (!adminToken) {
         const path = join(config.dataDir, 'admin-token');
@@ -64,6 +68,7 @@ Examples:
         logger.warn({ path }, s.created ? 'generated an admin token (set TETHER_ADMIN_TOKEN to choose one)' : 'using the admin token from the data dir');
       }
       const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+      if (embedded) tightenTree(config.dataDir);
       const broker = await buildApp({ config, store, logger, adminToken });
       const address = await broker.app.listen({ port: config.port, host: config.host });
       const listenUrl = address.replace('://0.0.0.0:', '://127.0.0.1:').replace('://[::]:', '://[::1]:');

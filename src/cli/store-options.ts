@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { openStore, type Store } from '../store/index.js';
+import { restrictDataDir, tightenTree } from './data-dir.js';
 
 /** `--data-dir` / `--database-url` for commands that read the store directly (offline tools). */
 export function withStoreOptions(cmd: Command): Command {
@@ -11,5 +12,9 @@ export function withStoreOptions(cmd: Command): Command {
 export async function openStoreFromOptions(o: { dataDir?: string; databaseUrl?: string }): Promise<Store> {
   const databaseUrl = o.databaseUrl ?? process.env.TETHER_DATABASE_URL;
   const dataDir = o.dataDir ?? process.env.TETHER_DATA_DIR ?? './tether-data';
-  return openStore({ databaseUrl: databaseUrl || undefined, dataDir }, { migrate: true });
+  if (databaseUrl) return openStore({ databaseUrl }, { migrate: true });
+  restrictDataDir(dataDir);
+  const store = await openStore({ dataDir }, { migrate: true });
+  tightenTree(dataDir);
+  return store;
 }

@@ -3,7 +3,7 @@
  * them to identities. Every export is listed by hand (STYLE.md §2).
  */
 export type { IssuerConfig, IssuerKind } from './issuer-config.js';
-export { issuerConfigSchema, jwksSchema, parseIssuerConfig, parseIssuerConfigs } from './issuer-config.js';
+export { assertUsableByBroker, issuerConfigSchema, jwksSchema, parseIssuerConfig, parseIssuerConfigs } from './issuer-config.js';
 export { readClaim, renderIdentity, checkClaimConstraints } from './claims.js';
 export type { JwksCache, JwksCacheOptions, JwksKeyResolver } from './jwks-cache.js';
 export { createJwksCache, allowInsecureJwksUri } from './jwks-cache.js';

@@ -14,6 +14,8 @@ import { IDENTITY_TEMPLATE } from './claims.js';
  *   `sub` its assertions carry (its identity id; never the issuer's `name`), `audience` the broker's
  *   token endpoint and/or issuer URL.
  */
+const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
+
 const claimValue = z.union([z.string(), z.number(), z.boolean()]);
 
 /** Only public asymmetric keys: a JWKS holding `oct` or private members is a misconfiguration. */
@@ -35,8 +37,18 @@ export const issuerConfigSchema = z
     /** The expected `aud`; with a list, the token must name at least one. */
     audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
     jwks: jwksSchema.optional(),
-    /** https only; loopback http needs the allowInsecureJwksUri symbol on the JWKS cache. */
-    jwks_uri: z.url({ protocol: /^https?$/ }).optional(),
+    /**
+     * https. `http:` only to a loopback host, for tests whose own JWKS cache sets the
+     * allowInsecureJwksUri symbol; the broker refuses every `http:` jwks_uri at apply
+     * (assertUsableByBroker). No credentials or fragment.
+     */
+    jwks_uri: z
+      .url({ protocol: /^https?$/ })
+      .refine((u) => new URL(u).protocol === 'https:' || LOOPBACK.test(new URL(u).hostname), {
+        message: 'must use https (anyone on the path could substitute the issuer\'s keys)',
+      })
+      .refine((u) => !new URL(u).username && !new URL(u).password && !new URL(u).hash, { message: 'must not carry credentials or a fragment' })
+      .optional(),
     /** Template over verified claims, e.g. `ci/{repository}`; dotted paths reach nested claims. */
     identity: z.string().regex(IDENTITY_TEMPLATE, 'identity: literal [A-Za-z0-9._:@/-] and {claim.path} placeholders'),
     /** Exact-match constraints on verified claims (dotted paths). */
@@ -57,14 +69,26 @@ export const issuerConfigSchema = z
 export type IssuerConfig = z.infer<typeof issuerConfigSchema>;
 export type IssuerKind = NonNullable<IssuerConfig['kind']>;
 
-/** Parses one issuer config; refusals are `invalid_request` naming each offending field. */
+/** Parses one issuer config; refusals are `invalid_request` naming the issuer and each offending field. */
 export function parseIssuerConfig(input: unknown): IssuerConfig {
   const result = issuerConfigSchema.safeParse(input);
   if (!result.success) {
     const why = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new TetherError('invalid_request', `invalid issuer config: ${why}`);
+    const name = (input as { name?: unknown } | null)?.name;
+    const which = typeof name === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(name) ? ` "${name}"` : '';
+    throw new TetherError('invalid_request', `invalid issuer config${which}: ${why}`);
   }
   return result.data;
+}
+
+/**
+ * What the broker itself can use: its JWKS cache fetches over https only, so an `http:` jwks_uri
+ * (even to loopback) is refused at apply rather than failing every exchange for the issuer.
+ */
+export function assertUsableByBroker(c: IssuerConfig): void {
+  if (c.jwks_uri !== undefined && new URL(c.jwks_uri).protocol !== 'https:') {
+    throw new TetherError('invalid_request', `invalid issuer config "${c.name}": jwks_uri: must use https; the broker never fetches issuer keys over http`);
+  }
 }
 
 /** Parses a list of issuer configs and refuses duplicate names. */

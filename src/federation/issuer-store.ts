@@ -7,7 +7,7 @@ import { parseWith, pathId } from '../server/validate.js';
 import { restoreIssuerIn, stoppedIssuers } from '../revocation/index.js';
 import { notifyChange, type Queryable } from '../store/index.js';
 import { assertNoIdentityOverlap } from './identity-overlap.js';
-import { parseIssuerConfig, parseIssuerConfigs, type IssuerConfig } from './issuer-config.js';
+import { assertUsableByBroker, parseIssuerConfig, parseIssuerConfigs, type IssuerConfig } from './issuer-config.js';
 
 const parsedOrNone = (config: unknown): IssuerConfig[] => {
   try {
@@ -40,6 +40,7 @@ export function createIssuerStore(deps: { db: Queryable; clock: () => Date }) {
   };
 
   async function upsertIn(q: Queryable, emit: Parameters<ApplySection>[1], cfg: IssuerConfig, actor: string): Promise<boolean> {
+    assertUsableByBroker(cfg);
     // Serialise issuer writes cluster-wide so two applies cannot each miss the other's template.
     await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['tether:issuers']);
     const others = await q.query<{ config: unknown }>('SELECT config FROM issuers WHERE name <> $1', [cfg.name]);

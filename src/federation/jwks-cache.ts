@@ -107,7 +107,9 @@ export function createJwksCache(options: JwksCacheOptions): JwksCache {
     keyResolver(jwksUri) {
       const url = new URL(jwksUri);
       if (url.protocol !== 'https:' && !(url.protocol === 'http:' && insecureOk)) {
-        throw new TypeError(`jwks_uri must use https (got ${url.protocol}); see allowInsecureJwksUri`);
+        // A stored config this cache cannot use (applied before https was enforced at apply): the
+        // exchange fails as unavailable (503), never as a server error.
+        throw new TetherError('unavailable', `the issuer's jwks_uri must use https (got ${url.protocol}); fix the issuer config`);
       }
       const key = url.href;
       let entry = entries.get(key);

@@ -54,6 +54,34 @@ for (const kind of STORE_KINDS) {
       assert.equal((await exchange(await github.token())).status, 200, 'the owner still gets its tokens');
     });
 
+    test('an unusable jwks_uri is refused at apply, naming the issuer and field; unreachable keys fail exchanges with an OAuth 4xx/503, never a 500', async () => {
+      for (const jwks_uri of ['http://keys.example.test/jwks', 'http://127.0.0.1:9/jwks']) {
+        const cfg = { name: 'plain-http', issuer: 'https://plain.example.test', audience: 'tether', jwks_uri, identity: 'plain/{repository}' };
+        for (const r of [await b.admin('POST', '/admin/v1/apply', { issuers: [cfg] }), await b.admin('POST', '/admin/v1/issuers', cfg)]) {
+          assert.equal(r.status, 400, JSON.stringify(r.body));
+          assert.equal(r.body.error, 'invalid_request');
+          assert.match(r.body.error_description, /issuer config "plain-http": jwks_uri: must use https/);
+        }
+      }
+      // Reachable config, unreachable keys.
+      const down = await createWorkloadIssuer({ iss: 'https://down.example.test' });
+      const applied = await b.admin('POST', '/admin/v1/issuers', { ...down.config({ name: 'down', identity: 'down/{repository}' }), jwks: undefined, jwks_uri: 'https://127.0.0.1:1/jwks' });
+      assert.equal(applied.status, 201, JSON.stringify(applied.body));
+      const r1 = await exchange(await down.token());
+      assert.ok(r1.status === 503 || (r1.status >= 400 && r1.status < 500), `status ${r1.status} ${JSON.stringify(r1.body)}`);
+      assert.equal(typeof r1.body.error, 'string');
+      assert.match(r1.body.error_description!, /keys/);
+      // A config stored before https was enforced at apply: the exchange is unavailable, not a 500.
+      const legacy = await createWorkloadIssuer({ iss: 'https://legacy.example.test' });
+      const cfg = { ...legacy.config({ name: 'legacy', identity: 'legacy/{repository}' }), jwks: undefined, jwks_uri: 'http://127.0.0.1:9/jwks' };
+      await b.broker.store.query(`INSERT INTO issuers (name, config, updated_at) VALUES ('legacy', $1, now())`, [JSON.stringify(cfg)]);
+      await b.broker.tokens.issuers.reload();
+      const r2 = await exchange(await legacy.token());
+      assert.equal(r2.status, 503, JSON.stringify(r2.body));
+      assert.equal(r2.body.error, 'unavailable');
+      assert.match(r2.body.error_description!, /jwks_uri must use https/);
+    });
+
     test('a subject token with an absurd lifetime or a future iat is refused', async () => {
       const longLived = await exchange(await github.token({}, { ttl: 3 * 86_400 }));
       assert.equal(longLived.status, 400, JSON.stringify(longLived.body));

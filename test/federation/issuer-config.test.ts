@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { TetherError } from '../../src/errors.js';
-import { parseIssuerConfig, parseIssuerConfigs, readClaim, renderIdentity } from '../../src/federation/index.js';
+import { assertUsableByBroker, parseIssuerConfig, parseIssuerConfigs, readClaim, renderIdentity } from '../../src/federation/index.js';
 
 const base = {
   name: 'github-actions',
@@ -48,6 +48,17 @@ describe('issuer config', () => {
     for (const identity of ['ci/{repository', 'ci/{}', 'ci/{a b}', 'ci x', '']) refused({ ...base, identity }, /identity/);
     refused({ ...base, audiance: 'typo' }, /audiance|Unrecognized/);
     refused({ ...base, jwks_uri: 'file:///etc/jwks.json' }, /jwks_uri/);
+  });
+
+  it('refuses an http jwks_uri (loopback aside), credentials and fragments, naming the issuer and field', () => {
+    for (const jwks_uri of ['http://token.actions.githubusercontent.com/.well-known/jwks', 'http://10.0.0.1/jwks', 'http://127.0.0.1.evil.example/jwks']) {
+      refused({ ...base, jwks_uri }, /^invalid issuer config "github-actions": jwks_uri: must use https/);
+    }
+    refused({ ...base, jwks_uri: 'https://user:pw@issuer.example/jwks' }, /jwks_uri: must not carry credentials/);
+    refused({ ...base, jwks_uri: 'https://issuer.example/jwks#x' }, /jwks_uri: must not carry credentials or a fragment/);
+    // Loopback http parses (tests give their own JWKS cache the allowInsecureJwksUri symbol); the broker refuses it at apply.
+    for (const jwks_uri of ['http://127.0.0.1:8080/jwks', 'http://localhost/jwks', 'http://[::1]:9/jwks']) assert.equal(parseIssuerConfig({ ...base, jwks_uri }).jwks_uri, jwks_uri);
+    assert.throws(() => assertUsableByBroker(parseIssuerConfig({ ...base, jwks_uri: 'http://127.0.0.1:8080/jwks' })), /"github-actions": jwks_uri: must use https/);
   });
 
   it('refuses duplicate issuer names', () => {
