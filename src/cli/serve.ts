@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { loadConfig, type ConfigInput } from '../config/index.js';
 import { buildApp } from '../server/app.js';
 import { createLogger } from '../server/logger.js';
-import { readOrCreateSecret } from '../server/secret-files.js';
+import { readOrCreateSecret } from '../config/secret-files.js';
 import { openStore } from '../store/index.js';
 import { restrictDataDir, tightenTree } from './data-dir.js';
 

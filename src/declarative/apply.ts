@@ -1,16 +1,15 @@
 import { invalidRequest } from '../errors.js';
-import type { FastifyInstance } from 'fastify';
-import type { AuditInput, AuditWriter } from '../audit/index.js';
+import type { AuditInput } from '../audit/index.js';
 import type { Inventory } from '../inventory/identities.js';
-import { parseWith } from '../server/validate.js';
 import type { Queryable } from '../store/index.js';
-import { ApplyBundle } from './bundle.js';
+import type { ApplyBundle } from './bundle.js';
 
 /**
  * One section of a bundle (issuers, routes, policies, ...), applied inside the apply transaction.
- * Returns a line per change; an empty list means the section was already as declared.
+ * Returns a line per change; an empty list means the section was already as declared. Under a
+ * dry-run the transaction is rolled back at the end: a section records nothing outside it.
  */
-export type ApplySection = (q: Queryable, emit: (e: AuditInput) => void, bundle: ApplyBundle) => Promise<string[]>;
+export type ApplySection = (q: Queryable, emit: (e: AuditInput) => void, bundle: ApplyBundle, opts: { dryRun: boolean }) => Promise<string[]>;
 
 /** Identities: create what is missing, patch what differs, leave the rest (apply never deletes). */
 export function identitiesSection(inventory: Pick<Inventory, 'createIn' | 'patchIn'>): ApplySection {
@@ -34,17 +33,4 @@ export function identitiesSection(inventory: Pick<Inventory, 'createIn' | 'patch
     }
     return changes;
   };
-}
-
-export async function applyRoutes(app: FastifyInstance, opts: { audit: Pick<AuditWriter, 'transact'>; sections: ApplySection[] }) {
-  app.post('/apply', async (req) => {
-    const bundle = parseWith(ApplyBundle, req.body, 'bundle');
-    const changes = await opts.audit.transact(async (q, emit) => {
-      const all: string[] = [];
-      for (const section of opts.sections) all.push(...(await section(q, emit, bundle)));
-      if (all.length) emit({ type: 'config.applied', actor: 'apply', data: { changes: all.length } });
-      return all;
-    });
-    return { changed: changes.length > 0, changes };
-  });
 }

@@ -9,6 +9,8 @@ export class ConfigFileError extends Error {}
 
 /** tether.yaml's top level; later domains validate their sections in detail on the server. */
 const TetherYaml = z.strictObject({
+  /** The policy set this directory owns: its .cedar files replace that set's, and no other team's. */
+  policy_set: z.string().optional(),
   identities: z.array(IdentityCreate).optional(),
   issuers: z.array(z.record(z.string(), z.unknown())).optional(),
   routes: z.array(z.record(z.string(), z.unknown())).optional(),
@@ -51,6 +53,7 @@ export function loadConfigDir(dir: string): ApplyBundle {
     const r = TetherYaml.safeParse(doc);
     if (!r.success) throw new ConfigFileError(describe(yamlPath, r.error.issues));
     bundle.identities = r.data.identities ?? [];
+    if (r.data.policy_set !== undefined) bundle.policy_set = r.data.policy_set;
     if (r.data.issuers) bundle.issuers = r.data.issuers;
     if (r.data.routes) bundle.routes = r.data.routes;
   }

@@ -21,11 +21,11 @@ import type { EntityCache } from '../entities/index.js';
 import { TetherError } from '../errors.js';
 import type { IdentityCache, IdentityEntity } from '../inventory/identity-cache.js';
 import type { ActivePolicySet, PolicyCache } from '../policy/policy-cache.js';
-import { evaluate, type Obligations } from '../policy/index.js';
+import { evaluate } from '../policy/index.js';
 import { NO_OBLIGATIONS } from '../policy/obligations.js';
 import { buildRequest, checkInput, identityRefusal, principalIdentity, type CheckedInput } from './build-request.js';
 import { decisionRecord } from './decision-record.js';
-import type { DecideInput, DecideOutput, DecisionReasons, DecisionStage, DecisionToken } from './decision-types.js';
+import type { DecideInput, DecideOutput, DecisionStage, DecisionToken, Verdict } from './decision-types.js';
 import { createObservers, type DecisionObserver } from './observers.js';
 import { ownContextOf, type OwnContext } from './own-context.js';
 
@@ -48,14 +48,6 @@ export interface PipelineDeps {
   risk?: RiskView;
   /** False when this instance may have missed cluster changes: decisions fail closed (503). */
   isCurrent?: () => boolean;
-}
-
-export interface Verdict {
-  readonly allow: boolean;
-  readonly stage: DecisionStage;
-  readonly reasons: DecisionReasons;
-  readonly obligations: Obligations;
-  readonly policyVersion: number | null;
 }
 
 export interface DecisionPipeline {

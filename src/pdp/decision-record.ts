@@ -6,8 +6,7 @@
  */
 import type { AuditInput } from '../audit/index.js';
 import type { CheckedInput } from './build-request.js';
-import type { Verdict } from './decide.js';
-import type { DecideInput, DecisionPhase, DecisionStage } from './decision-types.js';
+import type { DecideInput, DecisionPhase, DecisionStage, Verdict } from './decision-types.js';
 import type { OwnContext } from './own-context.js';
 
 export interface DecisionRecordData {

@@ -94,3 +94,12 @@ export interface DecideOutput {
   /** Policy version that decided, or null when none is active. */
   readonly policyVersion: number | null;
 }
+
+/** What the kernel's pure part answers (a live decision, a dry-run replay): before audit and metrics. */
+export interface Verdict {
+  readonly allow: boolean;
+  readonly stage: DecisionStage;
+  readonly reasons: DecisionReasons;
+  readonly obligations: Obligations;
+  readonly policyVersion: number | null;
+}

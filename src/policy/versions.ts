@@ -95,8 +95,7 @@ export async function activateIn(
   actor: string,
   deps: PolicyVersionDeps,
 ): Promise<ActivateResult> {
-  // Orders concurrent activations across instances: version = max + 1 must not be taken twice.
-  await q.query('LOCK TABLE policy_sets IN SHARE ROW EXCLUSIVE MODE');
+  await lockPolicySets(q);
   const active = await readActiveVersion(q);
   const hash = sourceHashOf(c.schema === undefined ? { files: c.files } : { files: c.files, schema: c.schema });
   if (active?.sourceHash === hash) {
@@ -136,14 +135,51 @@ export async function activateIn(
   return { changed: true, version, sourceHash: hash, previousVersion: active?.version ?? null, ...checked };
 }
 
-/** `bundle.policies` (+ `bundle.schema`): DIR/**\/*.cedar and DIR/*.cedarschema from `tether apply`. */
+/** Separates a named policy set from a file name in the stored file keys (`payments::orders.cedar`). */
+export const POLICY_SET_SEPARATOR = '::';
+
+/** The policy set a stored file key belongs to: the named set before `::`, else the default set. */
+export function policySetOf(fileKey: string): string | null {
+  const i = fileKey.indexOf(POLICY_SET_SEPARATOR);
+  return i < 0 ? null : fileKey.slice(0, i);
+}
+
+/**
+ * `bundle.policies` (+ `bundle.schema`): DIR/**\/*.cedar and DIR/*.cedarschema from `tether apply`.
+ *
+ * A directory owns only the policy set it declares (`policy_set` in tether.yaml): its files replace
+ * that set's files in the active policies and leave every other set's alone, so two teams applying
+ * their directories one after the other each keep their policies. Files of a named set are stored as
+ * `<set>::<file>` (so default policy ids `<file>:<index>` cannot collide across sets); a directory
+ * without `policy_set` owns the default set (the bare file names) and the schema, which is shared.
+ * The merged set is compiled and validated as a whole, so a duplicate `@id` across sets is refused.
+ */
 export function policiesSection(deps: PolicyVersionDeps): ApplySection {
-  return async (q, emit, bundle) => {
+  return async (q, emit, bundle, opts) => {
+    const set = bundle.policy_set ?? null;
     if (bundle.policies === undefined) {
       if (bundle.schema !== undefined) throw invalidRequest('schema: a Cedar schema is applied together with its policies');
       return [];
     }
-    const r = await activateIn(q, emit, { files: bundle.policies, schema: bundle.schema }, 'apply', deps);
-    return r.changed ? [`policies: version ${r.version} activated (${r.policies.length} policies)`] : [];
+    if (set !== null && bundle.schema !== undefined) {
+      throw invalidRequest(`schema: the Cedar schema is shared by every policy set; apply it from the directory without policy_set, not from ${JSON.stringify(set)}`);
+    }
+    const bad = Object.keys(bundle.policies).find((f) => f.includes(POLICY_SET_SEPARATOR));
+    if (bad !== undefined) throw invalidRequest(`policies: file name ${JSON.stringify(bad)} must not contain "${POLICY_SET_SEPARATOR}"`);
+    await lockPolicySets(q);
+    const active = await readActiveVersion(q);
+    const files: Record<string, string> = {};
+    for (const [k, text] of Object.entries(active?.files ?? {})) if (policySetOf(k) !== set) files[k] = text;
+    for (const [f, text] of Object.entries(bundle.policies)) files[set === null ? f : `${set}${POLICY_SET_SEPARATOR}${f}`] = text;
+    const schema = set === null ? bundle.schema : (active?.schema ?? undefined);
+    const d = opts.dryRun ? { clock: deps.clock } : deps; // a dry-run records nothing outside its transaction
+    const r = await activateIn(q, emit, { files, schema }, 'apply', d);
+    const owner = set === null ? 'policies' : `policies (policy set ${set})`;
+    return r.changed ? [`${owner}: version ${r.version} activated (${r.policies.length} policies)`] : [];
   };
+}
+
+/** Orders concurrent activations across instances: version = max + 1 must not be taken twice. */
+async function lockPolicySets(q: Queryable): Promise<void> {
+  await q.query('LOCK TABLE policy_sets IN SHARE ROW EXCLUSIVE MODE');
 }

@@ -8,11 +8,9 @@ import type { AuditWriter } from '../audit/index.js';
 import type { Inventory } from '../inventory/identities.js';
 import type { Queryable } from '../store/index.js';
 import { createReviewSignals, type SignalOptions } from './signals.js';
-import type { ReviewRouteOptions } from './routes.js';
 
 export { claimsFingerprint, createReviewSignals } from './signals.js';
 export type { ReviewSignals, IdentityState, SignalOptions } from './signals.js';
-export { reviewRoutes } from './routes.js';
 export type { Review, ReviewReason, ReviewStatus } from './review-store.js';
 export { REVIEW_REASONS } from './review-store.js';
 
@@ -27,7 +25,8 @@ export interface ReviewDeps {
 
 export function createReviews(deps: ReviewDeps) {
   const signals = createReviewSignals(deps, deps.options);
-  const routeOptions: ReviewRouteOptions = {
+  // What reviews/routes.ts (mounted by the composition root) needs.
+  const routeOptions = {
     db: deps.db,
     audit: deps.audit,
     clock: deps.clock,

@@ -5,34 +5,12 @@ import { TetherError } from '../errors.js';
 import type { DecisionPipeline } from '../pdp/index.js';
 import { bearerMatcher } from '../server/admin-auth.js';
 import type { ResourceCheck, ResourceRequest } from '../tokens/check-resource-request.js';
-import type { TokenRefusal, TokenRefusalReason } from '../tokens/token-refusal.js';
+import type { TokenRefusal } from '../tokens/token-refusal.js';
+import type { CredentialRefusal } from './credential-refusal.js';
 import { originalRequest } from './original-request.js';
 import { parseRequestTarget } from './request-target.js';
 import { matchRoute } from './route-config.js';
 import type { RouteStore } from './route-store.js';
-
-/**
- * A credential refused before policy (401), for detection. Every fact here is verified: `identity`,
- * `jti`, `grant` and `jkt` come from a token whose signature verified, `presentedJkt` from a proof
- * whose signature verified; a token that did not verify is anonymous. Refusals that are the
- * server's doing (`state_may_be_stale`) are never reported here.
- */
-export interface CredentialRefusal {
-  at: Date;
-  route: string;
-  /** Which step of the resource-server check refused. */
-  code: TokenRefusalReason;
-  /** Human-readable description (for logs; match on `code`). */
-  reason: string;
-  identity?: string;
-  jti?: string;
-  grant?: string;
-  jkt?: string;
-  presentedJkt?: string;
-  sourceIp: string;
-  method: string;
-  path: string;
-}
 
 export interface ExtAuthzDeps {
   routes: Pick<RouteStore, 'get'>;

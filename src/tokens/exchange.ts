@@ -5,7 +5,6 @@ import type { Grants } from '../grants/grants.js';
 import type { Inventory } from '../inventory/identities.js';
 import type { DecisionPipeline } from '../pdp/index.js';
 import { MAX_TOKEN_LIFETIME_SECONDS } from '../revocation/index.js';
-import type { Metrics } from '../server/metrics.js';
 import { mintAccessToken } from './access-token.js';
 import type { DpopNonces } from './dpop-nonce.js';
 import { singleDpopHeader } from './dpop-header.js';
@@ -42,7 +41,8 @@ export interface ExchangeDeps {
   grants: Pick<Grants, 'openOrReuse'>;
   keys: Pick<KeyStore, 'ring'>;
   audit: Pick<AuditWriter, 'append'>;
-  metrics: Pick<Metrics, 'issuances'>;
+  /** The issuance counter (server/metrics.ts), passed in: domain code does not import the server. */
+  metrics: { issuances: { inc(labels: { outcome: string }): void } };
   clock: () => Date;
   /** False while this instance may have missed cluster changes (revocations, suspensions): fail closed. */
   isCurrent?: () => boolean;

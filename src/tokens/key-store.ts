@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { AuditWriter } from '../audit/index.js';
 import { MAX_TOKEN_LIFETIME_SECONDS } from '../revocation/index.js';
-import { readOrCreateSecret } from '../server/secret-files.js';
+import { readOrCreateSecret } from '../config/secret-files.js';
 import { notifyChange, type Queryable, type Store } from '../store/index.js';
 import { createKeyRing, type KeyRing, type StoredSigningKey } from './key-ring.js';
 import { parseMasterKey, sealPrivateKey } from './key-seal.js';

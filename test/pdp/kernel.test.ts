@@ -140,5 +140,33 @@ for (const kind of STORE_KINDS) {
       assert.equal(decodeJwt(after.body.access_token!).grant, held.body.grant_id);
       assert.equal((await b.admin('POST', '/admin/v1/apply', { identities: IDENTITIES, issuers: [gha.config()], entities: ENTITIES, policies: GROUP_POLICIES, routes: [ordersRoute(GW)] })).status, 200);
     });
+
+    test("reusing a live grant re-checks detection's approval hold", async () => {
+      const key = await createDpopKey();
+      const task = [{ type: 'tether_task', purpose: 'hourly sync' }];
+      const first = await exchange('acme/api', 'orders:read', key, task);
+      assert.equal(first.status, 200, JSON.stringify(first.body));
+      const token = first.body.access_token!;
+      // A burst of refused requests raises `enumeration`, whose response holds new grants for approval.
+      for (let i = 0; i < 10; i++) {
+        const path = `/orders/${i}`;
+        const r = await fetch(`${b.url}/ext-authz/orders${path}`, { method: 'DELETE', headers: { authorization: `DPoP ${token}`, dpop: await key.proof('DELETE', `${GW}${path}`, { accessToken: token }) } });
+        assert.equal(r.status, 403);
+      }
+      let held = false;
+      for (let i = 0; i < 100 && !held; i++) {
+        const f = await b.admin('GET', `/admin/v1/findings?rule=enumeration&identity=${encodeURIComponent('ci/acme/api')}`);
+        held = f.body.findings.some((x: { response: string }) => x.response === 'require_approval');
+        if (!held) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(held, 'enumeration finding with require_approval');
+      // The same task's live grant is not reused past the hold: the exchange waits for a human.
+      const again = await exchange('acme/api', 'orders:read', key, task);
+      assert.equal(again.status, 400, JSON.stringify(again.body));
+      assert.equal(again.body.error, 'authorization_pending');
+      assert.notEqual(again.body.grant_id, decodeJwt(token).grant);
+      const last = (await decisions('ci/acme/api')).filter((e) => e.data.phase === 'issue').at(-1)!;
+      assert.deepEqual(last.data.obligations, { approval: true, break_glass: false, bearer: false, held: true });
+    });
   });
 }
