@@ -12,6 +12,7 @@ import { verifyDpopProof } from './dpop-proof.js';
 import { required } from './form.js';
 import type { KeyStore } from './key-store.js';
 import type { ReplayGuard } from './replay-guard.js';
+import { taskInstance } from '../grants/task-instance.js';
 import { parseTaskDetails, type TaskDetails } from './task-details.js';
 
 export const GRANT_TYPE_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -244,7 +245,7 @@ export function createExchange(deps: ExchangeDeps) {
       identity: identityId,
       audience,
       actions: scopes,
-      task: { purpose: task.purpose, ticket: task.ticket },
+      task: { purpose: task.purpose, ticket: task.ticket, instance: taskInstance(verified.issuer, verified.claims as Record<string, unknown>, jkt) },
       issuer: verified.issuer.name,
       ttlSeconds: grantTtl,
       approval,

@@ -7,14 +7,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startBroker, type RunningBroker } from '../helpers/broker.js';
-import { claimsOf, client, createDpopKey, eventually, ID, setupOrders } from './fixture.js';
+import { claimsOf, client, createDpopKey, eventually, ID, optInConfig, setupOrders } from './fixture.js';
 
 describe('detection and response in a running broker', () => {
   let b: RunningBroker;
   let c: ReturnType<typeof client>;
 
   before(async () => {
-    b = await startBroker('pglite');
+    // ci_job opted in to identity-wide responses (the enumeration hold below); off by default.
+    b = await startBroker('pglite', { detectionConfig: optInConfig(['ci_job']) });
     const gha = await setupOrders((m, p, body) => b.admin(m, p, body));
     c = client(b.url, b.url, gha);
   });
