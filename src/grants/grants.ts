@@ -58,6 +58,12 @@ export interface GrantRequest {
   /** Seconds the grant should live once active. */
   ttlSeconds: number;
   approval: boolean;
+  /**
+   * A detection hold is open for the identity (detect/cluster-view requireApproval): a live grant is
+   * reused only if a human approved it, so a session under suspicion cannot carry on through its
+   * grant; otherwise the request waits for a human like any `@approval` grant.
+   */
+  held?: boolean;
   breakGlass: { justification: string } | null;
 }
 
@@ -86,7 +92,12 @@ export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'tr
 
   /** The read-only fast path: a live grant that already covers the request. */
   const reusable = (g: Grant, r: GrantRequest, now: number) =>
-    g.state === 'active' && g.break_glass === (r.breakGlass !== null) && !!g.not_after && Date.parse(g.not_after) > now + 5000 && covers(g.actions, r.actions);
+    g.state === 'active' &&
+    (!r.held || g.decided_by !== null) &&
+    g.break_glass === (r.breakGlass !== null) &&
+    !!g.not_after &&
+    Date.parse(g.not_after) > now + 5000 &&
+    covers(g.actions, r.actions);
 
   // Live grants by (identity, audience, task, break-glass): the exchange's reuse lookup answered from
   // memory. Only a hint: it is emptied on every revocation notice (every grant end and revocation
@@ -127,9 +138,7 @@ export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'tr
         const now = clock();
         for (const g of await candidates(q, r)) {
           const sameActions = g.actions.length === r.actions.length && covers(g.actions, r.actions);
-          if (g.state === 'active' && g.not_after && Date.parse(g.not_after) > now.getTime() + 5000 && covers(g.actions, r.actions) && g.break_glass === (r.breakGlass !== null)) {
-            return { kind: 'active', grant: g, reused: true } as const;
-          }
+          if (reusable(g, r, now.getTime())) return { kind: 'active', grant: g, reused: true } as const;
           if (r.approval && g.state === 'pending' && sameActions) return { kind: 'pending', grant: g } as const;
           if (r.approval && g.state === 'denied' && sameActions && g.ended_at && Date.parse(g.ended_at) > now.getTime() - 3600_000) {
             return { kind: 'denied', grant: g } as const;

@@ -226,7 +226,9 @@ export function createExchange(deps: ExchangeDeps) {
       if (d.obligations.ttlSeconds !== undefined) ttlCap = Math.min(ttlCap ?? Infinity, d.obligations.ttlSeconds);
     }
     // A detection response may hold this identity's new grants for approval (policy cannot waive it).
-    if (!approval && deps.requireApproval?.(identityId, scopes)) {
+    // A hold also stops reuse of a grant no human approved (grants.ts `held`).
+    const held = deps.requireApproval?.(identityId, scopes) === true;
+    if (held) {
       approval = true;
       note({ approval: 'required by a detection finding' });
     }
@@ -249,6 +251,7 @@ export function createExchange(deps: ExchangeDeps) {
       issuer: verified.issuer.name,
       ttlSeconds: grantTtl,
       approval,
+      held,
       breakGlass: task.breakGlass ? { justification: task.justification! } : null,
     });
     if (outcome.kind === 'pending') {

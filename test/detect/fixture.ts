@@ -28,9 +28,9 @@ forbid (principal, action, resource) when { context.risk >= 80 };
  * A detection config file opting these identity kinds in to identity-wide responses (suspend,
  * approval holds), which are off by default; the default rules are kept.
  */
-export function optInConfig(kinds: readonly string[]): string {
+export function optInConfig(kinds: readonly string[], extraYaml = ''): string {
   const file = join(mkdtempSync(join(tmpdir(), 'tether-detect-optin-')), 'detection.yaml');
-  writeFileSync(file, `responses:\n  identity_wide: [${kinds.join(', ')}]\n`);
+  writeFileSync(file, `responses:\n  identity_wide: [${kinds.join(', ')}]\n${extraYaml}`);
   return file;
 }
 
