@@ -1,9 +1,10 @@
 /**
- * This instance's in-memory view of the findings that matter to decisions, cluster-wide: open ones
- * (the risk floor of an open critical finding holds on every instance, not only the one that raised
- * it) and approval holds. Filled from the table at start and on resync, and per identity on every
+ * This instance's in-memory view of the findings that matter to decisions, cluster-wide: the open
+ * ones (the risk floor of an open critical finding holds on every instance, not only the one that
+ * raised it, and so do approval holds). Filled from the table at start and on resync, and per identity on every
  * `findings` notification, so the request path only ever reads memory.
  */
+import { combineRisk } from './evidence-grade.js';
 import type { FindingSummary } from './findings-store.js';
 
 export interface ClusterView {
@@ -21,7 +22,7 @@ export interface ClusterView {
    * Risk from the identity's open findings anywhere in the cluster, decayed like the detector's own
    * (risk.ts): what every instance agrees on, and what survives a restart.
    */
-  risk(identity: string, now: number, o: { halfLifeMs: number; points: Record<string, number> }): number;
+  risk(identity: string, now: number, o: { halfLifeMs: number; points: Record<string, number>; baselineMax: number }): number;
 }
 
 const REVOKING = new Set(['revoke_grant', 'narrow', 'suspend', 'revoke_identity']);
@@ -75,6 +76,7 @@ export function createClusterView(): ClusterView {
       const m = byIdentity.get(identity);
       if (!m) return false;
       for (const f of m.values()) {
+        if (!f.open) continue;
         if (f.response === 'require_approval') return true;
         if (f.response === 'narrow' && (f.actions.length === 0 || actions.some((a) => f.actions.includes(a)))) return true;
       }
@@ -83,11 +85,18 @@ export function createClusterView(): ClusterView {
     grantRevoked: (grant) => grants.has(grant),
     open: (identity) => [...(byIdentity.get(identity)?.values() ?? [])].filter((f) => f.open),
     risk(identity, now, o) {
-      let points = 0;
+      let strong = 0;
+      let baseline = 0;
+      const rules = new Set<string>();
       for (const f of byIdentity.get(identity)?.values() ?? []) {
-        if (f.open) points += (o.points[f.severity] ?? 0) * 2 ** (-Math.max(0, now - f.createdAt) / o.halfLifeMs);
+        if (!f.open) continue;
+        const pts = (o.points[f.severity] ?? 0) * 2 ** (-Math.max(0, now - f.createdAt) / o.halfLifeMs);
+        if (f.grade === 'baseline') {
+          baseline += pts;
+          rules.add(f.rule);
+        } else strong += pts;
       }
-      return Math.min(100, Math.round(points));
+      return combineRisk(strong, baseline, rules.size, o.baselineMax);
     },
   };
 }

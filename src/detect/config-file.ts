@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { RULE_IDS } from './finding.js';
 import { resolveDetectionOptions, type DetectionOptionsInput } from './options.js';
-import type { ResponsePolicy } from './responses.js';
+import { DEFAULT_RESPONSE_POLICY, type ResponsePolicy } from './responses.js';
 
 const RESPONSE = z.enum(['alert', 'require_approval', 'narrow', 'suspend', 'revoke_grant', 'revoke_identity']);
 const SEVERITY = z.enum(['low', 'medium', 'high', 'critical']);
@@ -17,6 +17,8 @@ const DetectionConfigSchema = z.strictObject({
     .strictObject({
       rules: z.partialRecord(z.enum(RULE_IDS), z.union([RESPONSE, perSeverity])).optional(),
       severities: perSeverity.optional(),
+      /** Identity kinds for which identity-wide responses (suspend, approval holds) are taken. */
+      identity_wide: z.array(z.enum(['service_account', 'ci_job', 'workload', 'ai_agent', 'api_client'])).optional(),
       fallback: RESPONSE.default('alert'),
     })
     .optional(),
@@ -51,6 +53,10 @@ export function loadDetectionConfig(path: string): { options?: DetectionOptionsI
     }
     out.options = options;
   }
-  if (r.data.responses) out.responses = r.data.responses as ResponsePolicy;
+  if (r.data.responses) {
+    // Left out, `rules` keeps the defaults: opting kinds in must not silently drop the default rules.
+    const { identity_wide, rules, ...rest } = r.data.responses;
+    out.responses = { ...(rest as ResponsePolicy), rules: (rules as ResponsePolicy['rules']) ?? DEFAULT_RESPONSE_POLICY.rules, ...(identity_wide ? { identityWide: identity_wide } : {}) };
+  }
   return out;
 }

@@ -16,6 +16,7 @@ import {
   resourceTypeOf,
   type BaselineJSON,
 } from './baseline.js';
+import { evidenceGrade, ONE_OPEN_PER_IDENTITY } from './evidence-grade.js';
 import type { DetectionEvent } from './events.js';
 import type { Finding } from './finding.js';
 import { resolveDetectionOptions, type DetectionOptionsInput } from './options.js';
@@ -164,6 +165,8 @@ export function createDetector(input: CreateDetectorInput): Detector {
     for (const rule of rules) {
       const key = rule.dedupe === 'grant' ? (e.grantId ?? e.taskId ?? e.jti ?? '') : '';
       if (s.cooldowns !== undefined && inCooldown(s, rule, key, e.at)) continue;
+      // One open finding per baseline rule and identity: a second says nothing the first did not.
+      if (ONE_OPEN_PER_IDENTITY.has(rule.id) && s.baselineRules.has(rule.id)) continue;
       const evidence = rule.check(ctx);
       if (!evidence) continue;
       startCooldown(s, rule, key, e.at);
@@ -176,6 +179,10 @@ export function createDetector(input: CreateDetectorInput): Detector {
         evidence,
         createdAt: e.at,
       };
+      // A token seen from another network or workload is a baseline signal (NAT, meshes, clusters
+      // produce it), not the key evidence that earns the critical grade (evidence-grade.ts).
+      if (f.severity === 'critical' && evidenceGrade(f) === 'baseline') f.severity = 'high';
+      if (e.identityKind !== undefined) f.identityKind = e.identityKind;
       // A replay without a grant id on the event still names the grant from the token's first sighting,
       // so a revoke_grant response knows what to revoke.
       const grantId = e.grantId ?? (typeof evidence.grantId === 'string' ? evidence.grantId : undefined);

@@ -1,4 +1,5 @@
 /** Findings: what a rule raises. The shape is what the admin API lists and the webhook sends. */
+import type { IdentityKind } from './events.js';
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
 
@@ -17,6 +18,8 @@ export interface Finding {
   evidence: Record<string, unknown>;
   grantId?: string;
   jti?: string;
+  /** Inventory kind of the identity, when known: identity-wide responses are opted in per kind. */
+  identityKind?: IdentityKind;
   /** Epoch ms of the event that raised it (event time, so replayed history dates findings correctly). */
   createdAt: number;
   resolvedAt?: number;

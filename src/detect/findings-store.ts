@@ -5,6 +5,7 @@
  */
 import { TetherError } from '../errors.js';
 import type { Queryable } from '../store/index.js';
+import { evidenceGrade, type EvidenceGrade } from './evidence-grade.js';
 import type { Finding } from './finding.js';
 import type { DetectionResponse } from './responses.js';
 
@@ -147,6 +148,8 @@ export interface FindingSummary {
   actions: readonly string[];
   /** Epoch ms the finding was raised (its risk points decay from here). */
   createdAt: number;
+  /** evidence-grade.ts: baseline findings' risk is bounded. */
+  grade: EvidenceGrade;
 }
 
 interface SummaryRow {
@@ -162,7 +165,8 @@ interface SummaryRow {
 }
 
 const toSummary = (r: SummaryRow): FindingSummary => {
-  const detail = (json(r.evidence) ?? {}).response_detail as { actions?: unknown } | undefined;
+  const evidence = json(r.evidence) ?? {};
+  const detail = evidence.response_detail as { actions?: unknown } | undefined;
   return {
     id: r.id,
     identity: r.identity,
@@ -173,6 +177,7 @@ const toSummary = (r: SummaryRow): FindingSummary => {
     grantId: r.grant_id,
     actions: Array.isArray(detail?.actions) ? detail.actions.filter((a): a is string => typeof a === 'string') : [],
     createdAt: new Date(r.created_at).getTime(),
+    grade: evidenceGrade({ rule: r.rule, evidence }),
   };
 };
 
@@ -180,8 +185,9 @@ const toSummary = (r: SummaryRow): FindingSummary => {
 export const LIVE_FINDINGS_MAX = 100_000;
 
 /**
- * Findings that still matter to decisions: open ones (risk), and approval holds (require_approval,
- * narrow) that were resolved without being reversed. Of one identity, or of all.
+ * Findings that still matter to decisions: the open ones (risk and approval holds). Resolving a
+ * finding lifts what it imposed: a hold kept after an operator closed the finding as a false
+ * positive is the kind of harm that gets detection switched off. Of one identity, or of all.
  */
 export async function liveFindings(q: Queryable, identity?: string): Promise<FindingSummary[]> {
   const p: unknown[] = [];
@@ -189,7 +195,7 @@ export async function liveFindings(q: Queryable, identity?: string): Promise<Fin
   p.push(LIVE_FINDINGS_MAX);
   const r = await q.query<SummaryRow>(
     `SELECT id, identity, rule, severity, status, response, grant_id, evidence, created_at FROM findings
-      WHERE ${scope}(status = 'open' OR (response IN ('require_approval', 'narrow') AND coalesce(resolution->>'reversed', 'false') <> 'true'))
+      WHERE ${scope}status = 'open'
       ORDER BY created_at LIMIT $${p.length}`,
     p,
   );

@@ -4,6 +4,7 @@
  * raises nothing after a week of learning; each is overridable per deployment.
  */
 import { invalidRequest } from '../errors.js';
+import { BASELINE_RISK_MAX } from './evidence-grade.js';
 import type { RuleId, Severity } from './finding.js';
 
 /** An action matches when `noun` matches and, if given, `verb` matches too (e.g. `secrets:read`). */
@@ -40,7 +41,8 @@ export interface DetectionOptions {
   };
   /** A rule does not fire twice for the same identity + rule + grant within this time. */
   cooldownMs: number;
-  risk: { halfLifeMs: number; points: Record<Severity, number> };
+  /** `baselineMax`: what baseline findings alone may add up to (evidence-grade.ts). */
+  risk: { halfLifeMs: number; points: Record<Severity, number>; baselineMax: number };
   /** Severity per rule; the defaults follow issue 6. */
   severity: Record<RuleId, Severity>;
   /** Rules switched off entirely. */
@@ -65,7 +67,7 @@ export type DetectionOptionsInput = {
 } & {
   cooldownMs?: number;
   disabled?: readonly RuleId[];
-  risk?: { halfLifeMs?: number; points?: Partial<Record<Severity, number>> };
+  risk?: { halfLifeMs?: number; points?: Partial<Record<Severity, number>>; baselineMax?: number };
 };
 
 const MINUTE = 60_000;
@@ -87,7 +89,7 @@ export const DEFAULT_DETECTION_OPTIONS: DetectionOptions = deepFreeze({
     highCardinalityRatio: 0.2,
   },
   cooldownMs: 15 * MINUTE,
-  risk: { halfLifeMs: HOUR, points: { low: 5, medium: 15, high: 30, critical: 60 } },
+  risk: { halfLifeMs: HOUR, points: { low: 5, medium: 15, high: 30, critical: 60 }, baselineMax: BASELINE_RISK_MAX },
   severity: {
     replay: 'critical',
     enumeration: 'high',
@@ -127,6 +129,7 @@ export function resolveDetectionOptions(input: DetectionOptionsInput = {}): Dete
     risk: {
       halfLifeMs: input.risk?.halfLifeMs ?? d.risk.halfLifeMs,
       points: { ...d.risk.points, ...input.risk?.points },
+      baselineMax: input.risk?.baselineMax ?? d.risk.baselineMax,
     },
     severity: { ...d.severity, ...input.severity },
     disabled: [...(input.disabled ?? d.disabled)],

@@ -7,8 +7,9 @@
  *   require_approval every new grant of the identity waits for a human (exchange's requireApproval).
  *   narrow           the offending grant and its tokens are revoked now, and new grants that ask for
  *                    an offending action wait for a human; the identity's other work goes on.
- *   revoke_grant     the offending grant and its tokens are revoked now (a replay's default: the
- *                    identity's other grants are not implicated).
+ *   revoke_grant     the offending token is revoked now, and its grant with all its tokens when the
+ *                    grant has a single holder (a replay's default: the identity's other grants and
+ *                    instances are not implicated).
  *   suspend          the identity is suspended and every token it holds is revoked.
  *   revoke_identity  every token of the identity is revoked; it may obtain new ones.
  *
@@ -51,6 +52,12 @@ export function offendingActions(f: Pick<Finding, 'evidence'>): string[] {
   return [...out];
 }
 
+/** A grant keyed to one workload instance (grants/task-instance.ts) has exactly one holder. */
+async function singleHolder(q: Queryable, grant: string): Promise<boolean> {
+  const r = await q.query<{ instance: string | null }>("SELECT task->>'instance' AS instance FROM grants WHERE id = $1", [grant]);
+  return typeof r.rows[0]?.instance === 'string';
+}
+
 async function statusOf(q: Queryable, id: string): Promise<Status | null> {
   const r = await q.query<{ status: Status }>('SELECT status FROM identities WHERE id = $1 FOR UPDATE', [id]);
   return r.rows[0]?.status ?? null;
@@ -74,7 +81,9 @@ export async function respondIn(q: Queryable, emit: Emit, deps: ResponderDeps, f
       return { response: 'narrow', detail };
     }
     case 'revoke_grant': {
-      if (f.grantId) {
+      // The grant too only when it has a single holder (keyed to one workload instance): a grant
+      // shared by replicas would take their work down with the stolen token.
+      if (f.grantId && (!f.jti || (await singleHolder(q, f.grantId)))) {
         const r = await revoke('grant', f.grantId);
         return { response: 'revoke_grant', detail: { grant: f.grantId, revocation_id: r.id, grants_revoked: r.grantsRevoked } };
       }

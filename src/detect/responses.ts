@@ -3,6 +3,8 @@
  * (revoking, suspending, auditing, and letting an operator undo it) is the caller's job; keeping the
  * choice pure makes it testable and lets a dry-run say what *would* have happened.
  */
+import { evidenceGrade } from './evidence-grade.js';
+import type { IdentityKind } from './events.js';
 import type { Finding, RuleId, Severity } from './finding.js';
 
 export type DetectionResponse = 'alert' | 'require_approval' | 'narrow' | 'suspend' | 'revoke_grant' | 'revoke_identity';
@@ -18,6 +20,12 @@ export const RESPONSE_STRENGTH: Readonly<Record<DetectionResponse, number>> = Ob
 });
 
 export interface ResponsePolicy {
+  /**
+   * Identity kinds for which identity-wide responses (require_approval, suspend, revoke_identity) may
+   * be taken automatically. Empty by default: a Deployment locked out by a false positive is an
+   * outage, so a platform team opts in per kind (e.g. `ai_agent`) once it trusts the baselines.
+   */
+  identityWide?: readonly IdentityKind[];
   /** Per rule: one response, or one per severity (severities missing there fall through). */
   rules?: Partial<Record<RuleId, DetectionResponse | Partial<Record<Severity, DetectionResponse>>>>;
   /** For rules not listed (or severities not listed under their rule). */
@@ -28,17 +36,31 @@ export interface ResponsePolicy {
 
 export const DEFAULT_RESPONSE_POLICY: ResponsePolicy = Object.freeze({
   rules: Object.freeze({
-    // Revoke the replayed grant and its tokens only: the identity's other grants are not implicated.
+    // Revoke the replayed token (and its grant when that grant has no other holder): the identity's
+    // other tasks and instances are not implicated.
     replay: 'revoke_grant',
+    // Identity-wide: taken only for kinds listed in identityWide, an alert otherwise.
     escalation: 'suspend',
-    after_task: 'revoke_grant',
     enumeration: 'require_approval',
   }),
+  identityWide: Object.freeze([]),
   fallback: 'alert',
 }) as ResponsePolicy;
 
-export function responseFor(finding: Pick<Finding, 'rule' | 'severity'>, policy: ResponsePolicy = DEFAULT_RESPONSE_POLICY): DetectionResponse {
+const IDENTITY_WIDE: ReadonlySet<DetectionResponse> = new Set(['require_approval', 'suspend', 'revoke_identity']);
+
+/**
+ * The response to take: the configured one, graded by the evidence (evidence-grade.ts). Only
+ * credential-specific evidence may contain a credential automatically; identity-wide responses need
+ * the identity's kind opted in; everything else alerts.
+ */
+export function responseFor(finding: Pick<Finding, 'rule' | 'severity' | 'evidence' | 'identityKind'>, policy: ResponsePolicy = DEFAULT_RESPONSE_POLICY): DetectionResponse {
   const byRule = policy.rules?.[finding.rule];
-  if (typeof byRule === 'string') return byRule;
-  return byRule?.[finding.severity] ?? policy.severities?.[finding.severity] ?? policy.fallback;
+  const wanted = typeof byRule === 'string' ? byRule : (byRule?.[finding.severity] ?? policy.severities?.[finding.severity] ?? policy.fallback);
+  if (IDENTITY_WIDE.has(wanted)) {
+    const kind = finding.identityKind;
+    return kind !== undefined && (policy.identityWide ?? []).includes(kind) ? wanted : 'alert';
+  }
+  if (wanted === 'revoke_grant' || wanted === 'narrow') return evidenceGrade(finding) === 'credential' ? wanted : 'alert';
+  return wanted;
 }

@@ -4,9 +4,14 @@
  * resolving a finding takes its remaining points away. Contract: while a critical finding is open
  * the score is at least CRITICAL_RISK_FLOOR, however old the finding, until an operator resolves it.
  *
- * Kept as one decayed sum per identity (points at a reference time), so raising, reading and
+ * Baseline findings (evidence-grade.ts) add to a second sum that counts only up to
+ * `risk.baselineMax` unless several baseline rules corroborate each other: a workload that trips
+ * drift or first_seen in a release must not reach the thresholds policies refuse at.
+ *
+ * Kept as decayed sums per identity (points at a reference time), so raising, reading and
  * resolving are O(1) whatever the number of findings.
  */
+import { combineRisk, evidenceGrade } from './evidence-grade.js';
 import type { Finding } from './finding.js';
 import type { DetectionOptions } from './options.js';
 import type { IdentityState } from './state.js';
@@ -24,26 +29,37 @@ function decay(points: number, elapsedMs: number, halfLifeMs: number): number {
 function advance(s: IdentityState, at: number, o: RiskOptions): void {
   if (at <= s.riskAt) return;
   s.riskPoints = decay(s.riskPoints, at - s.riskAt, o.halfLifeMs);
+  s.baselinePoints = decay(s.baselinePoints, at - s.riskAt, o.halfLifeMs);
   s.riskAt = at;
 }
 
 export function addFindingRisk(s: IdentityState, f: Finding, o: RiskOptions): void {
   advance(s, f.createdAt, o);
   // A finding older than the reference time adds what is left of its points by now.
-  s.riskPoints += decay(o.points[f.severity], s.riskAt - f.createdAt, o.halfLifeMs);
+  const pts = decay(o.points[f.severity], s.riskAt - f.createdAt, o.halfLifeMs);
+  if (evidenceGrade(f) === 'baseline') {
+    s.baselinePoints += pts;
+    s.baselineRules.set(f.rule, (s.baselineRules.get(f.rule) ?? 0) + 1);
+  } else s.riskPoints += pts;
   if (f.severity === 'critical') s.openCritical += 1;
 }
 
 export function removeFindingRisk(s: IdentityState, f: Finding, now: number, o: RiskOptions): void {
   advance(s, now, o);
-  s.riskPoints = Math.max(0, s.riskPoints - decay(o.points[f.severity], s.riskAt - f.createdAt, o.halfLifeMs));
-  if (s.riskPoints < 1e-9) s.riskPoints = 0; // float residue would otherwise read as a tiny risk forever
+  const pts = decay(o.points[f.severity], s.riskAt - f.createdAt, o.halfLifeMs);
+  // Float residue would otherwise read as a tiny risk forever.
+  const less = (v: number) => (v - pts < 1e-9 ? 0 : v - pts);
+  if (evidenceGrade(f) === 'baseline') {
+    s.baselinePoints = less(s.baselinePoints);
+    const n = (s.baselineRules.get(f.rule) ?? 1) - 1;
+    if (n > 0) s.baselineRules.set(f.rule, n);
+    else s.baselineRules.delete(f.rule);
+  } else s.riskPoints = less(s.riskPoints);
   if (f.severity === 'critical') s.openCritical = Math.max(0, s.openCritical - 1);
 }
 
 export function riskScore(s: IdentityState | undefined, now: number, o: RiskOptions): number {
   if (!s) return 0;
-  const points = decay(s.riskPoints, now - s.riskAt, o.halfLifeMs);
-  const score = Math.min(MAX_RISK, Math.round(points));
+  const score = combineRisk(decay(s.riskPoints, now - s.riskAt, o.halfLifeMs), decay(s.baselinePoints, now - s.riskAt, o.halfLifeMs), s.baselineRules.size, o.baselineMax);
   return s.openCritical > 0 ? Math.max(CRITICAL_RISK_FLOOR, score) : score;
 }

@@ -18,6 +18,7 @@ import { notifyChange, type Queryable } from '../store/index.js';
 import type { IssuedTokenFacts } from '../tokens/exchange.js';
 import { createClusterView } from './cluster-view.js';
 import { createDetector, type Detector } from './detector.js';
+import { evidenceGrade } from './evidence-grade.js';
 import type { DetectionEvent, IdentityKind } from './events.js';
 import { fromAuditRecord, fromDecision, fromIssuance, fromRefusal, type KnownToken } from './feed.js';
 import type { Finding } from './finding.js';
@@ -210,6 +211,7 @@ export function createDetectionService(deps: DetectionServiceDeps): DetectionSer
         grantId: f.grantId ?? null,
         actions: Array.isArray(outcome.detail.actions) ? (outcome.detail.actions as string[]) : [],
         createdAt: f.createdAt,
+        grade: evidenceGrade(f),
       };
       view.add(summary);
       if (typeof outcome.detail.grant === 'string') revokedHere.add(outcome.detail.grant);

@@ -26,8 +26,12 @@ export interface IdentityState {
   escalation: EscalationState;
   /** rule → dedupe key (grant, or '' for identity-wide rules) → time it last fired; created on first finding. */
   cooldowns?: Map<RuleId, Map<string, number>>;
-  /** Risk points at `riskAt`, before decay. */
+  /** Risk points of credential and chain findings at `riskAt`, before decay. */
   riskPoints: number;
+  /** Risk points of baseline findings at `riskAt` (bounded when read; see risk.ts). */
+  baselinePoints: number;
+  /** Open baseline findings per rule (corroboration counts distinct rules). */
+  baselineRules: Map<string, number>;
   riskAt: number;
   open: Map<string, Finding>;
   openCritical: number;
@@ -41,6 +45,8 @@ export function createIdentityState(baseline: IdentityBaseline, denyWindow: numb
     recentNew: new Map(),
     escalation: {},
     riskPoints: 0,
+    baselinePoints: 0,
+    baselineRules: new Map(),
     riskAt: 0,
     open: new Map(),
     openCritical: 0,

@@ -57,6 +57,16 @@ export const issuerConfigSchema = z
     allow_unowned: z.boolean().optional(),
     /** Longest subject-token lifetime (exp − iat) accepted, seconds; default 86400 (token-lifetime.ts). */
     max_token_lifetime: z.number().int().min(60).max(7 * 86_400).optional(),
+    /**
+     * What names the workload instance a task belongs to (grants are per task instance): verified
+     * claim paths (e.g. GitHub `run_id` + `run_attempt`, Kubernetes `kubernetes.io.pod.uid`, SPIFFE
+     * `sub`) and/or `$dpop` for the DPoP key thumbprint. Default: `["$dpop"]`.
+     */
+    instance_claims: z
+      .array(z.string().regex(/^(\$dpop|[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127})$/, 'instance_claims: claim paths or "$dpop"'))
+      .min(1)
+      .max(8)
+      .optional(),
     /** JWS algorithm allowlist; asymmetric only. Default: RS256-512, PS256-512, ES256, ES384, EdDSA. */
     algorithms: z.array(z.enum(ASYMMETRIC_JWS_ALGORITHMS)).min(1).optional(),
   })

@@ -9,6 +9,8 @@ export type GrantState = 'pending' | 'active' | 'ended' | 'expired' | 'revoked' 
 export interface TaskSpec {
   purpose?: string | undefined;
   ticket?: string | undefined;
+  /** The workload instance the task belongs to (task-instance.ts); grants are never shared across instances. */
+  instance?: string | undefined;
 }
 
 export interface Grant {
@@ -56,17 +58,24 @@ export interface GrantRequest {
   /** Seconds the grant should live once active. */
   ttlSeconds: number;
   approval: boolean;
+  /**
+   * A detection hold is open for the identity (detect/cluster-view requireApproval): a live grant is
+   * reused only if a human approved it, so a session under suspicion cannot carry on through its
+   * grant; otherwise the request waits for a human like any `@approval` grant.
+   */
+  held?: boolean;
   breakGlass: { justification: string } | null;
 }
 
 export type GrantOutcome = { kind: 'active'; grant: Grant; reused: boolean } | { kind: 'pending'; grant: Grant } | { kind: 'denied'; grant: Grant };
 
-const sameTask = (a: TaskSpec, b: TaskSpec) => (a.purpose ?? null) === (b.purpose ?? null) && (a.ticket ?? null) === (b.ticket ?? null);
+const sameTask = (a: TaskSpec, b: TaskSpec) =>
+  (a.purpose ?? null) === (b.purpose ?? null) && (a.ticket ?? null) === (b.ticket ?? null) && (a.instance ?? null) === (b.instance ?? null);
 const covers = (have: string[], want: string[]) => want.every((w) => have.includes(w));
 
 /**
  * Just-in-time, task-scoped grants. A token exchange opens a grant or reuses the live one for the
- * same identity, audience and task; with `@approval("required")` the grant waits for a human and
+ * same identity, audience, task and workload instance; with `@approval("required")` the grant waits for a human and
  * the same exchange succeeds once it is approved.
  */
 export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'transact'>; clock: () => Date }) {
@@ -89,6 +98,7 @@ export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'tr
    */
   const reusable = (g: Grant, r: GrantRequest, now: number) =>
     g.state === 'active' &&
+    (!r.held || g.decided_by !== null) &&
     g.break_glass === (r.breakGlass !== null) &&
     !!g.not_after &&
     Date.parse(g.not_after) > now + 5000 &&
@@ -101,7 +111,7 @@ export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'tr
   // token that the revocation set already refuses.
   const live = new Map<string, Grant>();
   const liveKey = (r: { identity: string; audience: string; task: TaskSpec }, breakGlass: boolean) =>
-    JSON.stringify([r.identity, r.audience, r.task.purpose ?? null, r.task.ticket ?? null, breakGlass]);
+    JSON.stringify([r.identity, r.audience, r.task.purpose ?? null, r.task.ticket ?? null, r.task.instance ?? null, breakGlass]);
   const remember = (g: Grant) => {
     if (live.size > 50000) live.clear();
     live.set(liveKey(g, g.break_glass), g);

@@ -12,6 +12,7 @@ import { verifyDpopProof } from './dpop-proof.js';
 import { required } from './form.js';
 import type { KeyStore } from './key-store.js';
 import type { ReplayGuard } from './replay-guard.js';
+import { taskInstance } from '../grants/task-instance.js';
 import { parseTaskDetails, type TaskDetails } from './task-details.js';
 
 export const GRANT_TYPE_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -193,8 +194,11 @@ export function createExchange(deps: ExchangeDeps) {
     const denied = scopes.filter((_, i) => !decisions[i]!.decision);
     const allowed = decisions.filter((d) => d.decision);
     const policies = [...new Set(allowed.flatMap((d) => d.reasons.policies))];
-    const approval = allowed.some((d) => d.obligations.approval);
-    if (allowed.some((d) => d.heldForApproval)) note({ approval: 'required by a detection finding' });
+    // A detection response may hold this identity's new grants for approval (policy cannot waive it);
+    // a hold also stops reuse of a grant no human approved (grants.ts `held`).
+    const held = allowed.some((d) => d.heldForApproval);
+    const approval = held || allowed.some((d) => d.obligations.approval);
+    if (held) note({ approval: 'required by a detection finding' });
     const breakGlassOk = allowed.every((d) => d.obligations.breakGlass);
     const bearerOk = allowed.every((d) => d.obligations.bearer);
     const ttls = allowed.map((d) => d.obligations.ttlSeconds).filter((x): x is number => x !== undefined);
@@ -214,10 +218,11 @@ export function createExchange(deps: ExchangeDeps) {
       identity: identityId,
       audience,
       actions: scopes,
-      task: { purpose: task.purpose, ticket: task.ticket },
+      task: { purpose: task.purpose, ticket: task.ticket, instance: taskInstance(verified.issuer, verified.claims as Record<string, unknown>, jkt) },
       issuer: verified.issuer.name,
       ttlSeconds: grantTtl,
       approval,
+      held,
       breakGlass: task.breakGlass ? { justification: task.justification! } : null,
     });
     if (outcome.kind === 'pending') {

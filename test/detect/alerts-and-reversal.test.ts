@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { signWebhookBody, WEBHOOK_SIGNATURE_HEADER } from '../../src/detect/index.js';
 import { startBroker, type RunningBroker } from '../helpers/broker.js';
 import { createWorkloadIssuer, EXCHANGE_IDENTITIES } from '../helpers/workload-issuer.js';
-import { createDpopKey, eventually } from './fixture.js';
+import { createDpopKey, eventually, optInConfig } from './fixture.js';
 
 const SECRET = 'webhook-secret-for-tests-0123456789';
 const GATEWAY = 'http://ops.detect.test';
@@ -35,7 +35,8 @@ describe('webhook alerts, log lines and reversible responses', () => {
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     const port = (receiver.address() as { port: number }).port;
-    b = await startBroker('pglite', { webhookUrl: `http://127.0.0.1:${port}/hooks/tether`, webhookSecret: SECRET });
+    // ci_job opted in to identity-wide responses (suspension); off by default.
+    b = await startBroker('pglite', { webhookUrl: `http://127.0.0.1:${port}/hooks/tether`, webhookSecret: SECRET, detectionConfig: optInConfig(['ci_job']) });
     gha = await createWorkloadIssuer();
     const r = await b.admin('POST', '/admin/v1/apply', {
       identities: EXCHANGE_IDENTITIES,

@@ -7,14 +7,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startBroker, type RunningBroker } from '../helpers/broker.js';
-import { claimsOf, client, createDpopKey, eventually, ID, setupOrders } from './fixture.js';
+import { claimsOf, client, createDpopKey, eventually, ID, optInConfig, setupOrders } from './fixture.js';
 
 describe('detection and response in a running broker', () => {
   let b: RunningBroker;
   let c: ReturnType<typeof client>;
 
   before(async () => {
-    b = await startBroker('pglite');
+    // ci_job opted in to identity-wide responses (the enumeration hold below); off by default.
+    b = await startBroker('pglite', { detectionConfig: optInConfig(['ci_job']) });
     const gha = await setupOrders((m, p, body) => b.admin(m, p, body));
     c = client(b.url, b.url, gha);
   });
@@ -34,6 +35,7 @@ describe('detection and response in a running broker', () => {
 
   let replayFinding: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   let other: { token: string; key: Awaited<ReturnType<typeof createDpopKey>> };
+  let enumKey: Awaited<ReturnType<typeof createDpopKey>>;
 
   test('a token replayed with another DPoP key is refused, and that grant alone is revoked', async () => {
     const key = await createDpopKey();
@@ -108,7 +110,7 @@ describe('detection and response in a running broker', () => {
 
   test('findings API: filters, keyset paging, single finding, 400 on bad queries', async () => {
     // A burst of denies (enumeration) and a use after the task ended (after_task) add two findings.
-    const key = await createDpopKey();
+    const key = (enumKey = await createDpopKey());
     const t = (await c.exchange(key, { purpose: 'task E', scope: 'orders:read' })).token!;
     for (let i = 0; i < 10; i++) assert.equal(await c.call(t, key, 'DELETE', `/orders/${i}`), 403);
     await eventually(async () => (await findings('rule=enumeration'))[0]);
@@ -147,6 +149,10 @@ describe('detection and response in a running broker', () => {
     const pending = await c.exchange(await createDpopKey(), { purpose: 'task F' });
     assert.equal(pending.status, 400);
     assert.equal(pending.body.error, 'authorization_pending');
+    // The hold also stops the enumerating instance from carrying on through its live grant.
+    const reuse = await c.exchange(enumKey, { purpose: 'task E', scope: 'orders:read' });
+    assert.equal(reuse.status, 400);
+    assert.equal(reuse.body.error, 'authorization_pending');
     const r = await b.admin('POST', `/admin/v1/findings/${en.id}/resolve`, { reason: 'load test, not an attack', reverse: true });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.resolution.reversed, true);
@@ -165,5 +171,31 @@ describe('detection and response in a running broker', () => {
     assert.equal(st.body.enabled, true);
     assert.equal(st.body.history.state, 'done');
     assert.equal((await b.admin('GET', '/admin/v1/detection/baselines/x%2Fy')).body.events, 1);
+  });
+});
+
+describe('resolving a finding lifts what it imposed', () => {
+  let b: RunningBroker;
+  let c: ReturnType<typeof client>;
+  before(async () => {
+    b = await startBroker('pglite', { detectionConfig: optInConfig(['ci_job']) });
+    c = client(b.url, b.url, await setupOrders((m, p, body) => b.admin(m, p, body)));
+  });
+  after(async () => {
+    await b?.stop();
+  });
+  const findings = async (q: string) => (await b.admin('GET', `/admin/v1/findings?${q}`)).body.findings as Array<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+  test('resolving a hold as a false positive (without reverse) lifts the hold too', async () => {
+    const key = await createDpopKey();
+    const t = (await c.exchange(key, { purpose: 'task H', scope: 'orders:read' })).token!;
+    for (let i = 0; i < 10; i++) assert.equal(await c.call(t, key, 'DELETE', `/orders/h${i}`), 403);
+    const en = await eventually(async () => (await findings('rule=enumeration&status=open'))[0]);
+    assert.equal(en.response, 'require_approval');
+    assert.equal((await c.exchange(await createDpopKey(), { purpose: 'task I' })).body.error, 'authorization_pending');
+    const r = await b.admin('POST', `/admin/v1/findings/${en.id}/resolve`, { reason: 'false positive: a test suite probing its own API' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const ok = await c.exchange(await createDpopKey(), { purpose: 'task J' });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
   });
 });

@@ -4,6 +4,9 @@
  * would (Envoy style: the original method and path in the ext-authz request itself).
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createDpopKey } from '../helpers/dpop.js';
 import { ordersRoute } from '../helpers/gateway-fixture.js';
 import { createWorkloadIssuer, EXCHANGE_IDENTITIES, ORDERS_AUD } from '../helpers/workload-issuer.js';
@@ -20,6 +23,16 @@ permit (principal == Identity::"ci/acme/api", action in [Action::"orders:read", 
 forbid (principal, action, resource) when { context.risk >= 80 };
 `,
 };
+
+/**
+ * A detection config file opting these identity kinds in to identity-wide responses (suspend,
+ * approval holds), which are off by default; the default rules are kept.
+ */
+export function optInConfig(kinds: readonly string[], extraYaml = ''): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'tether-detect-optin-')), 'detection.yaml');
+  writeFileSync(file, `responses:\n  identity_wide: [${kinds.join(', ')}]\n${extraYaml}`);
+  return file;
+}
 
 export type DpopKey = Awaited<ReturnType<typeof createDpopKey>>;
 

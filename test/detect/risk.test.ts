@@ -26,7 +26,8 @@ describe('risk', () => {
 
   it('honours a configured half-life and point table, and caps at 100', () => {
     const clock = fakeClock(T0);
-    const det = createDetector({ clock, options: { risk: { halfLifeMs: 10 * MINUTE, points: { high: 70 } } } });
+    // baselineMax lifted: after_task is baseline evidence, whose sum is otherwise held below 80.
+    const det = createDetector({ clock, options: { risk: { halfLifeMs: 10 * MINUTE, points: { high: 70 }, baselineMax: 100 } } });
     det.observe(ended('g1', T0));
     assert.equal(det.risk('svc/a', T0 + 10 * MINUTE), 35);
     det.observe(ended('g2', T0));

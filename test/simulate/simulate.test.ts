@@ -9,13 +9,15 @@ import { RULE_IDS } from '../../src/detect/index.js';
 import type { SimulationReport } from '../../src/simulate/index.js';
 import { ADMIN_TOKEN, startBroker, type RunningBroker } from '../helpers/broker.js';
 import { runCliAsync } from '../helpers/process.js';
+import { optInConfig } from '../detect/fixture.js';
 
 describe('tether simulate --json against a fresh broker', () => {
   let b: RunningBroker;
   let report: SimulationReport;
 
   before(async () => {
-    b = await startBroker('pglite');
+    // The escalation scenario's identity is an AI agent, opted in to identity-wide responses.
+    b = await startBroker('pglite', { detectionConfig: optInConfig(['ai_agent']) });
   });
   after(async () => {
     await b?.stop();

@@ -1,0 +1,38 @@
+/**
+ * How strong a finding's evidence is, which decides how far its response and risk may go:
+ *
+ * - credential-specific: a verified access token presented with a DPoP proof by another key than its
+ *   `cnf.jkt` (RFC 9449 §6). Only a holder of a copy of that one token can produce it, and no
+ *   legitimate client can: it may contain that credential automatically and hold the risk floor.
+ * - chain: a completed escalation chain of allowed steps, novel for the identity. Strong, but about
+ *   the identity rather than one credential: identity-wide responses only where opted in per kind.
+ * - baseline: everything compared with what the identity usually does (first seen, off hours,
+ *   dormant, drift, rate, enumeration, use after the task ended, a token from another network).
+ *   Real workloads trip these (replicas, releases, NAT, expiry): they alert and add risk bounded
+ *   below the thresholds policies use, unless several rules corroborate each other.
+ */
+import type { RuleId } from './finding.js';
+
+export type EvidenceGrade = 'credential' | 'chain' | 'baseline';
+
+export function evidenceGrade(f: { rule: RuleId | string; evidence: Record<string, unknown> }): EvidenceGrade {
+  if (f.rule === 'replay' && f.evidence.reason === 'key_mismatch') return 'credential';
+  if (f.rule === 'escalation') return 'chain';
+  return 'baseline';
+}
+
+/** Rules of which an identity has at most one open finding at a time (a second one adds nothing). */
+export const ONE_OPEN_PER_IDENTITY: ReadonlySet<string> = new Set<RuleId>(['first_seen', 'off_hours', 'dormant', 'drift', 'rate_spike', 'enumeration']);
+
+/**
+ * Risk from baseline findings alone stays below this (policies conventionally refuse at 80, see the
+ * README), unless CORROBORATING_RULES distinct rules have open findings for the identity at once.
+ */
+export const BASELINE_RISK_MAX = 60;
+export const CORROBORATING_RULES = 3;
+
+/** Total risk from credential/chain points, baseline points and how many distinct baseline rules are open. */
+export function combineRisk(strongPoints: number, baselinePoints: number, baselineRulesOpen: number, baselineMax = BASELINE_RISK_MAX): number {
+  const bounded = baselineRulesOpen >= CORROBORATING_RULES ? baselinePoints : Math.min(baselinePoints, baselineMax);
+  return Math.min(100, Math.round(strongPoints + bounded));
+}

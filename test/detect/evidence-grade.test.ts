@@ -1,0 +1,38 @@
+/** Evidence-graded risk: baseline findings stay below the policy threshold unless corroborated; one open per rule. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createDetector, type DetectionEvent } from '../../src/detect/index.js';
+import { fakeClock, makeEvent, MINUTE, T0 } from './streams.js';
+
+const ended = (grant: string, at: number): DetectionEvent =>
+  makeEvent({ kind: 'request', at, identity: 'svc/a', allowed: false, action: 'x:read', resource: 'X::1', grantId: grant, taskEnded: true });
+
+describe('evidence-graded risk', () => {
+  it('uses after the task ended, however many, stay below 80 (an operator revoking tokens is no attack)', () => {
+    const det = createDetector({ clock: fakeClock(T0) });
+    for (let i = 0; i < 8; i++) assert.equal(det.observe(ended(`g${i}`, T0 + i)).length, 1);
+    assert.equal(det.risk('svc/a', T0 + 10), 60);
+  });
+
+  it('a replay from another address is a baseline signal (high), one with another key is critical', () => {
+    const det = createDetector({ clock: fakeClock(T0) });
+    const first = makeEvent({ kind: 'request', at: T0, identity: 'svc/b', allowed: true, action: 'x:read', resource: 'X::1', grantId: 'g', jti: 'j', issuedJkt: 'k', presentedJkt: 'k', sourceIp: '10.0.0.1' });
+    det.observe(first);
+    const [moved] = det.observe({ ...first, at: T0 + MINUTE, sourceIp: '192.0.2.7' });
+    assert.equal(moved?.rule, 'replay');
+    assert.equal(moved.severity, 'high');
+    assert.ok(det.risk('svc/b', T0 + MINUTE) < 80);
+    const [stolen] = det.observe({ ...first, at: T0 + 2 * MINUTE, grantId: 'g2', jti: 'j2', presentedJkt: 'thief' });
+    assert.equal(stolen?.severity, 'critical');
+    assert.ok(det.risk('svc/b', T0 + 2 * MINUTE) >= 80);
+  });
+
+  it('one open finding per baseline rule and identity; resolving it lets the rule fire again', () => {
+    const det = createDetector({ clock: fakeClock(T0), options: { cooldownMs: 0, enumeration: { denies: 2 } } });
+    const deny = (i: number) => makeEvent({ kind: 'request', at: T0 + i, identity: 'svc/c', allowed: false, action: 'x:del', resource: `X::${i}`, grantId: 'g', jti: 'j' });
+    const raised = Array.from({ length: 10 }, (_, i) => det.observe(deny(i))).flat().filter((f) => f.rule === 'enumeration');
+    assert.equal(raised.length, 1);
+    det.resolve(raised[0]!.id, 'false positive');
+    assert.equal(det.observe(deny(20)).filter((f) => f.rule === 'enumeration').length, 1);
+  });
+});
