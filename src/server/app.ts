@@ -68,15 +68,16 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   const clock = deps.clock ?? (() => new Date());
   let queueDepth = () => 0;
   const metrics = createMetrics({ auditQueueDepth: () => queueDepth() });
-  // Signed checkpoints and streaming export, fed by commits (README "Audit checkpoints").
-  const anchors = await createAuditAnchors({ store, logger, registry: metrics.registry, clock, config });
+  // Signed checkpoints and streaming export, fed by commits (README "Audit checkpoints"); built after
+  // the token domain, which creates the master key they derive their key from.
+  let auditCommitted = (_n: number): void => {};
 
   const audit = createAuditWriter(store, {
     clock,
     onCommit: (n, s) => {
       metrics.auditBatchSize.observe(n);
       metrics.auditCommitSeconds.observe(s);
-      anchors.committed(n);
+      auditCommitted(n);
     },
     onError: (err) => {
       metrics.auditFailures.inc();
@@ -140,6 +141,8 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     },
   });
   applySections.push(tokens.applySection);
+  const anchors = await createAuditAnchors({ store, logger, registry: metrics.registry, clock, config });
+  auditCommitted = (n) => anchors.committed(n);
 
   // Gateway route rules (ext-authz).
   const routes = createRouteStore({ db: store, clock });
@@ -264,7 +267,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
       admin.addHook('onRequest', adminAuth);
       await admin.register(inventoryRoutes, { inventory, view: (i) => ({ ...i, risk: detection.riskOf(i.id), open_findings: detection.openCount(i.id) }) });
       await admin.register(auditRoutes, { db: store });
-      await admin.register(auditAnchorAdminRoutes, { anchors, db: store });
+      await admin.register(auditAnchorAdminRoutes, { anchors: anchors, db: store });
       await admin.register(applyRoutes, { audit, sections: applySections });
       // ---- admin routes of domains ----
       await admin.register(policyRoutes, { db: store, audit, cache: pdp.policies, versions: pdp.versions, replay: pdp.replay });
@@ -279,7 +282,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   // Public routes of domains (non-admin).
   const adminGuard = requireBearer(bearerMatcher(deps.adminToken), 'admin token (introspection is for resource servers holding it)');
   await app.register(tokens.publicRoutes(adminGuard));
-  await app.register(auditAnchorPublicRoutes, { anchors });
+  await app.register(auditAnchorPublicRoutes, { anchors: anchors });
   await app.register(extAuthzRoutes, {
     routes,
     pipeline: pdp.pipeline,
