@@ -73,15 +73,16 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   const clock = deps.clock ?? (() => new Date());
   let queueDepth = () => 0;
   const metrics = createMetrics({ auditQueueDepth: () => queueDepth() });
-  // Signed checkpoints and streaming export, fed by commits (README "Audit checkpoints").
-  const anchors = await createAuditAnchors({ store, logger, registry: metrics.registry, clock, config });
+  // Signed checkpoints and streaming export, fed by commits (README "Audit checkpoints"); built after
+  // the token domain, which creates the master key they derive their key from.
+  let auditCommitted = (_n: number): void => {};
 
   const audit = createAuditWriter(store, {
     clock,
     onCommit: (n, s) => {
       metrics.auditBatchSize.observe(n);
       metrics.auditCommitSeconds.observe(s);
-      anchors.committed(n);
+      auditCommitted(n);
     },
     onError: (err) => {
       metrics.auditFailures.inc();
@@ -180,6 +181,8 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     },
   });
   applySections.push(tokens.applySection);
+  const anchors = await createAuditAnchors({ store, logger, registry: metrics.registry, clock, config });
+  auditCommitted = (n) => anchors.committed(n);
   // A suspension or retirement made here is enforced here at once; other instances learn it by notice.
   inventory.onRevoked((entries) => {
     for (const e of entries) revocations.add(e);
