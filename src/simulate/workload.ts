@@ -41,17 +41,20 @@ export async function createSimIssuer(name: string): Promise<SimIssuer> {
   const iss = `https://issuer.${name}.simulator.invalid`;
   const aud = 'tether-simulator';
   return {
-    config: { name, kind: 'oidc', issuer: iss, audience: aud, jwks: { keys: [jwk] }, identity: '{sub}' },
-    subjectToken: (identity) =>
-      new SignJWT({})
+    // Identities under this issuer's own prefix only: templates of different issuers may not overlap.
+    config: { name, kind: 'oidc', issuer: iss, audience: aud, jwks: { keys: [jwk] }, identity: `${name}/{sub}` },
+    subjectToken: (identity) => {
+      if (!identity.startsWith(`${name}/`)) throw new TypeError(`simulator identity ${identity} is outside ${name}/`);
+      return new SignJWT({})
         .setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' })
         .setIssuer(iss)
         .setAudience(aud)
-        .setSubject(identity)
+        .setSubject(identity.slice(name.length + 1))
         .setIssuedAt()
         .setExpirationTime('5m')
         .setJti(randomUUID())
-        .sign(privateKey as CryptoKey),
+        .sign(privateKey as CryptoKey);
+    },
   };
 }
 

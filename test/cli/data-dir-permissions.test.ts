@@ -33,7 +33,8 @@ describe('the embedded data dir is for the serving user only, whatever the secre
     mkdirSync(dataDir, { mode: 0o755 });
     chmodSync(dataDir, 0o755);
     const token = randomBytes(24).toString('base64url');
-    serve = await spawnServe(['--data-dir', dataDir], { TETHER_ADMIN_TOKEN: token, TETHER_MASTER_KEY: randomBytes(32).toString('base64url') });
+    // A first PGlite start lays out a whole database: allow for a loaded machine.
+    serve = await spawnServe(['--data-dir', dataDir], { TETHER_ADMIN_TOKEN: token, TETHER_MASTER_KEY: randomBytes(32).toString('base64url') }, 120_000);
     // Write something that reaches PGlite's WAL (an identity and its audit event).
     const res = await fetch(`${serve.url}/admin/v1/identities`, {
       method: 'POST',
