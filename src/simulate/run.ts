@@ -41,15 +41,15 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationRepor
 
   const status = await broker.admin<{ enabled?: boolean }>('GET', '/admin/v1/detection');
   if (!status.enabled) throw new TetherError('conflict', 'detection is switched off on this broker (TETHER_DETECTION=false)');
-  const meta = await broker.adminRaw<{ token_endpoint?: string }>('GET', '/.well-known/oauth-authorization-server');
-  if (!meta.body.token_endpoint) throw new TetherError('invalid_request', 'the broker publishes no token_endpoint');
+  const meta = await broker.adminRaw<{ token_endpoint?: string; revocation_endpoint?: string }>('GET', '/.well-known/oauth-authorization-server');
+  if (!meta.body.token_endpoint || !meta.body.revocation_endpoint) throw new TetherError('invalid_request', 'the broker publishes no token_endpoint or revocation_endpoint');
 
   // 1. Setup. A run id keeps two runs against one broker apart (identities, route, issuer, tasks).
   const run = randomBytes(3).toString('hex');
   const prefix = `sim-${run}`;
   const id = (name: string) => `${prefix}/${name}`;
   const issuer = await createSimIssuer(prefix);
-  const ep = { tokenEndpoint: meta.body.token_endpoint, route: prefix, publicUrl: `http://gateway.${prefix}.invalid`, audience: `https://api.${prefix}.invalid` };
+  const ep = { tokenEndpoint: meta.body.token_endpoint, revocationEndpoint: meta.body.revocation_endpoint, route: prefix, publicUrl: `http://gateway.${prefix}.invalid`, audience: `https://api.${prefix}.invalid` };
   const active = await broker.adminRaw<{ files?: Record<string, string>; schema?: string | null }>('GET', '/admin/v1/policies');
   const files = { ...(active.body.files ?? {}), [`simulate-${prefix}.cedar`]: policyText(id) };
   await broker.admin('POST', '/admin/v1/apply', {

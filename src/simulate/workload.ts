@@ -61,6 +61,8 @@ export async function createSimIssuer(name: string): Promise<SimIssuer> {
 export interface Endpoints {
   /** The token endpoint as clients address it (the DPoP htu); requests go to the same path at --url. */
   tokenEndpoint: string;
+  /** The RFC 7009 revocation endpoint as clients address it (the DPoP htu of a revocation). */
+  revocationEndpoint: string;
   route: string;
   /** The route's public_url: the htu base of gateway calls. */
   publicUrl: string;
@@ -112,9 +114,9 @@ export function createWorkload(broker: BrokerClient, issuer: SimIssuer, ep: Endp
         'x-forwarded-for': ip,
       });
     },
-    /** RFC 7009: the task is over. */
+    /** RFC 7009: the task is over. A DPoP-bound token is revoked with a proof by its key. */
     async revoke(token: string): Promise<void> {
-      await broker.form('/oauth/revoke', { token, token_type_hint: 'access_token' });
+      await broker.form(new URL(ep.revocationEndpoint).pathname, { token, token_type_hint: 'access_token' }, { dpop: await key.proof('POST', ep.revocationEndpoint, token) });
     },
   };
 }

@@ -36,7 +36,10 @@ export function dpopChallengeFor(error: TetherError): ResourceServerChallenge | 
   };
 }
 
-/** RFC 9110 §5.6.4 quoted-string: escape backslash and DQUOTE, drop control characters. */
+/**
+ * RFC 9110 §5.6.4 quoted-string: escape backslash and DQUOTE; control characters become spaces and
+ * anything outside printable ASCII a "?" (RFC 6750 §3 keeps error_description to printable ASCII).
+ */
 function quote(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f]/g, ' ').replace(/(["\\])/g, '\\$1');
+  return s.replace(/[\u0000-\u001f\u007f]/g, ' ').replace(/[^\x20-\x7e]/g, '?').replace(/(["\\])/g, '\\$1');
 }

@@ -11,7 +11,7 @@ export function singleDpopHeader(value: string | readonly string[] | undefined):
   if (value === undefined) return undefined;
   const joined = typeof value === 'string' ? value : value.join(', ');
   if ((typeof value !== 'string' && value.length > 1) || /[, ]/.test(joined)) {
-    throw new DpopProofError('exactly one DPoP header is allowed (RFC 9449 §4.3)');
+    throw new DpopProofError('exactly one DPoP header is allowed');
   }
   return joined;
 }

@@ -114,7 +114,7 @@ describe('detection and response in a running broker', () => {
     const t = (await c.exchange(key, { purpose: 'task E', scope: 'orders:read' })).token!;
     for (let i = 0; i < 10; i++) assert.equal(await c.call(t, key, 'DELETE', `/orders/${i}`), 403);
     await eventually(async () => (await findings('rule=enumeration'))[0]);
-    const revoke = await fetch(`${b.url}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${t}` });
+    const revoke = await fetch(`${b.url}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await key.proof('POST', `${b.url}/oauth/revoke`, { accessToken: t }) }, body: `token=${t}` });
     assert.equal(revoke.status, 200);
     assert.equal(await c.call(t, key, 'GET', '/orders/3'), 401);
     const at = await eventually(async () => (await findings('rule=after_task'))[0]);

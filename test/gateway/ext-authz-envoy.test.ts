@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startBroker, type RunningBroker } from '../helpers/broker.js';
 import { createDpopKey, exchangeForToken } from '../helpers/dpop.js';
+import { rawRequest } from '../helpers/raw-http.js';
 import { ordersRoute, REQUEST_POLICIES } from '../helpers/gateway-fixture.js';
 import { createWorkloadIssuer, EXCHANGE_IDENTITIES, EXCHANGE_POLICIES, ORDERS_AUD } from '../helpers/workload-issuer.js';
 
@@ -18,7 +19,7 @@ describe('ext-authz, Envoy style, with TETHER_PDP_TOKEN', () => {
     b = await startBroker('pglite', { pdpToken: PDP_TOKEN });
     const gha = await createWorkloadIssuer();
     key = await createDpopKey();
-    const r = await b.admin('POST', '/admin/v1/apply', { identities: EXCHANGE_IDENTITIES, issuers: [gha.config()], policies: { ...EXCHANGE_POLICIES, ...REQUEST_POLICIES }, routes: [ordersRoute(GW)] });
+    const r = await b.admin('POST', '/admin/v1/apply', { identities: EXCHANGE_IDENTITIES, issuers: [gha.config()], policies: { ...EXCHANGE_POLICIES, ...REQUEST_POLICIES }, routes: [ordersRoute(GW), { ...ordersRoute(GW, 'nginx'), name: 'orders-nginx' }] });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const t = await exchangeForToken({ endpointBase: b.url, key, subjectToken: await gha.token(), scope: 'orders:read', audience: ORDERS_AUD });
     token = t.body.access_token!;
@@ -61,5 +62,108 @@ describe('ext-authz, Envoy style, with TETHER_PDP_TOKEN', () => {
     const unauth = await fetch(`${b.url}/ext-authz/orders/orders/5`, { headers: { 'x-tether-pdp-token': PDP_TOKEN } });
     assert.equal(unauth.status, 401);
     assert.match(unauth.headers.get('www-authenticate') ?? '', /^DPoP /);
+  });
+
+  const decisions = async (): Promise<Array<{ identity: string | null; data: Record<string, any> }>> => // eslint-disable-line @typescript-eslint/no-explicit-any
+    (await b.admin('GET', '/admin/v1/audit?type=decision&limit=10000')).body.events;
+  const authHeaders = async (method: string, path: string) => ({ 'x-tether-pdp-token': PDP_TOKEN, authorization: `DPoP ${token}`, dpop: await key.proof(method, `${GW}${path}`, { accessToken: token }) });
+
+  test('an empty suffix is the path "/", never a fallback to headers', async () => {
+    // The proof is for "/": Tether decides about GET / (no rule: 403), not the smuggled /orders/5.
+    const r = await fetch(`${b.url}/ext-authz/orders/`, { headers: { ...(await authHeaders('GET', '/')), 'x-original-uri': '/orders/5', 'x-original-method': 'GET', 'x-forwarded-uri': '/orders/5' } });
+    assert.equal(r.status, 403);
+    const last = (await decisions()).at(-1)!;
+    assert.equal(last.data.path, '/');
+    assert.equal(last.data.stage, 'route');
+    // A proof for the smuggled URL does not match the request Envoy asked about.
+    const smuggled = await fetch(`${b.url}/ext-authz/orders/`, { headers: { ...(await authHeaders('GET', '/orders/5')), 'x-original-uri': '/orders/5', 'x-original-method': 'GET' } });
+    assert.equal(smuggled.status, 401);
+    // No suffix at all is not Envoy's shape: refused.
+    assert.equal((await fetch(`${b.url}/ext-authz/orders`, { headers: await authHeaders('GET', '/orders/5') })).status, 403);
+  });
+
+  test('the gateway mode is the route\'s: an nginx route ignores an appended path, an Envoy route ignores X-Original-*', async () => {
+    const r = await fetch(`${b.url}/ext-authz/orders-nginx/orders/5`, { headers: { ...(await authHeaders('GET', '/orders/5')), 'x-original-method': 'GET', 'x-original-uri': '/orders/5' } });
+    assert.equal(r.status, 403);
+    assert.match(((await r.json()) as { error_description: string }).error_description, /configured for nginx/);
+    // The nginx route answers in nginx's shape.
+    const ok = await fetch(`${b.url}/ext-authz/orders-nginx`, { headers: { ...(await authHeaders('GET', '/orders/5')), 'x-original-method': 'GET', 'x-original-uri': '/orders/5' } });
+    assert.equal(ok.status, 200);
+    // Envoy's client address is the last X-Forwarded-For entry (the one Envoy appends).
+    assert.equal((await check('GET', '/orders/6', { 'x-forwarded-for': '10.1.1.1, 192.0.2.7', 'x-real-ip': '10.6.6.6' })).status, 200);
+    const last = (await decisions()).at(-1)!;
+    assert.equal(last.data.request?.source_ip ?? last.data.source_ip, '192.0.2.7', JSON.stringify(last.data));
+  });
+
+  test('ambiguous request targets are refused with 403 before route matching (Envoy shape)', async () => {
+    const cases: Array<[string, string | null]> = [
+      ['/orders/secret;v=1', 'path_parameter'],
+      ['/orders/secret%3bv=1', 'path_parameter'],
+      ['/orders/a%2Fb', 'encoded_separator'],
+      ['/orders/a%5cb', 'encoded_separator'],
+      ['/orders/a\\b', 'encoded_separator'],
+      ['/orders/../orders/secret', 'dot_segment'],
+      ['/orders/%2e%2e/orders/secret', 'dot_segment'],
+      ['/orders/.', 'dot_segment'],
+      ['/orders/x%00', 'control_character'],
+      ['/orders/x%0a', 'control_character'],
+      ['/orders/%252F', 'double_encoding'],
+      ['/orders//secret', 'empty_segment'],
+      // A broken escape or invalid UTF-8 is refused by the HTTP layer already (403 here, nothing decided;
+      // through nginx, where the target travels in a header, Tether refuses it: nginx-trust.test.ts).
+      ['/orders/x%ZZ', null],
+      ['/orders/%C0%AF', null],
+      ['/orders/secret#x', 'fragment'],
+      ['/orders/x"y', 'illegal_character'],
+    ];
+    for (const [path, refusal] of cases) {
+      const before = (await decisions()).length;
+      const r = await rawRequest(b.url, 'GET', `/ext-authz/orders${path}`, await authHeaders('GET', '/orders/x'));
+      assert.equal(r.status, 403, path);
+      if (refusal === null) {
+        assert.equal((await decisions()).length, before, path);
+        continue;
+      }
+      const last = (await decisions()).at(-1)!;
+      assert.equal(last.data.refusal, refusal, `${path}: ${JSON.stringify(last.data)}`);
+      assert.equal(last.identity, null);
+    }
+    // Safe escapes are normalised before matching: %73ecret is the forbidden secret, %34%32 is 42.
+    assert.equal((await rawRequest(b.url, 'GET', '/ext-authz/orders/orders/%73ecret', await authHeaders('GET', '/orders/secret'))).status, 403);
+    assert.equal((await decisions()).at(-1)!.data.resource?.id ?? (await decisions()).at(-1)!.data.path, 'secret');
+    assert.equal((await rawRequest(b.url, 'GET', '/ext-authz/orders/orders/%34%32?x=%2F', await authHeaders('GET', '/orders/42'))).status, 200);
+  });
+
+  test('a DPoP jwk that is no usable key is a 401 with an OAuth body, never a 500', async () => {
+    const bad = [{ kty: 'foo' }, { kty: 'EC', x: key.jwk.x, y: key.jwk.y }, { kty: 'RSA', e: 'AQAB' }, { kty: 'EC', crv: 'P-256', x: 5 }, { kty: 'OKP', crv: 'Ed25519' }];
+    for (const jwk of bad) {
+      const dpop = await key.proof('GET', `${GW}/orders/5`, { accessToken: token, headerJwk: jwk as never });
+      const r = await fetch(`${b.url}/ext-authz/orders/orders/5`, { headers: { 'x-tether-pdp-token': PDP_TOKEN, authorization: `DPoP ${token}`, dpop } });
+      assert.equal(r.status, 401, JSON.stringify(jwk));
+      const body = (await r.json()) as { error: string; error_description: string };
+      assert.equal(body.error, 'invalid_dpop_proof');
+      assert.doesNotMatch(body.error_description, /at |Error/);
+    }
+  });
+
+  test('a refusal because this instance may be stale is 403, audited as fail-closed, and not fed to detection', async () => {
+    const refusals: unknown[] = [];
+    b.broker.onCredentialRefusal((r) => refusals.push(r));
+    const changes = b.broker.changes as { current(): boolean };
+    const real = changes.current;
+    changes.current = () => false;
+    try {
+      const r = await check('GET', '/orders/5');
+      assert.equal(r.status, 403);
+      assert.equal(((await r.json()) as { error: string }).error, 'unavailable');
+    } finally {
+      changes.current = real;
+    }
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(refusals, []);
+    const last = (await decisions()).at(-1)!;
+    assert.equal(last.data.refusal, 'state_may_be_stale');
+    assert.equal(last.data.fail_closed, true);
+    assert.equal((await check('GET', '/orders/5')).status, 200);
   });
 });
