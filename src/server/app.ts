@@ -15,6 +15,7 @@ import { schemaVersion, MIGRATIONS, type Store } from '../store/index.js';
 import { bearerMatcher, requireBearer } from './admin-auth.js';
 import { renderError } from './error-render.js';
 import { refuseUnstorableInput } from './input-guard.js';
+import { capConnections, serverTimeoutOptions } from './limits.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { authzenRoutes, createPdpDomain, type PdpDomain } from '../pdp/index.js';
 import { policyRoutes } from '../policy/routes.js';
@@ -203,6 +204,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     onProtoPoisoning: 'remove',
     onConstructorPoisoning: 'remove',
     return503OnClosing: true,
+    ...serverTimeoutOptions(),
     requestIdHeader: false,
     genReqId: (req) => {
       const h = req.headers['x-request-id'];
@@ -213,6 +215,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     frameworkErrors: (err, req, reply) => renderError(err, req, reply),
   });
 
+  capConnections(app.server);
   app.setErrorHandler((err, req, reply) => renderError(err, req, reply));
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send({ error: 'not_found', error_description: `no route for ${req.method} ${req.url.split('?')[0]}` }),
