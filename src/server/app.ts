@@ -19,6 +19,7 @@ import { schemaVersion, MIGRATIONS, type Store } from '../store/index.js';
 import { bearerMatcher, requireBearer } from './admin-auth.js';
 import { renderError } from './error-render.js';
 import { refuseUnstorableInput } from './input-guard.js';
+import { capConnections, serverTimeoutOptions } from './limits.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createPdpDomain, type PdpDomain } from '../pdp/index.js';
 import { authzenRoutes } from '../pdp/authzen-routes.js';
@@ -214,6 +215,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     onProtoPoisoning: 'remove',
     onConstructorPoisoning: 'remove',
     return503OnClosing: true,
+    ...serverTimeoutOptions(),
     requestIdHeader: false,
     genReqId: (req) => {
       const h = req.headers['x-request-id'];
@@ -224,6 +226,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     frameworkErrors: (err, req, reply) => renderError(err, req, reply),
   });
 
+  capConnections(app.server);
   app.setErrorHandler((err, req, reply) => renderError(err, req, reply));
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send({ error: 'not_found', error_description: `no route for ${req.method} ${req.url.split('?')[0]}` }),
