@@ -1,5 +1,5 @@
 /**
- * Token exchanges per second (RFC 8693 + DPoP, issue 4) against oidc-provider's client_credentials
+ * Token exchanges per second (RFC 8693 + DPoP) against oidc-provider's client_credentials
  * grant, over HTTP, in one run on one machine, then where the time of an exchange goes.
  *
  * Every Tether request is what a workload sends: a fresh DPoP proof (ES256, new jti) + a platform

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { isEntityTypeName } from '../pdp/cedar-values.js';
 
 /**
- * Route rules (contract, issue 5): map a gateway request to an action and a resource.
+ * Route rules (contract, DESIGN.md flow 2): map a gateway request to an action and a resource.
  *   - name: orders
  *     audience: https://orders.example.test   # tokens for this upstream carry this aud
  *     public_url: http://127.0.0.1:8081       # what callers use: the DPoP htu base
