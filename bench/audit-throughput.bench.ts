@@ -37,6 +37,7 @@ function decisionEvent(i: number): AuditInput {
     identity: `ci/acme-api-deploy-${id}`,
     data: {
       entry: 'authzen',
+      phase: 'request',
       decision: i % 13 === 0 ? 'deny' : 'allow',
       action: ACTIONS[i % ACTIONS.length],
       resource: { type: 'Order', id: String((i * 7919) % 1_000_003) },

@@ -59,7 +59,7 @@ function event(k: number): AuditInput {
   if (k % 20 === 0) {
     const iat = Math.floor(NOW.getTime() / 1000) - 86_400;
     const ttl = k % 1000 === 0 ? 7200 : 300;
-    return { type: 'token.issued', actor: id, identity: id, data: { jti: `j${k}`, grant: `g${i}`, aud: AUDS[i % 3], scope: [action], jkt: 'k', iat, exp: iat + ttl, ttl, issuer: 'bench', client_id: id, bearer: false } };
+    return { type: 'token.issued', actor: id, identity: id, data: { jti: `j${k}`, grant: `g${i}`, aud: AUDS[i % 3]!, scope: [action], jkt: 'k', iat, exp: iat + ttl, ttl, issuer: 'bench', client_id: id, bearer: false } };
   }
   return {
     type: 'decision',

@@ -1,5 +1,5 @@
 /**
- * Token exchanges per second (RFC 8693 + DPoP, issue 4) against oidc-provider's client_credentials
+ * Token exchanges per second (RFC 8693 + DPoP) against oidc-provider's client_credentials
  * grant, over HTTP, in one run on one machine, then where the time of an exchange goes.
  *
  * Every Tether request is what a workload sends: a fresh DPoP proof (ES256, new jti) + a platform
@@ -605,7 +605,7 @@ async function microSteps(broker: Broker, input: MicroInput) {
   await run('identity cache get (Cedar principal)', 2000, () => broker.pdp.identities.get(identity));
   const grantReq = { identity, audience: ORDERS_AUD, actions: ['orders:read'], task: {}, issuer: 'github', ttlSeconds: 3600, approval: false, breakGlass: null };
   await run('grant openOrReuse (reuse: SELECT ≤50 grants)', 500, () => t.grants.openOrReuse(grantReq));
-  await run('audit append alone (1 event per commit, fsync)', 200, (i) => broker.audit.append({ type: 'bench.micro', actor: 'bench', identity, data: { i } }));
+  await run('audit append alone (1 event per commit, fsync)', 200, (i) => broker.audit.append({ type: 'config.applied', actor: 'bench', identity, data: { changes: i } }));
 
   // Policy.
   const context = { phase: 'issue', risk: 0, now: { epoch: now(), hour: 12, weekday: 3 }, environment: 'prod', task: { purpose: '', ticket: '' }, break_glass: false, issuer: 'github', request: { source_ip: '127.0.0.1' } };

@@ -1,11 +1,11 @@
 import type { Queryable } from '../store/index.js';
-import { link, prepare, type AuditInput, type AuditRecord, type LinkedRecord, type PreparedEvent } from './chain.js';
+import { link, prepare, type RawAuditInput, type AuditRecord, type LinkedRecord, type PreparedEvent } from './chain.js';
 
 /**
  * Appends a batch to the chain inside the caller's transaction. Locking the head row orders
  * writers across every instance on one database, so there is exactly one chain.
  */
-export async function appendBatch(q: Queryable, inputs: readonly (AuditInput | PreparedEvent)[], now: Date): Promise<AuditRecord[]> {
+export async function appendBatch(q: Queryable, inputs: readonly (RawAuditInput | PreparedEvent)[], now: Date): Promise<AuditRecord[]> {
   if (inputs.length === 0) return [];
   const events = inputs.map((i) => ('head' in i && 'tail' in i ? i : prepare(i)));
   const head = await q.query<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE');

@@ -1,10 +1,14 @@
+import type { TypedAuditInput } from './events.js';
 import { createHash } from 'node:crypto';
 import { canonicalJson } from './canonical-json.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** What callers hand the writer. `data` must be JSON; secrets never go in here. */
-export interface AuditInput {
+/**
+ * What the chain hashes and stores, whatever its type: the store and chain layer is generic. `data`
+ * must be JSON; secrets never go in here.
+ */
+export interface RawAuditInput {
   type: string;
   /** Who did it: 'admin', 'system', a workload identity id, 'detector', ... */
   actor?: string | undefined;
@@ -12,6 +16,9 @@ export interface AuditInput {
   identity?: string | undefined;
   data?: Record<string, unknown> | undefined;
 }
+
+/** What domain code hands the writer: a type from audit/events.ts with that type's data. */
+export type AuditInput = TypedAuditInput;
 
 /** The hashed body: every stored field except the hashes themselves. */
 export interface AuditBody {
@@ -39,12 +46,12 @@ export function chainHash(prevHash: string, canonicalBody: string): string {
  * is byte-identical to canonicalJson(body).
  */
 export interface PreparedEvent {
-  input: AuditInput;
+  input: RawAuditInput;
   head: string;
   tail: string;
 }
 
-export function prepare(input: AuditInput): PreparedEvent {
+export function prepare(input: RawAuditInput): PreparedEvent {
   const head = `{"actor":${canonicalJson(input.actor ?? null)},"data":${canonicalJson(input.data ?? {})},"identity":${canonicalJson(input.identity ?? null)},"seq":`;
   const tail = `,"type":${canonicalJson(input.type)}}`;
   return { input, head, tail };

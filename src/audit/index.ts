@@ -1,6 +1,8 @@
 export { canonicalJson } from './canonical-json.js';
 export { chainHash, GENESIS_HASH } from './chain.js';
-export type { AuditInput, AuditRecord, AuditBody } from './chain.js';
+export type { AuditInput, AuditRecord, AuditBody, RawAuditInput } from './chain.js';
+export { AUDIT_EVENT_TYPES, dataOf, isAuditEventType } from './events.js';
+export type { AuditEventData, AuditEventType, DecisionEventData, TokenIssuedData } from './events.js';
 export { createAuditWriter } from './writer.js';
 export type { AuditWriter } from './writer.js';
 export { verifyChain } from './verify.js';

@@ -1,7 +1,7 @@
 import { TetherError } from '../errors.js';
 import { isStorableText, type Queryable, type Store } from '../store/index.js';
 import { appendBatch, appendIfHead, readHead } from './append.js';
-import { prepare, type AuditInput, type AuditRecord, type PreparedEvent } from './chain.js';
+import { prepare, type AuditInput, type AuditRecord, type PreparedEvent, type RawAuditInput } from './chain.js';
 
 export interface AuditWriterStats {
   queueDepth(): number;
@@ -13,14 +13,18 @@ export interface AuditWriterHooks {
   onError?(err: unknown): void;
 }
 
-export interface AuditWriter extends AuditWriterStats {
+/**
+ * The one writer path. Domain code gets `AuditWriter` (typed events, audit/events.ts); the chain
+ * itself is generic, so store tests may write events of any type with `AuditWriter<RawAuditInput>`.
+ */
+export interface AuditWriter<I extends RawAuditInput = AuditInput> extends AuditWriterStats {
   /** Resolves once the event is durable; rejects with 503 `unavailable` when it cannot be written. */
-  append(input: AuditInput): Promise<AuditRecord>;
+  append(input: I): Promise<AuditRecord>;
   /**
    * Runs a state change and its audit events in one transaction: the change happens only if its
    * record is written (fail closed), and both become visible together.
    */
-  transact<T>(fn: (q: Queryable, emit: (e: AuditInput) => void) => Promise<T>): Promise<T>;
+  transact<T>(fn: (q: Queryable, emit: (e: I) => void) => Promise<T>): Promise<T>;
   /** Waits for everything queued so far to be committed. */
   flush(): Promise<void>;
 }
@@ -41,7 +45,7 @@ const unavailable = () => new TetherError('unavailable', 'the audit log cannot b
  * them all (up to maxBatch). Under load this turns N fsyncs into one, which is what makes a
  * durable record of every decision affordable (DESIGN.md "Performance budget").
  */
-export function createAuditWriter(store: Store, opts: { maxBatch?: number; clock?: () => Date } & AuditWriterHooks = {}): AuditWriter {
+export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: Store, opts: { maxBatch?: number; clock?: () => Date } & AuditWriterHooks = {}): AuditWriter<I> {
   const maxBatch = opts.maxBatch ?? 2000;
   const clock = opts.clock ?? (() => new Date());
   let queue: Pending[] = [];
@@ -143,7 +147,7 @@ export function createAuditWriter(store: Store, opts: { maxBatch?: number; clock
     async transact(fn) {
       try {
         return await store.tx(async (q) => {
-          const events: AuditInput[] = [];
+          const events: I[] = [];
           const out = await fn(q, (e) => events.push(e));
           await appendBatch(q, events, clock());
           return out;

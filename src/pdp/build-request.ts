@@ -1,5 +1,5 @@
 /**
- * DecideInput → the Cedar request (issue 5 "Mapping", contract): `T::"I"` entities whose attributes
+ * DecideInput → the Cedar request (DESIGN.md "Policy model", contract): `T::"I"` entities whose attributes
  * are the stored ones overlaid by the request's `properties`, except for inventory identities
  * (`Identity`), whose stored attributes win: a PEP must not raise its own privileges. Only the
  * entities this decision needs are passed (principal, resource, their stored ancestors), since Cedar

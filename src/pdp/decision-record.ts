@@ -4,7 +4,7 @@
  * replay.ts) and for detection and posture: principal, action, resource with their request
  * properties, the caller's context and Tether's own context members as they were.
  */
-import type { AuditInput } from '../audit/index.js';
+import type { AuditInput, DecisionEventData } from '../audit/index.js';
 import type { CheckedInput } from './build-request.js';
 import type { DecideInput, DecisionPhase, DecisionStage, Verdict } from './decision-types.js';
 import type { OwnContext } from './own-context.js';
@@ -83,6 +83,6 @@ export function decisionRecord(input: DecideInput, c: CheckedInput, own: OwnCont
     actor: input.entry === 'token' ? c.principal.id : input.entry,
     identity: c.principal.type === 'Identity' ? c.principal.id : undefined,
     // JSON round trip: drops undefined members and the null prototypes of converted records.
-    data: JSON.parse(JSON.stringify(data)) as Record<string, unknown>,
+    data: JSON.parse(JSON.stringify(data)) as DecisionEventData,
   };
 }

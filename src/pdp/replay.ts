@@ -4,15 +4,16 @@
  * request-time ones. Returns null for events this version of the record cannot rebuild (an older
  * shape, a refusal decided before policy by the route rules).
  */
-import type { AuditRecord } from '../audit/index.js';
+import { dataOf, type AuditRecord } from '../audit/index.js';
 import type { DecideInput, DecisionToken } from './decision-types.js';
 import type { OwnContext } from './own-context.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-export function replayInput(e: Pick<AuditRecord, 'data'>): { input: DecideInput; own: OwnContext } | null {
-  const d = e.data;
+export function replayInput(e: Pick<AuditRecord, 'type' | 'data'>): { input: DecideInput; own: OwnContext } | null {
+  const d = dataOf(e, 'decision');
+  if (d === null) return null;
   const phase = d['phase'] === 'issue' ? 'issue' : d['phase'] === 'request' ? 'request' : null;
   if (phase === null || !isObj(d['principal']) || !isObj(d['resource']) || typeof d['action'] !== 'string' || !isObj(d['own'])) return null;
   const entry = d['entry'] === 'ext-authz' ? 'ext-authz' : d['entry'] === 'token' ? 'token' : 'authzen';

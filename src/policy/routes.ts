@@ -1,5 +1,5 @@
 /**
- * Admin API of the policy lifecycle (issue 5 §5), mounted under /admin/v1 behind the admin token:
+ * Admin API of the policy lifecycle (DESIGN.md "Policy model": versioned, audited, dry-run), mounted under /admin/v1 behind the admin token:
  *   GET  /policies[?version=N]   the active (or an older) version: hash, files, policy ids
  *   POST /policies               activate a candidate `{files, schema?}` (same path as apply)
  *   POST /policies/dry-run       what a candidate would change over the last N decisions; never activates

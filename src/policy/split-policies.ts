@@ -73,7 +73,7 @@ function splitFile(file: string, fileText: string): ParsedPolicy[] {
     const obligations = parseObligations(annotations);
     if ('message' in obligations) {
       const at = annotationPosition(fileText, text, offset, obligations.annotation);
-      throw invalidRequest(`${file}:${at}: policy ${JSON.stringify(id)}: ${obligations.message}`, { annotation: obligations.annotation, file, position: at });
+      throw invalidRequest(`${file}: policy ${JSON.stringify(id)}: ${obligations.message} (at ${file}:${at})`, { annotation: obligations.annotation, file, position: at });
     }
     policies.push({
       id,

@@ -1,5 +1,5 @@
 /**
- * Posture analysis (issue 7, DESIGN.md flow 6): inventory + grants + active policies + one streamed
+ * Posture analysis (DESIGN.md flow 6): inventory + grants + active policies + one streamed
  * pass over the audited issuances and decisions → the PostureReport contract.
  *
  * Memory: the audit log is folded page by page (usage.ts) and never held; what is held is
@@ -127,7 +127,7 @@ async function loadModel(db: Queryable, seen: Parameters<typeof buildAccessModel
   }
 }
 
-/** Open detection findings (issue 6) join the report, mapped like posture findings. */
+/** Open detection findings (DESIGN.md flow 5) join the report, mapped like posture findings. */
 async function detectionFindings(db: Queryable): Promise<PostureFinding[]> {
   const r = await db.query<{ id: string; rule: string; identity: string; severity: string; evidence: Record<string, unknown>; created_at: Date; response: string | null }>(
     "SELECT id, rule, identity, severity, evidence, created_at, response FROM findings WHERE status = 'open' ORDER BY created_at, id",

@@ -67,7 +67,7 @@ interface KindMapping {
  * Order matters: a rule id is resolved to the first token it contains (see `resolveFindingKind`).
  */
 const MAPPING = {
-  // Detection rules (issue 6).
+  // Detection rules (DESIGN.md flow 5).
   replay: {
     // A token or proof shown with another key or by another workload: a stolen credential (NHI2)
     // that only a sender-constrained authentication stops (NHI4); the response contains it.
@@ -141,7 +141,7 @@ const MAPPING = {
       'Pin the identity to one environment and network with claim constraints, and give each environment its own identity.',
   },
 
-  // Posture analysis (issue 7).
+  // Posture analysis (DESIGN.md flow 6).
   unowned: {
     // Nobody to offboard it: the first step of NHI1. Inventory and life-cycle ownership (ID.AM).
     owasp: ['NHI1'],
@@ -195,7 +195,7 @@ const UNMAPPED_RECOMMENDATION =
 
 /**
  * The mapped kind for a finding kind or detection rule id. Rule ids only have to *contain* their
- * token (issue 6: `replay`, `detect.replay`, `replay_dpop_key` all count), so an exact match wins,
+ * token (`replay`, `detect.replay`, `replay_dpop_key` all count), so an exact match wins,
  * then the first token that appears delimited by non-letters. Returns null for anything else.
  */
 export function resolveFindingKind(kind: string): MappedKind | null {

@@ -1,6 +1,6 @@
 import type { RuleId, Severity } from '../detect/finding.js';
 /**
- * The posture report (contract, issue 7): what `GET /admin/v1/posture` and `tether report --json`
+ * The posture report (contract, DESIGN.md flow 6): what `GET /admin/v1/posture` and `tether report --json`
  * return, and what `renderPostureHtml` draws. Analysis code builds it; renderers only read it, so
  * every field is readonly here and nothing in this file computes anything.
  *
@@ -20,7 +20,7 @@ export type PostureFindingKind =
   | 'excess_blast_radius';
 
 /**
- * Detection rule tokens (contract, issue 6). A detection rule id *contains* one of these
+ * Detection rule tokens (contract, DESIGN.md flow 5). A detection rule id *contains* one of these
  * (e.g. `replay` or `detect.replay.dpop_key`); `dormant` is both a posture kind and a rule.
  */
 export type DetectionRuleToken = RuleId;
@@ -54,7 +54,7 @@ export interface PostureIdentity {
   readonly owner: string | null;
   readonly status: IdentityStatus;
   readonly kind: IdentityKind;
-  /** Current risk score, 0–100 (issue 6). */
+  /** Current risk score, 0–100 (`context.risk`, DESIGN.md "Policy model"). */
   readonly risk: number;
   /** RFC 3339 time of the last issuance or decision, null if never used. */
   readonly last_used: string | null;

@@ -1,5 +1,5 @@
 /**
- * Access reviews (issue 7): opened by lifecycle signals, decided by a person, everything audited.
+ * Access reviews (DESIGN.md flow 6): opened by lifecycle signals, decided by a person, everything audited.
  * `createReviews` builds the domain once in the composition root; see signals.ts for where each
  * signal is seen and what the token endpoint must call.
  */

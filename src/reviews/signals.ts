@@ -1,5 +1,5 @@
 /**
- * Lifecycle signals that open reviews (issue 7): review due, owner departed, dormancy, a first-seen
+ * Lifecycle signals that open reviews (DESIGN.md flow 6): review due, owner departed, dormancy, a first-seen
  * claim set, a policy change that widens access. Calendars play no part: a review opens when its
  * signal is seen, and the one-open-per-reason index makes every signal idempotent, so each may be
  * delivered any number of times from any instance.

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { isEntityTypeName } from '../pdp/cedar-values.js';
 
 /**
- * Route rules (contract): map a gateway request to an action and a resource.
+ * Route rules (contract, DESIGN.md flow 2): map a gateway request to an action and a resource.
  *   - name: orders
  *     gateway: nginx                          # or envoy: where the original request comes from
  *     audience: https://orders.example.test   # tokens for this upstream carry this aud

@@ -10,7 +10,7 @@ export interface Call {
   path: string;
 }
 
-/** path template → action → resource, as route rules (issue 5 contract). */
+/** path template → action → resource, as route rules (routes/route-config.ts, a contract). */
 export const RULES = [
   { method: 'GET', path: '/orders/:id', action: 'orders:read', resource: { type: 'Order', id: ':id' } },
   { method: 'PUT', path: '/orders/:id', action: 'orders:write', resource: { type: 'Order', id: ':id' } },

@@ -1,4 +1,4 @@
-/** The scenario simulator (issue 6 §5): drives benign traffic and labelled attacks through a broker. */
+/** The scenario simulator: drives benign traffic and labelled attacks through a broker, so detection is measured on both. */
 export { runSimulation } from './run.js';
 export type { SimulateOptions } from './run.js';
 export { formatReport, totals } from './report.js';

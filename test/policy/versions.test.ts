@@ -1,5 +1,5 @@
 /**
- * Policy lifecycle (issue 5 §5) through the admin API, on PGlite and PostgreSQL: versions and the
+ * Policy lifecycle (DESIGN.md "Policy model") through the admin API, on PGlite and PostgreSQL: versions and the
  * active one, idempotent applies (no change, no event), a broken set refused with its parse error while
  * the previous one keeps deciding, and a dry-run that reports exactly the decisions a candidate would
  * change without activating it.

@@ -21,7 +21,7 @@ const POSTURE_KINDS = [
   'excess_blast_radius',
 ] as const;
 
-// Contract tokens of issue 6: detection rule ids contain these.
+// Contract tokens of detection: detection rule ids contain these.
 const RULE_TOKENS = [
   'replay',
   'enumeration',

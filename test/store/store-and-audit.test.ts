@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createAuditWriter, listAuditEvents, verifyChain } from '../../src/audit/index.js';
+import { createAuditWriter, listAuditEvents, verifyChain, type RawAuditInput } from '../../src/audit/index.js';
 import { TetherError } from '../../src/errors.js';
 import { migrate, notifyChange, CHANGES_CHANNEL, type Store } from '../../src/store/index.js';
 import { createTestDb, STORE_KINDS, type TestDb } from '../helpers/stores.js';
@@ -47,7 +47,7 @@ for (const kind of STORE_KINDS) {
 
     test('concurrent appends are group-committed into one chain that verifies', async () => {
       const commits: number[] = [];
-      const w = createAuditWriter(store, { onCommit: (n) => commits.push(n) });
+      const w = createAuditWriter<RawAuditInput>(store, { onCommit: (n) => commits.push(n) });
       const recs = await Promise.all(Array.from({ length: 500 }, (_, i) => w.append({ type: 'test.event', identity: `id-${i % 7}`, data: { i } })));
       const seqs = recs.map((r) => r.seq);
       assert.equal(new Set(seqs).size, 500);
@@ -65,8 +65,8 @@ for (const kind of STORE_KINDS) {
       // PGlite serves one process: two writers on one store stand in for two instances there.
       const other = kind === 'pg' ? await db.open() : store;
       try {
-        const w1 = createAuditWriter(store);
-        const w2 = createAuditWriter(other);
+        const w1 = createAuditWriter<RawAuditInput>(store);
+        const w2 = createAuditWriter<RawAuditInput>(other);
         await Promise.all([
           ...Array.from({ length: 300 }, (_, i) => (i % 2 ? w1 : w2).append({ type: 'interleave', data: { i } })),
           ...Array.from({ length: 10 }, (_, i) => w1.transact(async (q, emit) => {
@@ -83,7 +83,7 @@ for (const kind of STORE_KINDS) {
     });
 
     test('transact commits the change and its events together', async () => {
-      const w = createAuditWriter(store);
+      const w = createAuditWriter<RawAuditInput>(store);
       await w.transact(async (q, emit) => {
         await q.query("INSERT INTO settings (key, value) VALUES ('together', '1')");
         emit({ type: 'setting.changed', data: { key: 'together' } });
@@ -97,7 +97,7 @@ for (const kind of STORE_KINDS) {
       await store.exec(`CREATE FUNCTION tether_test_fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit disk full'; END $$ LANGUAGE plpgsql;
         CREATE TRIGGER tether_test_fail BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION tether_test_fail();`);
       try {
-        const w = createAuditWriter(store);
+        const w = createAuditWriter<RawAuditInput>(store);
         await assert.rejects(w.append({ type: 'x' }), (e: unknown) => e instanceof TetherError && e.status === 503);
         await assert.rejects(
           w.transact(async (q, emit) => {
@@ -114,7 +114,7 @@ for (const kind of STORE_KINDS) {
     });
 
     test('verification names the first altered, removed or reordered event', async () => {
-      const w = createAuditWriter(store);
+      const w = createAuditWriter<RawAuditInput>(store);
       for (let i = 0; i < 5; i++) await w.append({ type: 'tamper.target', data: { i } });
       const rows = (await listAuditEvents(store, { type: 'tamper.target' })).map((e) => e.seq);
       const [a, b, c] = rows as [number, number, number];

@@ -1,0 +1,138 @@
+/**
+ * Every audit event type and the shape of its `data`, in one place (docs/audit-events.md says the
+ * same; test/audit/events-doc.test.ts keeps the two in step). Writers are checked against it by the
+ * compiler (`AuditInput` is a union over these types), and readers narrow a stored record with
+ * `dataOf` instead of re-parsing `data` by hand.
+ *
+ * Shapes list the members readers rely on; events may carry more (extra members are informative).
+ */
+type Data = Record<string, unknown>;
+
+/** What a `decision` event records (pdp/decision-record.ts builds it). */
+export interface DecisionEventData extends Data {
+  entry: 'authzen' | 'ext-authz' | 'token';
+  phase: 'issue' | 'request';
+  stage?: 'credential' | 'identity' | 'route' | 'policy';
+  decision: 'allow' | 'deny';
+  action?: string;
+  principal?: { type: string; id: string; properties?: Data };
+  resource?: { type: string; id: string; properties?: Data };
+  policies?: readonly string[];
+  errors?: readonly string[];
+  reason?: string;
+  risk?: number;
+}
+
+export interface TokenIssuedData extends Data {
+  jti: string;
+  grant: string;
+  aud: string;
+  scope: readonly string[];
+  jkt: string | null;
+  iat: number;
+  exp: number;
+  ttl: number;
+  issuer: string;
+}
+
+export interface GrantData extends Data {
+  grant: string;
+}
+
+/** Event type → data shape. Adding an event means adding it here and to docs/audit-events.md. */
+export interface AuditEventData {
+  'identity.created': Data;
+  'identity.updated': Data;
+  'identity.retired': Data;
+  'identity.discovered': Data;
+  'identity.suspended': Data;
+  'identity.reactivated': Data;
+  'config.applied': { changes: number };
+  'policy.activated': Data & { version: number; source_hash: string };
+  'policy.refused': { error: string };
+  'issuer.upserted': Data;
+  'issuer.deleted': Data;
+  'route.upserted': Data;
+  'entities.replaced': Data;
+  'grant.opened': GrantData;
+  'grant.pending': GrantData;
+  'grant.approved': GrantData;
+  'grant.denied': GrantData;
+  'grant.break_glass': GrantData;
+  'grant.ended': GrantData;
+  'grant.expired': GrantData;
+  'token.issued': TokenIssuedData;
+  'token.refused': Data & { error: string; reason: string };
+  'token.revoked': Data;
+  'revocation.created': Data;
+  decision: DecisionEventData;
+  'finding.raised': Data;
+  'finding.responded': Data;
+  'finding.resolved': Data;
+  'finding.reversed': Data;
+  'keys.created': Data;
+  'keys.rotated': Data;
+  'review.opened': Data;
+  'review.decided': Data;
+}
+
+export type AuditEventType = keyof AuditEventData;
+
+/** The runtime list of event types (the compiler checks it names every key, and only those). */
+const TYPES: { readonly [K in AuditEventType]: true } = {
+  'identity.created': true,
+  'identity.updated': true,
+  'identity.retired': true,
+  'identity.discovered': true,
+  'identity.suspended': true,
+  'identity.reactivated': true,
+  'config.applied': true,
+  'policy.activated': true,
+  'policy.refused': true,
+  'issuer.upserted': true,
+  'issuer.deleted': true,
+  'route.upserted': true,
+  'entities.replaced': true,
+  'grant.opened': true,
+  'grant.pending': true,
+  'grant.approved': true,
+  'grant.denied': true,
+  'grant.break_glass': true,
+  'grant.ended': true,
+  'grant.expired': true,
+  'token.issued': true,
+  'token.refused': true,
+  'token.revoked': true,
+  'revocation.created': true,
+  decision: true,
+  'finding.raised': true,
+  'finding.responded': true,
+  'finding.resolved': true,
+  'finding.reversed': true,
+  'keys.created': true,
+  'keys.rotated': true,
+  'review.opened': true,
+  'review.decided': true,
+};
+export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = Object.freeze(Object.keys(TYPES) as AuditEventType[]);
+
+export function isAuditEventType(t: string): t is AuditEventType {
+  return Object.prototype.hasOwnProperty.call(TYPES, t);
+}
+
+/** One event to append: its type and that type's data (the discriminated union writers use). */
+export type TypedAuditInput = {
+  [K in AuditEventType]: {
+    type: K;
+    /** Who did it: 'admin', 'system', a workload identity id, 'detector', ... */
+    actor?: string | undefined;
+    /** The identity the event is about, for filtering. */
+    identity?: string | undefined;
+    data?: AuditEventData[K] | undefined;
+  };
+}[AuditEventType];
+
+/** A stored record's data as its type says, or null when the record is of another type. */
+export function dataOf<K extends AuditEventType>(record: { type: string; data: Record<string, unknown> }, type: K): AuditEventData[K] | null {
+  return record.type === type ? (record.data as AuditEventData[K]) : null;
+}
