@@ -52,6 +52,7 @@ export interface AuditEventData {
   'policy.refused': { error: string };
   'issuer.upserted': Data;
   'issuer.deleted': Data;
+  'issuer.restored': Data;
   'route.upserted': Data;
   'entities.replaced': Data;
   'grant.opened': GrantData;
@@ -91,6 +92,7 @@ const TYPES: { readonly [K in AuditEventType]: true } = {
   'policy.refused': true,
   'issuer.upserted': true,
   'issuer.deleted': true,
+  'issuer.restored': true,
   'route.upserted': true,
   'entities.replaced': true,
   'grant.opened': true,

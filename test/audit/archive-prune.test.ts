@@ -22,7 +22,7 @@ describe('audit archive --prune', () => {
     const b = await startBroker('pg', { checkpointDir: cpDir, checkpointEvery: 10_000, checkpointInterval: 1 }, { db });
     try {
       for (let i = 0; i < TOTAL; i += 2000) {
-        await Promise.all(Array.from({ length: 2000 }, (_, k) => b.broker.audit.append({ type: 'decision', identity: `ci/x${k % 7}`, data: { n: i + k, decision: 'allow' } })));
+        await Promise.all(Array.from({ length: 2000 }, (_, k) => b.broker.audit.append({ type: 'decision', identity: `ci/x${k % 7}`, data: { entry: 'authzen', phase: 'request', n: i + k, decision: 'allow' } })));
       }
     } finally {
       await b.stop();

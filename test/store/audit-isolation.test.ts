@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createAuditWriter, verifyChain } from '../../src/audit/index.js';
+import { createAuditWriter, verifyChain, type RawAuditInput } from '../../src/audit/index.js';
 import { TetherError } from '../../src/errors.js';
 import type { Store } from '../../src/store/index.js';
 import { startBroker, type RunningBroker } from '../helpers/broker.js';
@@ -28,7 +28,7 @@ CREATE TRIGGER refuse_poison BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE 
     });
 
     test('fails only its own append; the events it shared a group commit with are written', async () => {
-      const writer = createAuditWriter(store);
+      const writer = createAuditWriter<RawAuditInput>(store);
       const appends = Array.from({ length: 60 }, (_, i) => writer.append({ type: 'test.event', identity: i === 17 ? 'poison' : `ok/${i}`, data: { i } }));
       const settled = await Promise.allSettled(appends);
       const rejected = settled.flatMap((s, i) => (s.status === 'rejected' ? [{ i, e: s.reason as TetherError }] : []));
@@ -40,7 +40,7 @@ CREATE TRIGGER refuse_poison BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE 
     });
 
     test('a NUL in an indexed field is refused before it can join a group commit', async () => {
-      const writer = createAuditWriter(store);
+      const writer = createAuditWriter<RawAuditInput>(store);
       const settled = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => writer.append({ type: 'test.nul', identity: i === 3 ? 'bad\u0000id' : `ok/${i}` })));
       assert.deepEqual(
         settled.map((s) => s.status),
