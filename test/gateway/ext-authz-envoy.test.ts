@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startBroker, type RunningBroker } from '../helpers/broker.js';
-import { createDpopKey, exchangeForToken } from '../helpers/dpop.js';
+import type { RunningBroker } from '../helpers/broker.js';
+import { createDpopKey } from '../helpers/dpop.js';
+import { auditedDecisions, ordersRoute, startGatewayBroker } from '../helpers/gateway-fixture.js';
 import { rawRequest } from '../helpers/raw-http.js';
-import { ordersRoute, REQUEST_POLICIES } from '../helpers/gateway-fixture.js';
-import { createWorkloadIssuer, EXCHANGE_IDENTITIES, EXCHANGE_POLICIES, ORDERS_AUD } from '../helpers/workload-issuer.js';
 
 const GW = 'http://envoy.test';
 const PDP_TOKEN = 'pdp-token-0123456789abcdef';
@@ -16,13 +15,7 @@ describe('ext-authz, Envoy style, with TETHER_PDP_TOKEN', () => {
   let token: string;
 
   before(async () => {
-    b = await startBroker('pglite', { pdpToken: PDP_TOKEN });
-    const gha = await createWorkloadIssuer();
-    key = await createDpopKey();
-    const r = await b.admin('POST', '/admin/v1/apply', { identities: EXCHANGE_IDENTITIES, issuers: [gha.config()], policies: { ...EXCHANGE_POLICIES, ...REQUEST_POLICIES }, routes: [ordersRoute(GW), { ...ordersRoute(GW, 'nginx'), name: 'orders-nginx' }] });
-    assert.equal(r.status, 200, JSON.stringify(r.body));
-    const t = await exchangeForToken({ endpointBase: b.url, key, subjectToken: await gha.token(), scope: 'orders:read', audience: ORDERS_AUD });
-    token = t.body.access_token!;
+    ({ b, key, token } = await startGatewayBroker([ordersRoute(GW), { ...ordersRoute(GW, 'nginx'), name: 'orders-nginx' }], { pdpToken: PDP_TOKEN }));
   });
   after(async () => {
     await b.stop();
@@ -64,8 +57,7 @@ describe('ext-authz, Envoy style, with TETHER_PDP_TOKEN', () => {
     assert.match(unauth.headers.get('www-authenticate') ?? '', /^DPoP /);
   });
 
-  const decisions = async (): Promise<Array<{ identity: string | null; data: Record<string, any> }>> => // eslint-disable-line @typescript-eslint/no-explicit-any
-    (await b.admin('GET', '/admin/v1/audit?type=decision&limit=10000')).body.events;
+  const decisions = () => auditedDecisions(b);
   const authHeaders = async (method: string, path: string) => ({ 'x-tether-pdp-token': PDP_TOKEN, authorization: `DPoP ${token}`, dpop: await key.proof(method, `${GW}${path}`, { accessToken: token }) });
 
   test('an empty suffix is the path "/", never a fallback to headers', async () => {

@@ -6,12 +6,11 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { startBroker, type RunningBroker } from '../helpers/broker.js';
-import { createDpopKey, exchangeForToken } from '../helpers/dpop.js';
-import { ordersRoute, REQUEST_POLICIES } from '../helpers/gateway-fixture.js';
+import type { RunningBroker } from '../helpers/broker.js';
+import type { createDpopKey } from '../helpers/dpop.js';
+import { auditedDecisions, ordersRoute, startGatewayBroker } from '../helpers/gateway-fixture.js';
 import { freePort, startNginx } from '../helpers/nginx.js';
 import { rawRequest } from '../helpers/raw-http.js';
-import { createWorkloadIssuer, EXCHANGE_IDENTITIES, EXCHANGE_POLICIES, ORDERS_AUD } from '../helpers/workload-issuer.js';
 
 const PDP_TOKEN = 'pdp-token-nginx-0123456789abcdef';
 
@@ -25,9 +24,6 @@ describe('gateway trust boundary through nginx with the shipped config', () => {
   let token: string;
 
   before(async () => {
-    b = await startBroker('pglite', { pdpToken: PDP_TOKEN });
-    const gha = await createWorkloadIssuer();
-    key = await createDpopKey();
     upstream = createServer((req, res) => {
       seen.push(`${req.method} ${req.url}`);
       res.writeHead(200).end('ok');
@@ -35,12 +31,8 @@ describe('gateway trust boundary through nginx with the shipped config', () => {
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     const port = await freePort();
     gw = `http://127.0.0.1:${port}`;
-    const r = await b.admin('POST', '/admin/v1/apply', { identities: EXCHANGE_IDENTITIES, issuers: [gha.config()], policies: { ...EXCHANGE_POLICIES, ...REQUEST_POLICIES }, routes: [ordersRoute(gw, 'nginx')] });
-    assert.equal(r.status, 200, JSON.stringify(r.body));
+    ({ b, key, token } = await startGatewayBroker([ordersRoute(gw, 'nginx')], { pdpToken: PDP_TOKEN, scope: 'orders:read orders:list' }));
     nginx = await startNginx({ port, upstream: `127.0.0.1:${(upstream.address() as { port: number }).port}`, tether: new URL(b.url).host, route: 'orders', pdpToken: PDP_TOKEN });
-    const t = await exchangeForToken({ endpointBase: b.url, key, subjectToken: await gha.token(), scope: 'orders:read orders:list', audience: ORDERS_AUD });
-    assert.equal(t.status, 200, JSON.stringify(t.body));
-    token = t.body.access_token!;
   });
   after(async () => {
     await nginx?.stop();
@@ -50,8 +42,7 @@ describe('gateway trust boundary through nginx with the shipped config', () => {
 
   const proofFor = (method: string, path: string, accessToken = token) => key.proof(method, `${gw}${path}`, { accessToken });
   const send = async (method: string, target: string, headers: Record<string, string> = {}) => (await rawRequest(gw, method, target, headers)).status;
-  const decisions = async (): Promise<Array<{ identity: string | null; data: Record<string, any> }>> => // eslint-disable-line @typescript-eslint/no-explicit-any
-    (await b.admin('GET', '/admin/v1/audit?type=decision&limit=10000')).body.events;
+  const decisions = () => auditedDecisions(b);
 
   test('a refused token that did not verify is anonymous: no identity in the audit or for detection', async () => {
     const refusals: Array<{ identity?: string; code: string }> = [];

@@ -1,4 +1,7 @@
-import { ORDERS_AUD } from './workload-issuer.js';
+import assert from 'node:assert/strict';
+import { startBroker, type RunningBroker } from './broker.js';
+import { createDpopKey, exchangeForToken } from './dpop.js';
+import { createWorkloadIssuer, EXCHANGE_IDENTITIES, EXCHANGE_POLICIES, ORDERS_AUD } from './workload-issuer.js';
 
 /** Request-phase policies for the orders route, on top of the issue-phase ones. */
 export const REQUEST_POLICIES = {
@@ -25,4 +28,21 @@ export function ordersRoute(publicUrl: string, gateway: 'nginx' | 'envoy' = 'env
       { method: 'DELETE', path: '/orders/:id', action: 'orders:delete', resource: { type: 'Order', id: ':id' } },
     ],
   };
+}
+
+/** A PGlite broker with the exchange fixtures and `routes` applied, and one DPoP-bound token for the orders audience. */
+export async function startGatewayBroker(routes: unknown[], o: { pdpToken?: string; scope?: string } = {}) {
+  const b = await startBroker('pglite', o.pdpToken ? { pdpToken: o.pdpToken } : {});
+  const gha = await createWorkloadIssuer();
+  const key = await createDpopKey();
+  const r = await b.admin('POST', '/admin/v1/apply', { identities: EXCHANGE_IDENTITIES, issuers: [gha.config()], policies: { ...EXCHANGE_POLICIES, ...REQUEST_POLICIES }, routes });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const t = await exchangeForToken({ endpointBase: b.url, key, subjectToken: await gha.token(), scope: o.scope ?? 'orders:read', audience: ORDERS_AUD });
+  assert.equal(t.status, 200, JSON.stringify(t.body));
+  return { b, gha, key, token: t.body.access_token! };
+}
+
+/** Every audited decision, oldest first. */
+export async function auditedDecisions(b: RunningBroker): Promise<Array<{ identity: string | null; data: Record<string, any> }>> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return (await b.admin('GET', '/admin/v1/audit?type=decision&limit=10000')).body.events;
 }
