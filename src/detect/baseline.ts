@@ -168,6 +168,18 @@ export function currentRate(b: IdentityBaseline, at: number): number {
   return r.count + r.prevCount * Math.max(0, 1 - into);
 }
 
+/**
+ * Share of the identity's history in the hour of `at` (UTC) and the `toleranceHours` either side, so
+ * a job starting a little early or late (or a DST shift) is not unusual.
+ */
+export function hourShare(b: IdentityBaseline, at: number, toleranceHours: number): { hour: number; span: number; share: number } {
+  const hour = hourOfDay(at);
+  const span = Math.min(11, Math.floor(toleranceHours));
+  let n = 0;
+  for (let d = -span; d <= span; d++) n += b.hours[(hour + d + 24) % 24]!;
+  return { hour, span, share: b.events === 0 ? 0 : n / b.events };
+}
+
 /** Learn everything but the rate (see countRate). Called after the rules have judged the event. */
 export function learnEvent(b: IdentityBaseline, e: DetectionEvent, limits: BaselineLimits): void {
   const at = e.at;

@@ -110,7 +110,7 @@ export function createDetector(input: CreateDetectorInput): Detector {
       states.set(e.identity, s);
       return s;
     }
-    s = newIdentityState(e, o.enumeration.denies);
+    s = newIdentityState(e, o.enumeration.denies, o.enumeration.slowDenies);
     admit(e.identity, s);
     return s;
   };
@@ -224,7 +224,7 @@ export function createDetector(input: CreateDetectorInput): Detector {
     for (const b of parsed) {
       const s = states.get(b.identity);
       if (s) s.baseline = b;
-      else admit(b.identity, createIdentityState(b, o.enumeration.denies));
+      else admit(b.identity, createIdentityState(b, o.enumeration.denies, o.enumeration.slowDenies));
     }
   };
 

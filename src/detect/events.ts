@@ -31,4 +31,9 @@ export interface DetectionEvent {
   /** Actions (scopes) granted to the task: the first_seen rule treats these as expected. */
   taskActions?: readonly string[];
   reason?: string;
+  /**
+   * Refused at the credential stage (expired, revoked, wrong key), not by policy: such refusals are
+   * what clients racing expiry or retrying do, so they never count as probing (enumeration).
+   */
+  credentialStage?: boolean;
 }

@@ -106,6 +106,7 @@ export function fromRefusal(r: CredentialRefusal, ctx: RefusalContext): Detectio
     resource: target?.resource ?? resourceKey('Route', r.route),
     sourceIp: r.sourceIp,
     reason: r.reason,
+    credentialStage: true,
   };
   const kind = ctx.kind(r.identity);
   if (kind) ev.identityKind = kind;

@@ -48,7 +48,13 @@ export interface DetectionOptions {
   /** Rules switched off entirely. */
   disabled: readonly RuleId[];
   replay: { tokenLifetimeMs: number };
-  enumeration: { windowMs: number; denies: number; distinctResources: number };
+  /**
+   * Deny bursts count policy denies on verified tokens: `denies` within `windowMs`, or `slowDenies`
+   * within `slowWindowMs` (probing paced under the short threshold); either only when the denies are
+   * at least `denyShare` of the identity's traffic in the last minute (a busy service's routine
+   * refusals are not probing).
+   */
+  enumeration: { windowMs: number; denies: number; distinctResources: number; slowWindowMs: number; slowDenies: number; denyShare: number };
   offHours: { rareFraction: number; toleranceHours: number };
   rateSpike: { factor: number; minPerMinute: number; percentile: number };
   dormant: { idleMs: number };
@@ -103,7 +109,7 @@ export const DEFAULT_DETECTION_OPTIONS: DetectionOptions = deepFreeze({
   },
   disabled: [],
   replay: { tokenLifetimeMs: HOUR },
-  enumeration: { windowMs: MINUTE, denies: 10, distinctResources: 20 },
+  enumeration: { windowMs: MINUTE, denies: 10, distinctResources: 20, slowWindowMs: 10 * MINUTE, slowDenies: 30, denyShare: 0.5 },
   offHours: { rareFraction: 0.01, toleranceHours: 1 },
   rateSpike: { factor: 10, minPerMinute: 30, percentile: 0.95 },
   dormant: { idleMs: 30 * DAY },

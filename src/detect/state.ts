@@ -21,6 +21,13 @@ export interface IdentityState {
   /** Ring of the last N denied events (N = enumeration.denies). */
   denies: (DetectionEvent | undefined)[];
   denyNext: number;
+  /** Times of the last M policy denies (M = enumeration.slowDenies): probing spread over minutes. */
+  slowDenies: (number | undefined)[];
+  slowNext: number;
+  /** Policy denies in the current and the previous minute (compared with the request rate). */
+  denyMinute: number;
+  denyCount: number;
+  denyPrev: number;
   /** Distinct never-seen resources in the enumeration window → when last touched (insertion = age order). */
   recentNew: Map<string, number>;
   escalation: EscalationState;
@@ -37,11 +44,16 @@ export interface IdentityState {
   openCritical: number;
 }
 
-export function createIdentityState(baseline: IdentityBaseline, denyWindow: number): IdentityState {
+export function createIdentityState(baseline: IdentityBaseline, denyWindow: number, slowWindow = 0): IdentityState {
   return {
     baseline,
     denies: new Array<DetectionEvent | undefined>(denyWindow).fill(undefined),
     denyNext: 0,
+    slowDenies: new Array<number | undefined>(slowWindow).fill(undefined),
+    slowNext: 0,
+    denyMinute: 0,
+    denyCount: 0,
+    denyPrev: 0,
     recentNew: new Map(),
     escalation: {},
     riskPoints: 0,
@@ -53,6 +65,6 @@ export function createIdentityState(baseline: IdentityBaseline, denyWindow: numb
   };
 }
 
-export function newIdentityState(e: DetectionEvent, denyWindow: number): IdentityState {
-  return createIdentityState(createBaseline(e.identity, e.identityKind), denyWindow);
+export function newIdentityState(e: DetectionEvent, denyWindow: number, slowWindow = 0): IdentityState {
+  return createIdentityState(createBaseline(e.identity, e.identityKind), denyWindow, slowWindow);
 }

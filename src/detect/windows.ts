@@ -30,10 +30,34 @@ export function createActionClassifier(o: DetectionOptions['escalation'], max = 
   };
 }
 
+/** Policy denies only (see DetectionEvent.credentialStage), into the short ring and the slow one. */
 export function trackDeny(s: IdentityState, e: DetectionEvent): void {
-  if (e.allowed || s.denies.length === 0) return;
+  if (e.allowed || e.credentialStage === true || s.denies.length === 0) return;
+  const minute = Math.floor(e.at / 60_000);
+  if (minute !== s.denyMinute) {
+    s.denyPrev = minute === s.denyMinute + 1 ? s.denyCount : 0;
+    s.denyMinute = minute;
+    s.denyCount = 0;
+  }
+  s.denyCount += 1;
   s.denies[s.denyNext] = e;
   s.denyNext = (s.denyNext + 1) % s.denies.length;
+  if (s.slowDenies.length === 0) return;
+  s.slowDenies[s.slowNext] = e.at;
+  s.slowNext = (s.slowNext + 1) % s.slowDenies.length;
+}
+
+/** Policy denies in the last minute (sliding, like baseline currentRate). */
+export function denyRate(s: IdentityState, at: number): number {
+  const into = (at - s.denyMinute * 60_000) / 60_000;
+  if (into >= 2) return 0;
+  return (into < 1 ? s.denyCount : 0) + (into < 1 ? s.denyPrev * (1 - into) : s.denyCount * Math.max(0, 2 - into));
+}
+
+/** Policy denies inside the slow window ending at `at`, when that ring is full of them; else 0. */
+export function slowDenyBurst(s: IdentityState, at: number, windowMs: number): number {
+  const oldest = s.slowDenies[s.slowNext];
+  return oldest !== undefined && at - oldest <= windowMs ? s.slowDenies.length : 0;
 }
 
 /** Denies inside the window ending at `at`, when the ring is full of them; else 0 (cheap common case). */

@@ -54,6 +54,8 @@ export const IDENTITIES: readonly IdentitySpec[] = [
   { name: 'batch-export', kind: 'service_account', purpose: 'scheduled batch export of orders', actions: ['orders:export', 'orders:read', 'bucket:write'] },
   { name: 'orders-service', kind: 'workload', purpose: 'long-running orders service', actions: ['orders:read', 'orders:write', 'inventory:read'] },
   { name: 'support-agent', kind: 'ai_agent', purpose: 'AI support agent calling tools', actions: ['tickets:read', 'kb:search', 'crm:lookup', 'tickets:comment'] },
+  { name: 'deployment', kind: 'workload', purpose: 'Kubernetes Deployment: 6 replicas on several networks', actions: ['orders:read', 'inventory:read'] },
+  { name: 'ci-matrix', kind: 'ci_job', purpose: 'CI matrix of 8 shards', actions: ['artifacts:read'] },
   { name: 'attack-replay', kind: 'workload', purpose: 'victim of a stolen token', actions: ['orders:read'] },
   {
     name: 'attack-enumeration',

@@ -9,7 +9,28 @@
  *
  * Findings on an attack identity under another rule are listed (`unexpected`), not counted as false
  * positives: they are true alerts about hostile traffic, only not the one the scenario is about.
+ *
+ * Harm, for benign workloads only (what gets a detector switched off): lock-outs (a suspension or
+ * identity revocation, or a request or exchange refused that should have passed), holds (approval
+ * required for new grants), collateral revocations (a grant revoked by a response).
  */
+export interface Harm {
+  lockouts: number;
+  holds: number;
+  collateral_revocations: number;
+}
+
+const LOCKOUT = new Set(['suspend', 'revoke_identity']);
+const HOLD = new Set(['require_approval', 'narrow']);
+
+export function harmOf(findings: readonly ScenarioFinding[], surprises: readonly string[]): Harm {
+  const refused = surprises.filter((x) => /: (401|403|400)\b/.test(x)).length;
+  return {
+    lockouts: findings.filter((f) => f.response !== null && LOCKOUT.has(f.response)).length + refused,
+    holds: findings.filter((f) => f.response !== null && HOLD.has(f.response)).length,
+    collateral_revocations: findings.filter((f) => f.response === 'revoke_grant').length,
+  };
+}
 export interface ScenarioFinding {
   id: string;
   rule: string;
@@ -28,6 +49,7 @@ export interface ScenarioReport {
   findings: ScenarioFinding[];
   unexpected: ScenarioFinding[];
   surprises: string[];
+  harm: Harm;
 }
 
 export interface SimulationReport {
@@ -35,6 +57,8 @@ export interface SimulationReport {
   precision: number;
   recall: number;
   false_positives: number;
+  /** Summed over benign scenarios; the target is all zeros. */
+  harm: Harm;
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
@@ -48,6 +72,10 @@ export function totals(scenarios: ScenarioReport[]): SimulationReport {
     precision: detected + falsePositives === 0 ? 1 : round(detected / (detected + falsePositives)),
     recall: attacks.length === 0 ? 1 : round(detected / attacks.length),
     false_positives: falsePositives,
+    harm: scenarios.reduce<Harm>(
+      (h, s) => ({ lockouts: h.lockouts + s.harm.lockouts, holds: h.holds + s.harm.holds, collateral_revocations: h.collateral_revocations + s.harm.collateral_revocations }),
+      { lockouts: 0, holds: 0, collateral_revocations: 0 },
+    ),
   };
 }
 
@@ -69,6 +97,6 @@ export function formatReport(r: SimulationReport): string {
     `${'scenario'.padEnd(16)} ${'kind'.padEnd(7)} ${'rule'.padEnd(12)} ${'outcome'.padEnd(20)} ${'finding'.padStart(9)} ${'revoked'.padStart(9)} findings`,
     ...lines,
     '',
-    `precision ${r.precision}  recall ${r.recall}  false positives ${r.false_positives}`,
+    `precision ${r.precision}  recall ${r.recall}  false positives ${r.false_positives}  harm: ${r.harm.lockouts} lock-outs, ${r.harm.holds} holds, ${r.harm.collateral_revocations} collateral revocations`,
   ].join('\n');
 }

@@ -7,11 +7,12 @@
  * Policies are added beside the broker's active ones (same file set plus one of ours).
  */
 import { randomBytes } from 'node:crypto';
+import { decodeJwt } from 'jose';
 import { TetherError } from '../errors.js';
 import { createBrokerClient, type BrokerTarget } from './broker-client.js';
 import { IDENTITIES, policyText, RULES } from './catalog.js';
 import { buildHistory } from './history.js';
-import { totals, type ScenarioFinding, type ScenarioReport, type SimulationReport } from './report.js';
+import { harmOf, totals, type ScenarioFinding, type ScenarioReport, type SimulationReport } from './report.js';
 import { SCENARIOS, type LiveOutcome } from './scenarios.js';
 import { createDpopKey, createSimIssuer, createWorkload, type Workload } from './workload.js';
 
@@ -73,12 +74,16 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationRepor
     if (!w) workloads.set(name, (w = createWorkload(broker, issuer, ep, id(name), await createDpopKey())));
     return w;
   };
+  const replica = async (name: string): Promise<Workload> => createWorkload(broker, issuer, ep, id(name), await createDpopKey());
+  const revokeToken = async (token: string, reason: string): Promise<void> => {
+    await broker.admin('POST', '/admin/v1/revocations', { kind: 'jti', value: decodeJwt(token).jti, reason });
+  };
   const findingsOf = async (identity: string): Promise<FindingRow[]> =>
     (await broker.admin<{ findings: FindingRow[] }>('GET', `/admin/v1/findings?identity=${encodeURIComponent(identity)}&limit=1000`)).findings;
 
   const outcomes: Array<{ s: (typeof SCENARIOS)[number]; out: LiveOutcome; found?: FindingRow; tFinding: number | null; tRevoked: number | null }> = [];
   for (const s of SCENARIOS) {
-    const out = await s.drive({ workload, run });
+    const out = await s.drive({ workload, replica, revokeToken, run });
     let found: FindingRow | undefined;
     let tFinding: number | null = null;
     let tRevoked: number | null = null;
@@ -126,6 +131,7 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationRepor
       findings: all,
       unexpected: s.kind === 'attack' ? all.filter((f) => f.rule !== s.rule) : [],
       surprises: out.surprises,
+      harm: s.kind === 'benign' ? harmOf(all, out.surprises) : { lockouts: 0, holds: 0, collateral_revocations: 0 },
     });
   }
   return totals(scenarios);

@@ -11,6 +11,10 @@ import { createDpopKey, type Workload } from './workload.js';
 
 export interface LiveContext {
   workload(name: string): Promise<Workload>;
+  /** Another instance of the identity (a replica, a shard): its own DPoP key, never cached. */
+  replica(name: string): Promise<Workload>;
+  /** An operator revokes one token (admin API, by `jti`). */
+  revokeToken(token: string, reason: string): Promise<void>;
   /** A short random suffix, so two runs against one broker never share resources or tasks. */
   run: string;
 }
@@ -125,6 +129,54 @@ export const SCENARIOS: readonly Scenario[] = [
           s,
         );
         await w.revoke(t);
+      }
+      return { surprises: s };
+    },
+  },
+  {
+    // A Deployment: 6 replicas (own keys) on 6 different /24s, then a rolling restart in which the old
+    // pods revoke their own token at shutdown (RFC 7009) while the others keep serving.
+    name: 'deployment-rollout',
+    kind: 'benign',
+    rule: null,
+    identity: 'deployment',
+    async drive({ replica }) {
+      const s: string[] = [];
+      const scopes = ['orders:read', 'inventory:read'];
+      const pods = await Promise.all(Array.from({ length: 6 }, async (_, i) => {
+        const w = await replica('deployment');
+        return { w, t: await w.mustExchange(scopes, 'serve orders'), ip: `10.${20 + i}.${i}.5` };
+      }));
+      for (const p of pods) await calls(p.w, p.t, [['GET', `/orders/${Math.floor(Math.random() * 1e6)}`], ['GET', '/skus/7']], p.ip, s);
+      for (const p of pods.slice(0, 3)) await p.w.revoke(p.t);
+      const fresh = await Promise.all(Array.from({ length: 3 }, async (_, i) => {
+        const w = await replica('deployment');
+        return { w, t: await w.mustExchange(scopes, 'serve orders'), ip: `10.${40 + i}.0.9` };
+      }));
+      for (const p of [...pods.slice(3), ...fresh]) await calls(p.w, p.t, [['GET', `/orders/${Math.floor(Math.random() * 1e6)}`], ['GET', '/skus/8']], p.ip, s);
+      return { surprises: s };
+    },
+  },
+  {
+    // A CI matrix of 8 shards; an operator revokes one shard's token (leaked in a log). That shard is
+    // refused (expected), the other seven keep working and re-exchange.
+    name: 'ci-matrix-revoke',
+    kind: 'benign',
+    rule: null,
+    identity: 'ci-matrix',
+    async drive({ replica, revokeToken, run }) {
+      const s: string[] = [];
+      const shards = await Promise.all(Array.from({ length: 8 }, async () => {
+        const w = await replica('ci-matrix');
+        return { w, t: await w.mustExchange(['artifacts:read'], `matrix ${run}`) };
+      }));
+      for (const sh of shards) await calls(sh.w, sh.t, [['GET', `/artifacts/build-${run}`]], '10.9.0.3', s);
+      await revokeToken(shards[0]!.t, 'leaked in a log');
+      await calls(shards[0]!.w, shards[0]!.t, [['GET', `/artifacts/build-${run}`], ['GET', `/artifacts/build-${run}`]], '10.9.0.3', s, 401);
+      for (const sh of shards.slice(1)) {
+        await calls(sh.w, sh.t, [['GET', `/artifacts/build-${run}`]], '10.9.0.3', s);
+        const again = await sh.w.exchange(['artifacts:read'], `matrix ${run}`);
+        expect(s, 'shard re-exchange', again.status, 200);
       }
       return { surprises: s };
     },

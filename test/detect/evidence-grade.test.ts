@@ -28,11 +28,24 @@ describe('evidence-graded risk', () => {
   });
 
   it('one open finding per baseline rule and identity; resolving it lets the rule fire again', () => {
-    const det = createDetector({ clock: fakeClock(T0), options: { cooldownMs: 0, enumeration: { denies: 2 } } });
+    const det = createDetector({ clock: fakeClock(T0), options: { cooldownMs: 0 } });
     const deny = (i: number) => makeEvent({ kind: 'request', at: T0 + i, identity: 'svc/c', allowed: false, action: 'x:del', resource: `X::${i}`, grantId: 'g', jti: 'j' });
-    const raised = Array.from({ length: 10 }, (_, i) => det.observe(deny(i))).flat().filter((f) => f.rule === 'enumeration');
+    const raised = Array.from({ length: 20 }, (_, i) => det.observe(deny(i))).flat().filter((f) => f.rule === 'enumeration');
     assert.equal(raised.length, 1);
     det.resolve(raised[0]!.id, 'false positive');
-    assert.equal(det.observe(deny(20)).filter((f) => f.rule === 'enumeration').length, 1);
+    assert.equal(det.observe(deny(21)).filter((f) => f.rule === 'enumeration').length, 1);
+  });
+
+  it('slow probing (about 9 policy denies a minute) is enumeration; refusals of expired or revoked tokens are not', () => {
+    const det = createDetector({ clock: fakeClock(T0) });
+    const at = (i: number) => T0 + Math.round((i * 60_000) / 8.6);
+    const found = Array.from({ length: 40 }, (_, i) =>
+      det.observe(makeEvent({ kind: 'request', at: at(i), identity: 'svc/slow', allowed: false, action: 'x:read', resource: `X::${i}`, grantId: 'g', jti: 'j' })),
+    ).flat();
+    assert.deepEqual(found.map((f) => [f.rule, f.evidence.reason]), [['enumeration', 'slow_deny_burst']]);
+    const expiry = Array.from({ length: 40 }, (_, i) =>
+      det.observe(makeEvent({ kind: 'request', at: T0 + i * 100, identity: 'svc/retry', allowed: false, action: 'x:read', resource: 'X::1', credentialStage: true, reason: 'access token expired' })),
+    ).flat();
+    assert.deepEqual(expiry.filter((f) => f.rule === 'enumeration'), []);
   });
 });

@@ -164,6 +164,17 @@ describe('first_seen', () => {
     assert.deepEqual(f.evidence.taskActions, CI_ACTIONS);
   });
 
+  it('fires on a requested action the identity never used when it comes at an unusual hour', () => {
+    const { det } = learned();
+    // The nightly export runs around 02:00; at 14:00 it asks for and uses a scope it never used.
+    const e: DetectionEvent = { kind: 'request', at: at(8, 14), identity: NIGHTLY, allowed: true, action: 'users:export', resource: 'UserDirectory::all', grantId: 'gx', jti: 'jx', taskActions: ['orders:export', 'users:export'] };
+    const f = only(feed(det, [e]), 'first_seen');
+    assert.equal(f.evidence.requestedInTask, true);
+    // The same requested action at its usual hour is left to the task.
+    const { det: det2 } = learned();
+    assert.deepEqual(feed(det2, [{ ...e, at: at(8, 2) + 5 * 60_000 }]).filter((x) => x.rule === 'first_seen'), []);
+  });
+
   it('is silent on a new resource inside the task (a new build artifact)', () => {
     const { det } = learned();
     assert.deepEqual(feed(det, [ciTask('d1', { action: 'artifacts:read', resource: 'Artifact::build-9999' })]), []);
@@ -257,6 +268,22 @@ describe('escalation', () => {
     assert.equal(f.severity, 'critical');
     assert.deepEqual((f.evidence.chain as { action: string }[]).map((e) => e.action), ['secrets:read', 'iam:attach-policy', 'webhook:post']);
     assert.ok(det.risk(AGENT) >= 80);
+  });
+
+  it("is silent when the chain is the identity's own routine (a daily Terraform pipeline)", () => {
+    const { det } = learned();
+    // Eight days of the same three steps, every day: routine for this identity.
+    const tf = (day: number, i: number, action: string, resource: string): DetectionEvent =>
+      ({ kind: 'request', at: at(day, 6) + i * 60_000, identity: 'ci/terraform', allowed: true, action, resource, grantId: `tf-${day}`, jti: `tf-${day}`, taskActions: ['secrets:read', 'iam:bind', 'webhook:post'] });
+    const run = (day: number) => [tf(day, 0, 'secrets:read', 'Secret::tf'), tf(day, 1, 'iam:bind', 'Role::deployer'), tf(day, 2, 'webhook:post', 'Host::slack')];
+    for (let d = 0; d < 8; d++) det.replay(Array.from({ length: 3 }, (_, k) => run(d).map((e) => ({ ...e, at: e.at + k * 3_600_000 }))).flat());
+    assert.deepEqual(feed(det, run(8)).filter((f) => f.rule === 'escalation'), []);
+  });
+
+  it('ignores denied steps: attempts are not privileges used', () => {
+    const { det } = learned();
+    const denied = chain(at(8, 15), 60_000).map((e) => ({ ...e, allowed: false }));
+    assert.deepEqual(feed(det, denied).filter((f) => f.rule === 'escalation'), []);
   });
 
   it('is silent when the chain spans 30 minutes or comes out of order', () => {

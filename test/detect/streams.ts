@@ -38,6 +38,7 @@ export function makeEvent(f: DetectionEvent): DetectionEvent {
     taskEnded: f.taskEnded,
     taskActions: f.taskActions,
     reason: f.reason,
+    credentialStage: f.credentialStage,
   };
 }
 

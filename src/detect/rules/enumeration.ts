@@ -4,7 +4,8 @@
  * healthy client is rarely refused ten times a minute); the resource half needs a mature baseline
  * and ignores exact ids for high-cardinality identities (see RuleContext.resourceNew).
  */
-import { denyBurst } from '../windows.js';
+import { currentRate } from '../baseline.js';
+import { denyBurst, denyRate, slowDenyBurst } from '../windows.js';
 import { eventEvidence, type Rule } from './rule.js';
 
 export const enumerationRule: Rule = {
@@ -13,15 +14,20 @@ export const enumerationRule: Rule = {
   check(ctx) {
     const { event: e, state, options } = ctx;
     const o = options.enumeration;
-    if (!e.allowed) {
-      const n = denyBurst(state, e.at, o.windowMs);
-      if (n >= o.denies) {
+    if (!e.allowed && e.credentialStage !== true) {
+      const fast = denyBurst(state, e.at, o.windowMs);
+      const slow = fast ? 0 : slowDenyBurst(state, e.at, o.slowWindowMs);
+      // Relative to volume: the identity's requests in the last minute (this one included).
+      // Relative to volume: policy denies against all requests, over the last minute.
+      if ((fast || slow) && denyRate(state, e.at) >= o.denyShare * Math.max(1, currentRate(ctx.baseline, e.at))) {
+        const volume = currentRate(ctx.baseline, e.at);
         const events = state.denies.filter((d) => d !== undefined).sort((a, b) => a.at - b.at);
         return {
-          reason: 'deny_burst',
-          denies: n,
-          threshold: o.denies,
-          windowMs: o.windowMs,
+          reason: fast ? 'deny_burst' : 'slow_deny_burst',
+          denies: fast || slow,
+          threshold: fast ? o.denies : o.slowDenies,
+          windowMs: fast ? o.windowMs : o.slowWindowMs,
+          requestsLastMinute: Math.round(volume),
           events: events.map(eventEvidence),
         };
       }

@@ -1,16 +1,20 @@
 /**
  * escalation (critical): read secrets → change permissions → call an external destination, in that
  * order, by one identity within a short window: the shape of privilege escalation followed by
- * exfiltration. The stages are tracked in windows.ts; this rule reports a completed chain.
+ * exfiltration. The stages are tracked in windows.ts (allowed steps only: a denied step is an attempt,
+ * not a privilege used); this rule reports a completed chain that is new for the identity.
  */
 import { eventEvidence, type Rule } from './rule.js';
 
 export const escalationRule: Rule = {
   id: 'escalation',
   dedupe: 'identity',
-  check({ state, options }) {
+  check({ state, options, baseline, mature }) {
     const chain = state.escalation.chain;
     if (!chain) return undefined;
+    // Compared with the identity's own history: a pipeline whose routine is read a secret, bind a
+    // role, post a webhook (every step already usual for it) is doing its job, not escalating.
+    if (mature && chain.every((e) => baseline.actions.has(e.action))) return undefined;
     const o = options.escalation;
     return {
       windowMs: o.windowMs,

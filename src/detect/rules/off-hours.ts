@@ -3,7 +3,7 @@
  * history, counting the neighbouring hours too so that a job starting a little early or late (or a
  * DST shift) is not flagged.
  */
-import { hourOfDay } from '../baseline.js';
+import { hourShare } from '../baseline.js';
 import { eventEvidence, type Rule } from './rule.js';
 
 export const offHoursRule: Rule = {
@@ -12,14 +12,10 @@ export const offHoursRule: Rule = {
   check({ event: e, baseline, options, mature }) {
     if (!mature) return undefined;
     const { toleranceHours, rareFraction } = options.offHours;
-    const h = hourOfDay(e.at);
-    let n = 0;
-    const span = Math.min(11, Math.floor(toleranceHours));
-    for (let d = -span; d <= span; d++) n += baseline.hours[(h + d + 24) % 24]!;
-    const share = n / baseline.events;
+    const { hour, span, share } = hourShare(baseline, e.at, toleranceHours);
     if (share >= rareFraction) return undefined;
     return {
-      hourUtc: h,
+      hourUtc: hour,
       toleranceHours: span,
       shareOfHistory: share,
       rareFraction,
