@@ -104,7 +104,13 @@ export async function verifyDpopProof(proof: string, options: VerifyDpopProofOpt
   let payload: JWTPayload;
   const now = clock();
   // Workloads reuse their DPoP key across requests: import it once (what EmbeddedJWK does every time).
-  const jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256');
+  let jkt: string;
+  try {
+    jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256');
+  } catch {
+    // A jwk with an unknown kty or missing members (RFC 7638 §3.2 needs them all) is the caller's error.
+    throw refuse('DPoP proof jwk header is not a valid public key');
+  }
   try {
     const key = await importedKey(jkt, header.alg, jwk as JWK);
     ({ payload } = await jwtVerify(proof, key, {
