@@ -4,3 +4,4 @@ export { revokeIn } from './revoke.js';
 export type { RevokeRequest, RevokeOptions } from './revoke.js';
 export { restoreIssuerIn, stoppedIssuers } from './issuer-stop.js';
 export type { IssuerStop } from './issuer-stop.js';
+export { pruneExpiredRevocations, schedulePruning, REVOCATION_RETENTION_SECONDS } from './prune.js';

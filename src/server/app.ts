@@ -14,7 +14,7 @@ import { createChangeFeed, type ChangeFeed } from '../cluster/index.js';
 import { createTokenDomain, type TokenDomain } from '../tokens/wire.js';
 import { createRouteStore, type CredentialRefusal, type RouteStore } from '../routes/index.js';
 import { extAuthzRoutes } from '../routes/ext-authz.js';
-import { createRevocationSet, type RevocationSet } from '../revocation/index.js';
+import { createRevocationSet, schedulePruning, type RevocationSet } from '../revocation/index.js';
 import { schemaVersion, MIGRATIONS, type Store } from '../store/index.js';
 import { bearerMatcher, requireBearer } from './admin-auth.js';
 import { renderError } from './error-render.js';
@@ -106,6 +106,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   const revocations = createRevocationSet();
   changes.on('revocation', (n) => revocations.add({ kind: n.rkind, value: n.value, at: n.at }));
   changes.onResync(() => revocations.reload(store));
+  const stopPruning = schedulePruning(store, (err) => logger.warn({ err: { message: err.message } }, 'revocation pruning failed'));
 
   // ---- domain wiring, in dependency order (each domain: build its services, add apply sections,
   //      register resyncs); nothing below is assigned after it is built ----
@@ -312,6 +313,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
       await bounded(detection.idle());
       if (webhook) await bounded(webhook.flush());
       tokens.stop();
+      stopPruning();
       pdp.policies.close();
       await changes.stop();
       await audit.flush();

@@ -2,45 +2,37 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createAuditWriter, verifyChain, type RawAuditInput } from '../../src/audit/index.js';
 import { TetherError } from '../../src/errors.js';
-import type { Store } from '../../src/store/index.js';
 import { startBroker, type RunningBroker } from '../helpers/broker.js';
-import { createTestDb, STORE_KINDS, type TestDb } from '../helpers/stores.js';
+import { STORE_KINDS } from '../helpers/stores.js';
+import { useTestStore } from './fixture.js';
 
 for (const kind of STORE_KINDS) {
   describe(`a poison audit event on ${kind}`, () => {
-    let db: TestDb;
-    let store: Store;
-    before(async () => {
-      db = await createTestDb(kind);
-      store = await db.open();
-      // The store itself refuses one event (as PostgreSQL refuses a NUL in text): a data exception.
-      await store.exec(`
+    // The store itself refuses one event (as PostgreSQL refuses a NUL in text): a data exception.
+    const t = useTestStore(kind, (store) =>
+      store.exec(`
 CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF NEW.identity = 'poison' THEN RAISE EXCEPTION 'poisoned' USING ERRCODE = '22023'; END IF;
   RETURN NEW;
 END $$;
-CREATE TRIGGER refuse_poison BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse_poison();`);
-    });
-    after(async () => {
-      await store.close();
-      await db.drop();
-    });
+CREATE TRIGGER refuse_poison BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse_poison();`),
+    );
 
     test('fails only its own append; the events it shared a group commit with are written', async () => {
-      const writer = createAuditWriter<RawAuditInput>(store);
+      const writer = createAuditWriter<RawAuditInput>(t.store);
       const appends = Array.from({ length: 60 }, (_, i) => writer.append({ type: 'test.event', identity: i === 17 ? 'poison' : `ok/${i}`, data: { i } }));
       const settled = await Promise.allSettled(appends);
       const rejected = settled.flatMap((s, i) => (s.status === 'rejected' ? [{ i, e: s.reason as TetherError }] : []));
       assert.deepEqual(rejected.map((r) => r.i), [17]);
       assert.ok(rejected[0]!.e instanceof TetherError && rejected[0]!.e.status === 400, String(rejected[0]!.e));
-      const r = await store.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_events WHERE type = 'test.event'");
+      const r = await t.store.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_events WHERE type = 'test.event'");
       assert.equal(r.rows[0]!.n, 59);
-      assert.equal((await verifyChain(store)).ok, true);
+      assert.equal((await verifyChain(t.store)).ok, true);
     });
 
     test('a NUL in an indexed field is refused before it can join a group commit', async () => {
-      const writer = createAuditWriter<RawAuditInput>(store);
+      const writer = createAuditWriter<RawAuditInput>(t.store);
       const settled = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => writer.append({ type: 'test.nul', identity: i === 3 ? 'bad\u0000id' : `ok/${i}` })));
       assert.deepEqual(
         settled.map((s) => s.status),
