@@ -1,4 +1,5 @@
 /** Shared by the audit anchor tests: a broker with one identity and a permit-all policy, and load. */
+import http from 'node:http';
 import type { RunningBroker } from '../helpers/broker.js';
 import { applyOk, evaluate } from '../pdp/http.js';
 
@@ -25,4 +26,17 @@ export async function decisions(b: RunningBroker, n: number, concurrency = 8): P
     }),
   );
   return statuses;
+}
+
+/** A sink receiver (an HTTP collector) on `port` (0: any) recording the seq of every NDJSON line it accepts. */
+export function ndjsonReceiver(port: number, seqs: number[], status = 204): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += String(d)));
+    req.on('end', () => {
+      for (const l of body.split('\n').filter(Boolean)) seqs.push((JSON.parse(l) as { seq: number }).seq);
+      res.writeHead(status).end();
+    });
+  });
+  return new Promise((r) => server.listen(port, '127.0.0.1', () => r(server)));
 }

@@ -3,12 +3,11 @@
  * of them export (no event is sent twice by two exporters), and the other takes over when it stops.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { startBroker, type RunningBroker } from '../helpers/broker.js';
 import { createTestDb } from '../helpers/stores.js';
-import { applyPermitAll, decisions } from './fixture.js';
+import { applyPermitAll, decisions, ndjsonReceiver } from './fixture.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -25,15 +24,7 @@ describe('export in a cluster', () => {
   test('one exporter per sink across two instances; the other takes over when it stops', async () => {
     const db = await createTestDb('pg');
     const seqs: number[] = [];
-    const rx = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (d) => (body += String(d)));
-      req.on('end', () => {
-        for (const l of body.split('\n').filter(Boolean)) seqs.push((JSON.parse(l) as { seq: number }).seq);
-        res.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((r) => rx.listen(0, '127.0.0.1', () => r()));
+    const rx = await ndjsonReceiver(0, seqs, 200);
     const overrides = { auditSinks: [`http://127.0.0.1:${(rx.address() as AddressInfo).port}/x`], checkpointEvery: 50, checkpointInterval: 0.3 };
     const a = await startBroker('pg', overrides, { db });
     const b = await startBroker('pg', overrides, { db });
