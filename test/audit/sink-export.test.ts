@@ -130,4 +130,24 @@ describe('streaming export', () => {
       await db.drop();
     }
   });
+
+  test('PGlite: a JSON Lines sink gets every event, and resumes from its cursor after a restart', async () => {
+    const db = await createTestDb('pglite');
+    const dir = mkdtempSync(join(tmpdir(), 'tether-sink-lite-'));
+    let b = await startBroker('pglite', { auditSinks: [`ocsf+jsonl:${dir}`] }, { db });
+    try {
+      await applyPermitAll(b);
+      await decisions(b, 30, 4);
+      await drained(b);
+      await b.stop();
+      b = await startBroker('pglite', { auditSinks: [`ocsf+jsonl:${dir}`] }, { db });
+      await decisions(b, 10, 4);
+      const head = await drained(b);
+      const lines = readdirSync(dir).flatMap((f) => readFileSync(join(dir, f), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { metadata: { uid: string } }));
+      assert.equal(assertComplete(lines.map((l) => Number(l.metadata.uid)), head, 'ocsf jsonl'), 0, 'no duplicates after a clean restart');
+    } finally {
+      await b.stop();
+      await db.drop();
+    }
+  });
 });
