@@ -12,8 +12,8 @@ export async function applyPermitAll(b: RunningBroker): Promise<void> {
   });
 }
 
-/** n AuthZEN decisions (one audit event each), `concurrency` at a time; returns their statuses. */
-export async function decisions(b: RunningBroker, n: number, concurrency = 8): Promise<number[]> {
+/** n AuthZEN decisions (one audit event each), `concurrency` at a time; returns their statuses (also pushed to `into` as they come). */
+export async function decisions(b: RunningBroker, n: number, concurrency = 8, into?: number[]): Promise<number[]> {
   const statuses: number[] = [];
   let i = 0;
   await Promise.all(
@@ -22,6 +22,7 @@ export async function decisions(b: RunningBroker, n: number, concurrency = 8): P
         const k = i++;
         const r = await evaluate(b, { subject: { type: 'Identity', id: WHO }, action: { name: 'orders:read' }, resource: { type: 'Order', id: String(k) } });
         statuses.push(r.status);
+        into?.push(r.status);
       }
     }),
   );

@@ -85,7 +85,7 @@ describe('streaming export', () => {
       let load = true;
       const statuses: number[] = [];
       const loader = (async () => {
-        while (load) statuses.push(...(await decisions(b, 50)));
+        while (load) await decisions(b, 8, 8, statuses);
       })();
       await sleep(1500);
       await close(rx);
