@@ -3,10 +3,12 @@ import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { ADMIN_TOKEN, startBroker, type RunningBroker } from '../helpers/broker.js';
 import { createDpopKey, exchangeForToken } from '../helpers/dpop.js';
+import { ordersRoute, REQUEST_POLICIES } from '../helpers/gateway-fixture.js';
 import { STORE_KINDS } from '../helpers/stores.js';
 import { createWorkloadIssuer, EXCHANGE_IDENTITIES, EXCHANGE_POLICIES, ORDERS_AUD } from '../helpers/workload-issuer.js';
 
 const ID = 'ci/acme/api';
+const GW = 'http://envoy.lifecycle.test';
 /**
  * Token iat has whole seconds, so the revocation set treats a token issued in the second of a
  * revocation as issued before it (fail closed): tokens meant to outlive one start a second later.
@@ -23,7 +25,7 @@ for (const kind of STORE_KINDS) {
     before(async () => {
       b = await startBroker(kind);
       gha = await createWorkloadIssuer();
-      bundle = { identities: EXCHANGE_IDENTITIES, issuers: [gha.config()], policies: EXCHANGE_POLICIES };
+      bundle = { identities: EXCHANGE_IDENTITIES, issuers: [gha.config()], policies: { ...EXCHANGE_POLICIES, ...REQUEST_POLICIES }, routes: [ordersRoute(GW)] };
       const r = await b.admin('POST', '/admin/v1/apply', bundle);
       assert.equal(r.status, 200, JSON.stringify(r.body));
     });
@@ -31,7 +33,11 @@ for (const kind of STORE_KINDS) {
       await b?.stop();
     });
 
-    const exchange = async () => exchangeForToken({ endpointBase: b.url, key: await createDpopKey(), subjectToken: await gha.token(), scope: 'orders:read', audience: ORDERS_AUD });
+    const exchange = async (key?: Awaited<ReturnType<typeof createDpopKey>>) =>
+      exchangeForToken({ endpointBase: b.url, key: key ?? (await createDpopKey()), subjectToken: await gha.token(), scope: 'orders:read', audience: ORDERS_AUD });
+    /** The gateway check, Envoy style (the original request's path appended to the route). */
+    const extAuthz = async (token: string, key: Awaited<ReturnType<typeof createDpopKey>>) =>
+      (await fetch(`${b.url}/ext-authz/orders/orders/7`, { headers: { authorization: `DPoP ${token}`, dpop: await key.proof('GET', `${GW}/orders/7`, { accessToken: token }) } })).status;
     const issue = async (): Promise<string> => {
       const r = await exchange();
       assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -91,11 +97,16 @@ for (const kind of STORE_KINDS) {
     });
 
     test('suspending an identity (admin PATCH) ends its grants and revokes its tokens in the same transaction', async () => {
-      const t = await issue();
+      const key = await createDpopKey();
+      const ex = await exchange(key);
+      assert.equal(ex.status, 200, JSON.stringify(ex.body));
+      const t = ex.body.access_token!;
       assert.equal(await introspect(t), true);
+      assert.equal(await extAuthz(t, key), 200);
       const p = await b.admin('PATCH', idPath, { status: 'suspended' });
       assert.equal(p.status, 200, JSON.stringify(p.body));
       assert.equal(await introspect(t), false);
+      assert.ok([401, 403].includes(await extAuthz(t, key)), 'the gateway refuses it too');
       assert.equal(await grantState(t), 'revoked');
       await refusedNow(/suspended/);
       const ev = (await b.admin('GET', `/admin/v1/audit?type=identity.updated&identity=${encodeURIComponent(ID)}`)).body.events.at(-1);
