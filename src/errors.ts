@@ -48,6 +48,24 @@ const STATUS: Record<ErrorCode, number> = {
   invalid_token: 401,
 };
 
+/**
+ * Status on the OAuth surface (token, revocation, introspection endpoints): RFC 6749 §5.2 answers
+ * every error of the grant with 400 (`access_denied` included), except failed authentication (401:
+ * a client, an admin bearer, a presented token); RFC 9449 §7.1 keeps `use_dpop_nonce` at 400 there
+ * too. Store failures, body limits and unknown paths keep their own status.
+ */
+export function oauthStatus(code: ErrorCode): number {
+  const s = STATUS[code];
+  if (s >= 500 || s === 413 || s === 401 || s === 404) return s;
+  return 400;
+}
+
+/** The status of an error on a surface: the OAuth endpoints follow RFC 6749 §5.2, the rest the code's own. */
+export function statusOn(surface: 'oauth' | 'other', e: TetherError): number {
+  if (e.status !== STATUS[e.code]) return e.status; // a status given explicitly at construction
+  return surface === 'oauth' ? oauthStatus(e.code) : e.status;
+}
+
 export class TetherError extends Error {
   readonly code: ErrorCode;
   readonly status: number;

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { TetherError } from '../errors.js';
+import { statusOn, TetherError } from '../errors.js';
 import { dpopChallengeFor } from '../tokens/dpop-challenge.js';
 
 /** Which protocol a route speaks decides how an error is rendered. */
@@ -49,7 +49,7 @@ export function renderError(err: unknown, req: FastifyRequest, reply: FastifyRep
     error: serverError ? 'server_error' : te.code,
     error_description: serverError ? `internal error (request ${req.id})` : te.message,
   };
-  let status = te.status;
+  let status = statusOn(surface === 'oauth' ? 'oauth' : 'other', te);
   if (surface === 'oauth' || surface === 'authzen') {
     // OAuth (RFC 6749 §5.2) and AuthZEN answer bad media types with 400.
     if (status === 415) status = 400;

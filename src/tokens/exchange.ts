@@ -205,7 +205,7 @@ export function createExchange(deps: ExchangeDeps) {
     const ttlCap = ttls.length ? Math.min(...ttls) : undefined;
     note({ policies, decisions: decisions.map((d) => d.auditSeq) });
     if (denied.length) throw new TetherError('invalid_scope', `policy does not allow ${identityId} to obtain ${denied.join(', ')} for ${audience} now`);
-    if (task.breakGlass && !breakGlassOk) throw new TetherError('access_denied', 'break-glass is not permitted by policy for these actions', undefined, 400);
+    if (task.breakGlass && !breakGlassOk) throw new TetherError('access_denied', 'break-glass is not permitted by policy for these actions');
     if (jkt === undefined && !bearerOk) throw new TetherError('invalid_dpop_proof', 'a DPoP proof is required (RFC 9449): bearer tokens are issued only where policy allows them');
 
     // 6. Lifetimes: the configured default (≤ 15 min) unless a policy @ttl sets it; break-glass
@@ -230,7 +230,7 @@ export function createExchange(deps: ExchangeDeps) {
       throw new TetherError('authorization_pending', `an approver must approve grant ${outcome.grant.id} before a token is issued; retry the same exchange after approval`, { grant_id: outcome.grant.id });
     }
     if (outcome.kind === 'denied') {
-      throw new TetherError('access_denied', `grant ${outcome.grant.id} was denied by ${outcome.grant.decided_by ?? 'an approver'}: ${outcome.grant.decision_reason ?? ''}`, { grant_id: outcome.grant.id }, 400);
+      throw new TetherError('access_denied', `grant ${outcome.grant.id} was denied by ${outcome.grant.decided_by ?? 'an approver'}: ${outcome.grant.decision_reason ?? ''}`, { grant_id: outcome.grant.id });
     }
     const grant = outcome.grant;
     const remaining = Math.floor((Date.parse(grant.not_after!) - t.getTime()) / 1000);

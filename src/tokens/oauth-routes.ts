@@ -91,7 +91,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps) {
     const token = required(form, 'token');
     const hint = form.get('token_type_hint');
     if (hint !== undefined && hint !== 'access_token') {
-      throw new TetherError('unsupported_token_type', 'only access tokens can be revoked here', undefined, 400);
+      throw new TetherError('unsupported_token_type', 'only access tokens can be revoked here');
     }
     const checked = await deps.check(token);
     // This instance cannot vouch for its revocation state: say so rather than drop the request.
