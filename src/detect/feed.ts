@@ -173,7 +173,9 @@ export function fromAuditRecord(rec: AuditRecord, info: { kind(id: string): Iden
     if (!identity || !jti || !grant || !aud || !scopes) return [];
     return fromIssuance({ at: new Date(at), identity, identityKind: info.kind(identity) ?? '', environment: info.environment(identity) ?? null, jti, grant, audience: aud, scopes, jkt: str(d.jkt) ?? null });
   }
-  if (rec.type !== 'decision' || d.stage !== undefined) return [];
+  // Request-time kernel decisions only: issuance is learned from token.issued, and the gateway's own
+  // route-stage refusals are not decisions on a resource.
+  if (rec.type !== 'decision' || d.phase === 'issue' || d.stage === 'route') return [];
   const principal = d.principal as { type?: unknown; id?: unknown } | undefined;
   const resource = d.resource as { type?: unknown; id?: unknown } | undefined;
   const identity = principal?.type === 'Identity' ? str(principal.id) : undefined;
