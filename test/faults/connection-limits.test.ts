@@ -14,15 +14,18 @@ after(async () => {
 
 /** A request head that never ends: the connection stays open, waiting for the rest. */
 function halfRequest(port: number): Promise<{ socket: net.Socket; closed: Promise<number> }> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => {
-      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ');
-      const t0 = performance.now();
-      resolve({ socket, closed: new Promise((r) => socket.once('close', () => r(performance.now() - t0))) });
-    });
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const socket = net.connect(port, '127.0.0.1');
+    // Past the cap the broker may close one before it is even established here: that is eviction.
+    const closed = new Promise<number>((r) => socket.once('close', () => r(performance.now() - t0)));
     socket.on('error', () => {});
-    socket.once('error', reject);
     socket.resume(); // read the 408 and the close, as a client would
+    socket.once('connect', () => {
+      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+      resolve({ socket, closed });
+    });
+    socket.once('close', () => resolve({ socket, closed }));
   });
 }
 
@@ -55,5 +58,5 @@ test('an idle keep-alive connection is closed after the keep-alive timeout', asy
   await new Promise((r) => socket.once('data', r));
   await new Promise((r) => socket.once('close', r));
   const ms = performance.now() - t0;
-  assert.ok(ms >= SERVER_LIMITS.keepAliveTimeoutMs - 500 && ms <= SERVER_LIMITS.keepAliveTimeoutMs + 2000, `closed after ${Math.round(ms)} ms`);
+  assert.ok(ms >= SERVER_LIMITS.keepAliveTimeoutMs - 500 && ms <= SERVER_LIMITS.keepAliveTimeoutMs + 5000, `closed after ${Math.round(ms)} ms`);
 });
