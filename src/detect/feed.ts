@@ -23,6 +23,7 @@ export interface KnownToken {
 /**
  * Refusals that mean "the task this token belonged to is over": the holder (or someone holding a copy)
  * still uses it. Expiry is left out on purpose: clients racing their token's `exp` are common and benign.
+ * A baseline signal (evidence-grade.ts): it alerts, it never contains anything by itself.
  */
 const TASK_OVER = /no longer valid: (token|grant) revoked/;
 /**

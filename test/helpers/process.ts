@@ -57,7 +57,7 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
 }
 
 /** Like runCli, without blocking the event loop (needed when the broker runs in this process). */
-export function runCliAsync(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCliAsync(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 60000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [CLI, ...args], {
       env: { ...process.env, TETHER_ADMIN_TOKEN: undefined, TETHER_DATABASE_URL: undefined, ...env } as NodeJS.ProcessEnv,
@@ -67,7 +67,7 @@ export function runCliAsync(args: string[], env: Record<string, string | undefin
     let stderr = '';
     p.stdout!.on('data', (d) => (stdout += String(d)));
     p.stderr!.on('data', (d) => (stderr += String(d)));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 60000);
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
     p.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });

@@ -24,18 +24,19 @@ describe('tether simulate --json against a fresh broker', () => {
   });
 
   test('prints one JSON object with scenarios and totals', async () => {
-    const r = await runCliAsync(['simulate', '--url', b.url, '--json'], { TETHER_ADMIN_TOKEN: ADMIN_TOKEN });
+    // Fifteen scenarios with replicas and shards: over a minute on a loaded CI machine.
+    const r = await runCliAsync(['simulate', '--url', b.url, '--json'], { TETHER_ADMIN_TOKEN: ADMIN_TOKEN }, 240_000);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines.length, 1, 'exactly one line of JSON on stdout');
     report = JSON.parse(lines[0]!) as SimulationReport;
-    assert.deepEqual(Object.keys(report).sort(), ['false_positives', 'precision', 'recall', 'scenarios']);
+    assert.deepEqual(Object.keys(report).sort(), ['false_positives', 'harm', 'precision', 'recall', 'scenarios']);
     for (const s of report.scenarios) {
       process.stdout.write(
         `# ${s.name.padEnd(15)} ${s.kind.padEnd(6)} ${String(s.rule ?? '-').padEnd(11)} detected=${s.detected} finding=${s.time_to_finding_ms ?? '-'}ms revoked=${s.time_to_revocation_ms ?? '-'}ms findings=${s.findings.map((f) => f.rule).join(',')}\n`,
       );
     }
-    process.stdout.write(`# precision ${report.precision} recall ${report.recall} false_positives ${report.false_positives}\n`);
+    process.stdout.write(`# precision ${report.precision} recall ${report.recall} false_positives ${report.false_positives} harm ${JSON.stringify(report.harm)}\n`);
   });
 
   test('each rule fires on its attack; benign traffic raises nothing', () => {
@@ -48,11 +49,15 @@ describe('tether simulate --json against a fresh broker', () => {
       assert.deepEqual(s.surprises, [], `${s.name}: ${s.surprises.join('; ')}`);
     }
     const benign = report.scenarios.filter((s) => s.kind === 'benign');
-    assert.equal(benign.length, 4);
+    // The four steady workloads, plus a 6-replica Deployment on 6 networks rolling over with RFC 7009
+    // revocations, and a CI matrix of 8 shards of which an operator revokes one token.
+    assert.deepEqual(benign.map((s) => s.name), ['ci-deploy', 'batch-export', 'orders-service', 'support-agent', 'deployment-rollout', 'ci-matrix-revoke']);
     for (const s of benign) {
       assert.deepEqual(s.findings, [], `${s.name} is benign`);
       assert.deepEqual(s.surprises, [], `${s.name}: ${s.surprises.join('; ')}`);
+      assert.deepEqual(s.harm, { lockouts: 0, holds: 0, collateral_revocations: 0 }, `${s.name} is not harmed`);
     }
+    assert.deepEqual(report.harm, { lockouts: 0, holds: 0, collateral_revocations: 0 });
     assert.equal(report.recall, 1);
     assert.equal(report.false_positives, 0);
     assert.equal(report.precision, 1);
