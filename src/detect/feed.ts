@@ -27,20 +27,14 @@ export interface KnownToken {
  */
 const TASK_OVER = /no longer valid: (token|grant) revoked/;
 /**
- * Refusal reasons the token check produces only after the signature verified with our own keys
- * (check-access-token.ts: revocation is checked on verified claims). The reason is written by the
- * broker, never by the caller.
+ * Whether a refused credential names its identity as a fact. The resource-server check attaches
+ * identity, jti and grant only once the token's signature verified with our own keys
+ * (tokens/check-resource-request.ts), so their presence is the proof; `token_invalid` and the
+ * malformed/missing cases never carry them. Anything else, a garbage signature with a victim's `sub`
+ * included, is anonymous: it feeds nothing identity-scoped (DESIGN.md trust model).
  */
-const SIGNATURE_VERIFIED = /^access token is no longer valid: /;
-
-/**
- * Whether a refused credential names its identity as a fact: the token's signature verified (the
- * refusal carries the grant, which is read from verified claims only, or the refusal came from the
- * revocation check, which runs on verified claims). Anything else, a garbage signature with a
- * victim's `sub` included, is anonymous: it feeds nothing identity-scoped.
- */
-export function refusalVerified(r: Pick<CredentialRefusal, 'grant' | 'reason'>): boolean {
-  return r.grant !== undefined || SIGNATURE_VERIFIED.test(r.reason);
+export function refusalVerified(r: Pick<CredentialRefusal, 'identity' | 'code'>): boolean {
+  return r.identity !== undefined && r.code !== 'token_invalid' && r.code !== 'authorization_malformed' && r.code !== 'credential_missing';
 }
 
 export function resourceKey(type: string, id: string): string {

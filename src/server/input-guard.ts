@@ -6,8 +6,11 @@ import { isStorableText, unstorablePath } from '../store/index.js';
  * Refuses, before any route runs, request input the store could not hold (NUL, lone surrogates) in
  * the body, the query or the path parameters: such a value would otherwise fail the statement that
  * records it, and with a group commit the requests of other clients sharing it (store/text.ts).
+ * The gateway check is left to its own target parser (routes/request-target.ts), which refuses the
+ * same characters with a 403 and an audited reason, as a gateway needs.
  */
 export async function refuseUnstorableInput(req: FastifyRequest): Promise<void> {
+  if (req.routeOptions.config?.surface === 'extauthz') return;
   const body = req.body;
   const bad =
     typeof body === 'string'

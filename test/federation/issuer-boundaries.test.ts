@@ -48,7 +48,7 @@ for (const kind of STORE_KINDS) {
       }
       assert.equal(viaGitlab.status, 400, JSON.stringify(viaGitlab.body));
       assert.equal(viaGitlab.body.error, 'invalid_grant');
-      assert.match(viaGitlab.body.error_description!, /gitlab\/acme\/api is not owned/);
+      assert.match(viaGitlab.body.error_description!, /"gitlab\/acme\/api" is unowned/);
       const grants = (await b.admin('GET', `/admin/v1/grants?identity=${encodeURIComponent('ci/acme/api')}`)).body.grants as Array<{ issuer: string }>;
       assert.ok(grants.every((g) => g.issuer === 'github'), JSON.stringify(grants));
       assert.equal((await exchange(await github.token())).status, 200, 'the owner still gets its tokens');

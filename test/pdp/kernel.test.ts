@@ -15,6 +15,7 @@ import { ordersRoute } from '../helpers/gateway-fixture.js';
 import { STORE_KINDS } from '../helpers/stores.js';
 import { createWorkloadIssuer, ORDERS_AUD } from '../helpers/workload-issuer.js';
 import { evaluate } from './http.js';
+import { optInConfig } from '../detect/fixture.js';
 
 const GW = 'http://envoy.test';
 const IDENTITIES = [
@@ -44,7 +45,7 @@ for (const kind of STORE_KINDS) {
     let gha: Awaited<ReturnType<typeof createWorkloadIssuer>>;
 
     before(async () => {
-      b = await startBroker(kind);
+      b = await startBroker(kind, { detectionConfig: optInConfig(['ci_job']) });
       gha = await createWorkloadIssuer();
       const r = await b.admin('POST', '/admin/v1/apply', { identities: IDENTITIES, issuers: [gha.config()], entities: ENTITIES, policies: GROUP_POLICIES, routes: [ordersRoute(GW)] });
       assert.equal(r.status, 200, JSON.stringify(r.body));
