@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditWriter } from '../audit/index.js';
 import { TetherError } from '../errors.js';
 import type { Grants } from '../grants/grants.js';
-import { revokeIn } from '../revocation/index.js';
+import { revokeIn, type RevocationEntry } from '../revocation/index.js';
 import type { Metrics } from '../server/metrics.js';
 import { checkAccessToken, type TokenCheck } from './check-access-token.js';
 import { singleDpopHeader } from './dpop-header.js';
@@ -29,6 +29,8 @@ export interface OAuthRouteDeps {
   /** Introspection is for resource servers holding the admin token (for now). */
   requireAdmin: (req: FastifyRequest) => Promise<void>;
   clock: () => Date;
+  /** Revocations committed here: this instance enforces them at once, the others on the notice. */
+  onRevoked: (entries: readonly RevocationEntry[]) => void;
 }
 
 const oauth = { config: { surface: 'oauth' as const } };
@@ -100,11 +102,13 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps) {
     if (checked.ok) {
       const c = checked.claims;
       if (c.cnf) await proveHolder(req, token, c.cnf.jkt);
-      await deps.audit.transact(async (q, emit) => {
+      const revoked = await deps.audit.transact(async (q, emit) => {
         emit({ type: 'token.revoked', actor: c.sub, identity: c.sub, data: { jti: c.jti, grant: c.grant, via: 'rfc7009' } });
-        await revokeIn(q, emit, { kind: 'jti', value: c.jti, reason: 'revoked by its holder', actor: c.sub }, deps.clock());
+        const r = await revokeIn(q, emit, { kind: 'jti', value: c.jti, reason: 'revoked by its holder', actor: c.sub }, deps.clock());
         await deps.grants.endIn(q, emit, c.grant, 'task ended: token revoked by its holder', c.sub);
+        return r;
       });
+      deps.onRevoked(revoked.entries);
     }
     reply.header('Cache-Control', 'no-store');
     return reply.code(200).send({});

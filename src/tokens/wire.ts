@@ -9,7 +9,7 @@ import { createJwksCache } from '../federation/index.js';
 import { createGrants } from '../grants/grants.js';
 import { grantRoutes } from '../grants/routes.js';
 import type { Inventory } from '../inventory/identities.js';
-import type { RevocationSet } from '../revocation/index.js';
+import type { RevocationEntry, RevocationSet } from '../revocation/index.js';
 import { revocationRoutes } from '../revocation/routes.js';
 import type { Metrics } from '../server/metrics.js';
 import type { Store } from '../store/index.js';
@@ -108,6 +108,15 @@ export async function createTokenDomain(d: TokenDomainDeps) {
   }, 30000);
   timer.unref();
 
+  // Revocations committed on this instance are enforced here at once; the others learn them by notice.
+  const onRevoked = (entries: readonly RevocationEntry[]) => {
+    for (const e of entries) {
+      d.revocations.add(e);
+      if (e.kind === 'issuer') issuers.stop(e.value);
+    }
+    grants.forgetLive();
+  };
+
   return {
     keys,
     issuers,
@@ -118,7 +127,7 @@ export async function createTokenDomain(d: TokenDomainDeps) {
     applySection: issuers.section(),
     stop: () => clearInterval(timer),
     publicRoutes: (requireAdmin: (req: FastifyRequest) => Promise<void>) => async (app: FastifyInstance) =>
-      oauthRoutes(app, { exchange, keys, grants, audit: d.audit, metrics: d.metrics, check, replay, identityStatus: async (id) => (await d.identityFacts(id))?.status, issuerUrl: d.issuerUrl, requireAdmin, clock: d.clock }),
+      oauthRoutes(app, { exchange, keys, grants, audit: d.audit, metrics: d.metrics, check, replay, identityStatus: async (id) => (await d.identityFacts(id))?.status, issuerUrl: d.issuerUrl, requireAdmin, clock: d.clock, onRevoked }),
     adminRoutes: async (app: FastifyInstance) => {
       await app.register(issuerRoutes, { issuers, audit: d.audit, db: d.store });
       await app.register(grantRoutes, { grants });
@@ -130,13 +139,7 @@ export async function createTokenDomain(d: TokenDomainDeps) {
           await d.inventory.setStatusIn(q, id, 'suspended');
           d.onIdentityChanged(id); // this instance at once; the others on the notification
         },
-        onRevoked: (entries) => {
-          for (const e of entries) {
-            d.revocations.add(e);
-            if (e.kind === 'issuer') issuers.stop(e.value);
-          }
-          grants.forgetLive();
-        },
+        onRevoked,
       });
       await app.register(keyRoutes, { keys });
     },
