@@ -80,9 +80,11 @@ export async function buildRequest(
       built.set(k, { uid: ref, attrs, parents: stored?.parents ?? [] });
       return;
     }
-    // Principal and resource may be one entity: the second overlay goes over the first.
+    // What the operator declared (entities.json) is a fact; a PEP's properties may only add
+    // attributes the store lacks, never override one (DESIGN.md trust model): the stored record goes
+    // over the request's. Principal and resource may be one entity: it is placed over itself.
     const base = built.get(k) ?? stored;
-    const attrs = props === undefined ? (base?.attrs ?? {}) : overlayRecord((base?.attrs ?? {}) as CedarRecord, props);
+    const attrs = props === undefined ? (base?.attrs ?? {}) : overlayRecord(props, (base?.attrs ?? {}) as CedarRecord);
     built.set(k, { uid: ref, attrs, parents: base?.parents ?? [] });
   };
   await place(c.principal, c.principalProps, principalIdentityEntity);

@@ -20,7 +20,8 @@ export type TargetRefusal =
   | 'encoded_separator'
   | 'dot_segment'
   | 'empty_segment'
-  | 'double_encoding';
+  | 'double_encoding'
+  | 'method_override';
 
 export type RequestTarget = { ok: true; path: string; query: string } | { ok: false; refusal: TargetRefusal; description: string };
 
@@ -46,6 +47,10 @@ export function parseRequestTarget(raw: string): RequestTarget {
   if (rawPath.includes('\\')) return refuse('encoded_separator', 'the path contains a backslash');
   if (!PATH_CHARS.test(rawPath) || !QUERY_CHARS.test(query)) return refuse('illegal_character', 'the request target contains a character RFC 3986 does not allow there');
   if (/%(?![0-9A-Fa-f]{2})/.test(raw)) return refuse('bad_percent_encoding', 'the request target has a malformed percent-encoding');
+  // Rails, Laravel, Symfony and Express's method-override read the method from `_method` in the
+  // query: the upstream would run another method than the one authorized (the shipped nginx config
+  // clears the override headers for the same reason).
+  if (/(^|&)(_|%5F)method=/i.test(query)) return refuse('method_override', 'the query overrides the method (_method)');
 
   const segments = rawPath.slice(1).split('/');
   const out: string[] = [];

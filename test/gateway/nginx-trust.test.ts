@@ -20,12 +20,14 @@ describe('gateway trust boundary through nginx with the shipped config', () => {
   let nginx: Awaited<ReturnType<typeof startNginx>>;
   let gw: string;
   const seen: string[] = [];
+  const overrides: Array<string | undefined> = [];
   let key: Awaited<ReturnType<typeof createDpopKey>>;
   let token: string;
 
   before(async () => {
     upstream = createServer((req, res) => {
       seen.push(`${req.method} ${req.url}`);
+      overrides.push(['x-http-method-override', 'x-method-override', 'x-http-method', 'x-original-url', 'x-rewrite-url'].map((h) => req.headers[h]).find((v) => v !== undefined) as string | undefined);
       res.writeHead(200).end('ok');
     });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
@@ -123,5 +125,16 @@ describe('gateway trust boundary through nginx with the shipped config', () => {
     // And the real GET still works through the same gateway.
     assert.equal(await send('GET', '/orders/1', { authorization: `DPoP ${token}`, dpop: await proofFor('GET', '/orders/1'), ...smuggled }), 200);
     assert.equal(seen.at(-1), 'GET /orders/1');
+  });
+
+  test('method overrides: the upstream never sees an override header, and a _method query is refused', async () => {
+    const overriding = { 'x-http-method-override': 'DELETE', 'x-method-override': 'DELETE', 'x-http-method': 'DELETE', 'x-original-url': '/orders/42', 'x-rewrite-url': '/orders/42' };
+    assert.equal(await send('GET', '/orders/1', { authorization: `DPoP ${token}`, dpop: await proofFor('GET', '/orders/1'), ...overriding }), 200);
+    assert.equal(seen.at(-1), 'GET /orders/1');
+    assert.equal(overrides.at(-1), undefined, 'no override header reached the upstream');
+    const before = seen.length;
+    assert.equal(await send('GET', '/orders/1?_method=DELETE', { authorization: `DPoP ${token}`, dpop: await proofFor('GET', '/orders/1') }), 403);
+    assert.equal(seen.length, before, 'the upstream never ran');
+    assert.equal((await decisions()).at(-1)!.data.refusal, 'method_override');
   });
 });

@@ -23,6 +23,7 @@ const POLICIES = {
 @id("boom") permit(principal, action == Action::"boom", resource) when { resource.missing == 1 };
 @id("ops") permit(principal in Group::"ops", action == Action::"deploy", resource);
 @id("ctx") permit(principal, action == Action::"ctx", resource) when { context.phase == "request" && context.action has dry && context.action.dry == true };
+@id("view-public") permit(principal, action == Action::"view", resource is Order) when { resource has classification && resource.classification == "public" };
 `,
 };
 const ENTITIES = [
@@ -30,6 +31,7 @@ const ENTITIES = [
   { uid: { type: 'Group', id: 'all' }, attrs: {}, parents: [] },
   { uid: { type: 'Person', id: 'ann' }, attrs: { team: 'ops' }, parents: [{ type: 'Group', id: 'ops' }] },
   { uid: { type: 'Identity', id: 'ci/deploy' }, attrs: { environment: 'dev' }, parents: [{ type: 'Group', id: 'ops' }] },
+  { uid: { type: 'Order', id: '7' }, attrs: { classification: 'secret' }, parents: [] },
 ];
 const IDENTITIES = [
   { id: 'ci/deploy', kind: 'ci_job', owner: 'team-a', environment: 'prod', labels: { team: 'payments' } },
@@ -59,9 +61,17 @@ for (const kind of STORE_KINDS) {
       assert.equal((await evaluate(b, ask(deploy, 'deploy', order))).body.decision, true);
     });
 
-    test('a non-inventory entity: request properties over stored attributes, ancestors passed', async () => {
-      assert.equal((await evaluate(b, ask({ type: 'Person', id: 'ann' }, 'deploy', order))).body.decision, true);
+    test('a non-inventory entity: stored attributes over request properties, which may only add; ancestors passed', async () => {
+      const ann = { type: 'Person', id: 'ann' };
+      assert.equal((await evaluate(b, ask(ann, 'deploy', order))).body.decision, true);
       assert.equal((await evaluate(b, ask({ type: 'Person', id: 'bob' }, 'deploy', order))).body.decision, false);
+      // entities.json says Order::"7" is secret: a PEP cannot relabel it public.
+      const relabel = await evaluate(b, ask(ann, 'view', { type: 'Order', id: '7', properties: { classification: 'public' } }));
+      assert.equal(relabel.body.decision, false, 'the stored classification wins');
+      // An attribute the store does not declare is the PEP's to give.
+      assert.equal((await evaluate(b, ask(ann, 'view', { type: 'Order', id: '8', properties: { classification: 'public' } }))).body.decision, true);
+      // Nor can a PEP move a stored principal out of its declared attributes.
+      assert.equal((await evaluate(b, ask({ ...ann, properties: { team: 'x' } }, 'deploy', order))).body.decision, true, 'parents and attrs stay the stored ones');
     });
 
     test('suspended, unknown identities are denied before Cedar, with the reason', async () => {
