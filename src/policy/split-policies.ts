@@ -1,7 +1,10 @@
 /**
  * Cut each policy file into single policies, give each a stable id, and read its annotations and
  * action scope. Cedar names policies `policy0`, `policy1`, … and ignores `@id`, so ids are ours:
- * the `@id("...")` annotation when present, else `<file>:<index>`.
+ * the `@id("...")` annotation when present, else `<file>:<index>`. A file of a named policy set
+ * (`<set>::<file>`, DESIGN.md "Policy model") gets its set's prefix on an explicit id too
+ * (`<set>::<id>`), so one team can neither take another team's ids (and with them the names audit
+ * records and dry-runs show) nor block their apply with a duplicate.
  */
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { invalidRequest } from '../errors.js';
@@ -10,6 +13,15 @@ import { parseObligations, type PolicyObligations } from './obligations.js';
 import type { EntityRef } from './types.js';
 
 /** Which actions a policy's scope admits; conditions in `when`/`unless` are not looked at. */
+/** Separates a named policy set from a file name (stored keys) and from a policy id. */
+export const POLICY_SET_SEPARATOR = '::';
+
+/** The policy set a stored file key belongs to: the named set before `::`, else the default set. */
+export function policySetOf(fileKey: string): string | null {
+  const i = fileKey.indexOf(POLICY_SET_SEPARATOR);
+  return i < 0 ? null : fileKey.slice(0, i);
+}
+
 export type ActionScope =
   | { readonly kind: 'all' }
   | { readonly kind: 'eq'; readonly action: EntityRef }
@@ -69,11 +81,16 @@ function splitFile(file: string, fileText: string): ParsedPolicy[] {
     if (explicitId !== undefined && explicitId.trim() === '') {
       throw invalidRequest(`${file}: policy ${index} has an empty @id`);
     }
-    const id = explicitId ?? `${file}:${index}`;
+    if (explicitId?.includes(POLICY_SET_SEPARATOR)) {
+      throw invalidRequest(`${file}: policy ${index}: @id ${JSON.stringify(explicitId)} must not contain "${POLICY_SET_SEPARATOR}" (it names policy sets)`);
+    }
+    const set = policySetOf(file);
+    const id = explicitId === undefined ? `${file}:${index}` : set === null ? explicitId : `${set}${POLICY_SET_SEPARATOR}${explicitId}`;
     const obligations = parseObligations(annotations);
     if ('message' in obligations) {
       const at = annotationPosition(fileText, text, offset, obligations.annotation);
-      throw invalidRequest(`${file}: policy ${JSON.stringify(id)}: ${obligations.message} (at ${file}:${at})`, { annotation: obligations.annotation, file, position: at });
+      // Named as its author wrote it; the file key already says the set.
+      throw invalidRequest(`${file}: policy ${JSON.stringify(explicitId ?? id)}: ${obligations.message} (at ${file}:${at})`, { annotation: obligations.annotation, file, position: at });
     }
     policies.push({
       id,

@@ -13,6 +13,7 @@ import { invalidRequest, isTetherError } from '../errors.js';
 import { notifyChange, type Queryable } from '../store/index.js';
 import { compilePolicySet, disposePolicySet, policyIds } from './compile.js';
 import { sourceHashOf } from './source-hash.js';
+import { POLICY_SET_SEPARATOR, policySetOf } from './split-policies.js';
 
 export interface PolicyCandidate {
   readonly files: Readonly<Record<string, string>>;
@@ -135,14 +136,6 @@ export async function activateIn(
   return { changed: true, version, sourceHash: hash, previousVersion: active?.version ?? null, ...checked };
 }
 
-/** Separates a named policy set from a file name in the stored file keys (`payments::orders.cedar`). */
-export const POLICY_SET_SEPARATOR = '::';
-
-/** The policy set a stored file key belongs to: the named set before `::`, else the default set. */
-export function policySetOf(fileKey: string): string | null {
-  const i = fileKey.indexOf(POLICY_SET_SEPARATOR);
-  return i < 0 ? null : fileKey.slice(0, i);
-}
 
 /**
  * `bundle.policies` (+ `bundle.schema`): DIR/**\/*.cedar and DIR/*.cedarschema from `tether apply`.

@@ -5,7 +5,7 @@
  * refuse; an unknown annotation (a typo of an obligation) is refused naming it and its position.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -93,5 +93,28 @@ describe('tether apply: each directory owns its policy set; --dry-run asks the b
     const r = await apply(orders);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /extra\.cedar: policy "orders-delete": @approval must be "required", got "yes" \(at orders::extra\.cedar:2:3\)/);
+  });
+
+  test('a policy set cannot take another set\'s policy ids: explicit ids are namespaced by their set', async () => {
+    rmSync(join(orders, 'extra.cedar'), { force: true }); // left invalid by the test before
+    assert.equal((await apply(orders)).code, 0);
+    // payments names a permit after orders' forbid: it neither blocks orders nor borrows its name.
+    writeFileSync(join(payments, 'squat.cedar'), '@id("no-secret") permit (principal, action == Action::"payments:list", resource);');
+    const r = await apply(payments);
+    assert.equal(r.code, 0, r.stderr);
+    const res = await fetch(`${s.url}/admin/v1/policies`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const ids = ((await res.json()) as { policies: string[] }).policies;
+    assert.ok(ids.includes('payments::no-secret'), JSON.stringify(ids));
+    assert.ok(ids.includes('orders::no-secret'), JSON.stringify(ids));
+    assert.ok(!ids.includes('no-secret'), 'no bare id can be claimed from a named set');
+    // orders still applies (no duplicate id across sets), and an id that spells a set is refused.
+    writeFileSync(join(orders, 'spoof.cedar'), '@id("payments::payments-write") forbid (principal, action, resource);');
+    const spoof = await apply(orders);
+    assert.notEqual(spoof.code, 0);
+    assert.match(spoof.stderr, /must not contain "::"/);
+    rmSync(join(orders, 'spoof.cedar'));
+    rmSync(join(payments, 'squat.cedar'));
+    const back = await apply(payments);
+    assert.equal(back.code, 0, back.stderr);
   });
 });
