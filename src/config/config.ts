@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -34,6 +35,13 @@ const ConfigSchema = z.object({
   auditSinks: z.preprocess((v) => (typeof v === 'string' ? v.split(/\s+/).filter(Boolean) : v), z.array(z.string().min(1))).default([]),
   auditSinkAuthorization: z.string().optional(),
   auditJsonlRotateBytes: z.coerce.number().int().min(1024).default(100 * 1024 * 1024),
+  /**
+   * Addresses of the gateways in front (nginx, Envoy): exempt from the per-source connection cap,
+   * since a gateway carries every client's requests. Loopback by default (a gateway on the same host).
+   */
+  gatewayAddresses: z
+    .preprocess((v) => (typeof v === 'string' ? v.split(/[\s,]+/).filter(Boolean) : v), z.array(z.string().refine((a) => isIP(a) !== 0, 'an IP address')))
+    .default(['127.0.0.1', '::1']),
 });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
@@ -61,6 +69,7 @@ const ENV: Record<string, keyof ConfigInput> = {
   TETHER_AUDIT_SINKS: 'auditSinks',
   TETHER_AUDIT_SINK_AUTHORIZATION: 'auditSinkAuthorization',
   TETHER_AUDIT_JSONL_ROTATE_BYTES: 'auditJsonlRotateBytes',
+  TETHER_GATEWAY_ADDRESSES: 'gatewayAddresses',
 };
 
 export class ConfigError extends Error {}

@@ -73,7 +73,7 @@ export async function extAuthzRoutes(app: FastifyInstance, deps: ExtAuthzDeps) {
     const record = (identity: string | undefined, data: Record<string, unknown>) =>
       deps.audit.append({ type: 'decision', actor: 'ext-authz', identity, data: { entry: 'ext-authz', phase: 'request', decision: 'deny', route: route.config.name, ...data } });
 
-    const original = originalRequest(route.config.gateway, {
+    const original = originalRequest(route.config, {
       method: req.method,
       url: req.url,
       prefix: `/ext-authz/${route.config.name}`,

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { GatewayMode } from './route-config.js';
+import type { RouteConfig } from './route-config.js';
 
 /** The check request as received, reduced to what the gateway modes read. */
 export interface CheckRequest {
@@ -27,12 +27,15 @@ const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/;
  *   `/ext-authz/<route>`; a missing header is a misconfigured gateway and is refused.
  * - `envoy`: Envoy's HTTP ext_authz sends the original request as the check request: its method, and
  *   its path appended after `/ext-authz/<route>` (`/ext-authz/orders` + `/` is the path `/`). Headers
- *   never override them. The client address is the last `X-Forwarded-For` entry, the one Envoy
- *   appends with `use_remote_address: true`.
+ *   never override them. The client address is the route's `client_address_header`, set by Envoy
+ *   itself (`headers_to_add` with `%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%`), else the TCP peer.
+ *   X-Forwarded-For is never read: its last entry is Envoy's only under settings Tether cannot check
+ *   (`use_remote_address`, trusted hops), and otherwise it is whatever the client wrote.
  *
  * Any mismatch refuses (the caller answers 403): a check is never answered about a guessed request.
  */
-export function originalRequest(mode: GatewayMode, req: CheckRequest): OriginalRequest {
+export function originalRequest(route: Pick<RouteConfig, 'gateway' | 'client_address_header'>, req: CheckRequest): OriginalRequest {
+  const mode = route.gateway;
   const refuse = (description: string): OriginalRequest => ({ ok: false, description });
   if (mode === 'nginx') {
     // nginx may pass the original query on the subrequest; only the path is the check's.
@@ -45,8 +48,10 @@ export function originalRequest(mode: GatewayMode, req: CheckRequest): OriginalR
   }
   if (!req.url.startsWith(`${req.prefix}/`)) return refuse(`this route is configured for envoy: the check must be ${req.prefix} followed by the original path`);
   if (!METHOD.test(req.method)) return refuse('the check request method is not an HTTP method');
-  const xff = req.header('x-forwarded-for');
-  return { ok: true, method: req.method, target: req.url.slice(req.prefix.length), sourceIp: address(xff?.split(',').at(-1)) ?? req.peer };
+  const configured = route.client_address_header;
+  const sourceIp = configured === undefined ? req.peer : address(req.header(configured));
+  if (sourceIp === undefined) return refuse(`the gateway did not send the client address in ${configured} (route client_address_header)`);
+  return { ok: true, method: req.method, target: req.url.slice(req.prefix.length), sourceIp };
 }
 
 /** An IP address, or undefined: whatever else a header holds never reaches the audit log. */

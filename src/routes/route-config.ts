@@ -31,13 +31,32 @@ export const RuleSchema = z.strictObject({
 export const GATEWAY_MODES = ['nginx', 'envoy'] as const;
 export type GatewayMode = (typeof GATEWAY_MODES)[number];
 
-export const RouteSchema = z.strictObject({
+/** Headers a client can send and Envoy passes along (or appends to): never a client address. */
+const FORWARDING_HEADERS = new Set(['x-forwarded-for', 'forwarded', 'x-real-ip', 'x-envoy-external-address']);
+
+export const RouteSchema = z
+  .strictObject({
   name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1-64 characters of A-Z a-z 0-9 _ -'),
   gateway: z.enum(GATEWAY_MODES).default('nginx'),
+  /**
+   * Envoy only: the check-request header that carries the client address, one the Envoy config sets
+   * itself (ext_authz `authorization_request.headers_to_add`, which replaces a client's header of the
+   * same name). Unset, the client address is the TCP peer: X-Forwarded-For is never read, because
+   * whether its last entry is Envoy's depends on settings Tether cannot see.
+   */
+  client_address_header: z
+    .string()
+    .regex(/^[a-z0-9-]{1,64}$/, 'a lower-case header name')
+    .refine((h) => !FORWARDING_HEADERS.has(h), 'a header Envoy forwards from the client as is (x-forwarded-for, forwarded, x-real-ip) does not prove the client address')
+    .optional(),
   audience: z.string().min(1).max(512),
   public_url: z.url({ protocol: /^https?$/ }),
   rules: z.array(RuleSchema).min(1).max(1000),
-});
+  })
+  .refine((r) => r.client_address_header === undefined || r.gateway === 'envoy', {
+    message: 'client_address_header applies to gateway: envoy (nginx routes read X-Real-IP, which the shipped config sets)',
+    path: ['client_address_header'],
+  });
 
 export type RouteConfig = z.infer<typeof RouteSchema>;
 export type RuleConfig = z.infer<typeof RuleSchema>;

@@ -227,7 +227,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     frameworkErrors: (err, req, reply) => renderError(err, req, reply),
   });
 
-  capConnections(app.server);
+  capConnections(app.server, { exempt: config.gatewayAddresses });
   app.setErrorHandler((err, req, reply) => renderError(err, req, reply));
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send({ error: 'not_found', error_description: `no route for ${req.method} ${req.url.split('?')[0]}` }),

@@ -14,7 +14,7 @@ import { IDENTITIES, policyText, RULES } from './catalog.js';
 import { buildHistory } from './history.js';
 import { harmOf, totals, type ScenarioFinding, type ScenarioReport, type SimulationReport } from './report.js';
 import { SCENARIOS, type LiveOutcome } from './scenarios.js';
-import { createDpopKey, createSimIssuer, createWorkload, type Workload } from './workload.js';
+import { createDpopKey, createSimIssuer, createWorkload, SIMULATED_CLIENT_ADDRESS_HEADER, type Workload } from './workload.js';
 
 export interface SimulateOptions extends BrokerTarget {
   /** How long to wait for an attack's finding (and for its token to die) before calling it missed. */
@@ -56,7 +56,7 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationRepor
   await broker.admin('POST', '/admin/v1/apply', {
     identities: IDENTITIES.map((s) => ({ id: id(s.name), kind: s.kind, owner: 'tether-simulator', purpose: s.purpose, environment: 'prod' })),
     issuers: [issuer.config],
-    routes: [{ name: ep.route, gateway: 'envoy', audience: ep.audience, public_url: ep.publicUrl, rules: RULES }],
+    routes: [{ name: ep.route, gateway: 'envoy', client_address_header: SIMULATED_CLIENT_ADDRESS_HEADER, audience: ep.audience, public_url: ep.publicUrl, rules: RULES }],
     policies: files,
     ...(active.body.schema ? { schema: active.body.schema } : {}),
   });

@@ -110,8 +110,9 @@ export function createWorkload(broker: BrokerClient, issuer: SimIssuer, ep: Endp
       return broker.extAuthz(ep.route, method, path, {
         authorization: `DPoP ${token}`,
         dpop: await by.proof(method, ep.publicUrl + path, token),
-        // Envoy appends the client address to X-Forwarded-For (use_remote_address): the last entry.
-        'x-forwarded-for': ip,
+        // The header the route trusts for the client address (route client_address_header), as an
+        // Envoy that sets it with headers_to_add would send it.
+        [SIMULATED_CLIENT_ADDRESS_HEADER]: ip,
       });
     },
     /** RFC 7009: the task is over. A DPoP-bound token is revoked with a proof by its key. */
@@ -120,5 +121,8 @@ export function createWorkload(broker: BrokerClient, issuer: SimIssuer, ep: Endp
     },
   };
 }
+
+/** The client-address header the simulator's Envoy-style route is configured to read. */
+export const SIMULATED_CLIENT_ADDRESS_HEADER = 'x-tether-client-address';
 
 export type Workload = ReturnType<typeof createWorkload>;

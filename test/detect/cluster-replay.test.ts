@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startCluster } from '../helpers/cluster.js';
 import { createDpopKey } from '../helpers/dpop.js';
-import { ordersRoute } from '../helpers/gateway-fixture.js';
+import { CLIENT_ADDRESS_HEADER, ordersRoute } from '../helpers/gateway-fixture.js';
 import { createWorkloadIssuer, EXCHANGE_IDENTITIES, ORDERS_AUD } from '../helpers/workload-issuer.js';
 
 const GATEWAY = 'http://gateway.cluster.test';
@@ -26,7 +26,7 @@ describe('replay → grant revoked cluster-wide (3 nodes, PostgreSQL)', () => {
   before(async () => {
     cluster = await startCluster(3);
     gha = await createWorkloadIssuer();
-    const r = await cluster.admin(0, 'POST', '/admin/v1/apply', { identities: EXCHANGE_IDENTITIES, issuers: [gha.config()], policies: POLICIES, routes: [ordersRoute(GATEWAY)] });
+    const r = await cluster.admin(0, 'POST', '/admin/v1/apply', { identities: EXCHANGE_IDENTITIES, issuers: [gha.config()], policies: POLICIES, routes: [ordersRoute(GATEWAY, 'envoy', { clientAddress: true })] });
     assert.equal(r.status, 200, JSON.stringify(r.body));
   });
   after(async () => {
@@ -58,7 +58,7 @@ describe('replay → grant revoked cluster-wide (3 nodes, PostgreSQL)', () => {
 
   const call = async (node: number, token: string, key: Awaited<ReturnType<typeof createDpopKey>>, path: string): Promise<number> => {
     const res = await fetch(`${cluster.nodes[node]!.url}/ext-authz/orders${path}`, {
-      headers: { authorization: `DPoP ${token}`, dpop: await key.proof('GET', GATEWAY + path, { accessToken: token }), 'x-forwarded-for': '10.9.8.7' },
+      headers: { authorization: `DPoP ${token}`, dpop: await key.proof('GET', GATEWAY + path, { accessToken: token }), [CLIENT_ADDRESS_HEADER]: '10.9.8.7' },
     });
     await res.arrayBuffer();
     return res.status;

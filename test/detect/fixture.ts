@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDpopKey } from '../helpers/dpop.js';
-import { ordersRoute } from '../helpers/gateway-fixture.js';
+import { CLIENT_ADDRESS_HEADER, ordersRoute } from '../helpers/gateway-fixture.js';
 import { createWorkloadIssuer, EXCHANGE_IDENTITIES, ORDERS_AUD } from '../helpers/workload-issuer.js';
 
 export const GATEWAY = 'http://gateway.detect.test';
@@ -38,7 +38,7 @@ export type DpopKey = Awaited<ReturnType<typeof createDpopKey>>;
 
 export async function setupOrders(admin: (m: string, p: string, b?: unknown) => Promise<{ status: number; body: any }>) { // eslint-disable-line @typescript-eslint/no-explicit-any
   const gha = await createWorkloadIssuer();
-  const r = await admin('POST', '/admin/v1/apply', { identities: EXCHANGE_IDENTITIES, issuers: [gha.config()], policies: RISK_POLICIES, routes: [ordersRoute(GATEWAY)] });
+  const r = await admin('POST', '/admin/v1/apply', { identities: EXCHANGE_IDENTITIES, issuers: [gha.config()], policies: RISK_POLICIES, routes: [ordersRoute(GATEWAY, 'envoy', { clientAddress: true })] });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   return gha;
 }
@@ -65,7 +65,7 @@ export function client(url: string, issuerUrl: string, gha: Awaited<ReturnType<t
     async call(token: string, key: DpopKey, method: string, path: string, ip = '10.1.2.3'): Promise<number> {
       const res = await fetch(`${url}/ext-authz/orders${path}`, {
         method,
-        headers: { authorization: `DPoP ${token}`, dpop: await key.proof(method, GATEWAY + path, { accessToken: token }), 'x-forwarded-for': ip },
+        headers: { authorization: `DPoP ${token}`, dpop: await key.proof(method, GATEWAY + path, { accessToken: token }), [CLIENT_ADDRESS_HEADER]: ip },
       });
       await res.arrayBuffer();
       return res.status;

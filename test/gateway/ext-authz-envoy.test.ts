@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { RunningBroker } from '../helpers/broker.js';
 import { createDpopKey } from '../helpers/dpop.js';
-import { auditedDecisions, ordersRoute, startGatewayBroker } from '../helpers/gateway-fixture.js';
+import { auditedDecisions, CLIENT_ADDRESS_HEADER, ordersRoute, startGatewayBroker } from '../helpers/gateway-fixture.js';
 import { rawRequest } from '../helpers/raw-http.js';
 
 const GW = 'http://envoy.test';
@@ -15,7 +15,7 @@ describe('ext-authz, Envoy style, with TETHER_PDP_TOKEN', () => {
   let token: string;
 
   before(async () => {
-    ({ b, key, token } = await startGatewayBroker([ordersRoute(GW), { ...ordersRoute(GW, 'nginx'), name: 'orders-nginx' }], { pdpToken: PDP_TOKEN }));
+    ({ b, key, token } = await startGatewayBroker([ordersRoute(GW, 'envoy', { clientAddress: true }), { ...ordersRoute(GW, 'nginx'), name: 'orders-nginx' }], { pdpToken: PDP_TOKEN }));
   });
   after(async () => {
     await b.stop();
@@ -24,7 +24,8 @@ describe('ext-authz, Envoy style, with TETHER_PDP_TOKEN', () => {
   const check = async (method: string, path: string, headers: Record<string, string> = {}, proofPath = path) =>
     fetch(`${b.url}/ext-authz/orders${path}`, {
       method,
-      headers: { 'x-tether-pdp-token': PDP_TOKEN, authorization: `DPoP ${token}`, dpop: await key.proof(method, `${GW}${proofPath}`, { accessToken: token }), ...headers },
+      // Envoy sets the client address header itself (headers_to_add): every check carries it.
+      headers: { 'x-tether-pdp-token': PDP_TOKEN, [CLIENT_ADDRESS_HEADER]: '192.0.2.1', authorization: `DPoP ${token}`, dpop: await key.proof(method, `${GW}${proofPath}`, { accessToken: token }), ...headers },
     });
 
   test('allow answers 200 with the identity and task for the upstream', async () => {
@@ -46,19 +47,19 @@ describe('ext-authz, Envoy style, with TETHER_PDP_TOKEN', () => {
     assert.equal(no.status, 403);
     const odd = [
       await check('GET', '/orders/5', { 'content-type': 'application/json' }),
-      await fetch(`${b.url}/ext-authz/nope/orders/5`, { headers: { 'x-tether-pdp-token': PDP_TOKEN } }),
-      await fetch(`${b.url}/ext-authz/orders/orders/5`, { method: 'POST', headers: { 'x-tether-pdp-token': PDP_TOKEN, 'content-type': 'application/json' }, body: '{"a":' }),
-      await fetch(`${b.url}/ext-authz/orders/orders/%E0%A4%A`, { headers: { 'x-tether-pdp-token': PDP_TOKEN, authorization: `DPoP ${token}` } }),
-      await fetch(`${b.url}/ext-authz/orders/orders/5`, { headers: { 'x-tether-pdp-token': PDP_TOKEN, authorization: 'DPoP ' + 'x'.repeat(12000) } }),
+      await fetch(`${b.url}/ext-authz/nope/orders/5`, { headers: { 'x-tether-pdp-token': PDP_TOKEN, [CLIENT_ADDRESS_HEADER]: '192.0.2.1' } }),
+      await fetch(`${b.url}/ext-authz/orders/orders/5`, { method: 'POST', headers: { 'x-tether-pdp-token': PDP_TOKEN, [CLIENT_ADDRESS_HEADER]: '192.0.2.1', 'content-type': 'application/json' }, body: '{"a":' }),
+      await fetch(`${b.url}/ext-authz/orders/orders/%E0%A4%A`, { headers: { 'x-tether-pdp-token': PDP_TOKEN, [CLIENT_ADDRESS_HEADER]: '192.0.2.1', authorization: `DPoP ${token}` } }),
+      await fetch(`${b.url}/ext-authz/orders/orders/5`, { headers: { 'x-tether-pdp-token': PDP_TOKEN, [CLIENT_ADDRESS_HEADER]: '192.0.2.1', authorization: 'DPoP ' + 'x'.repeat(12000) } }),
     ];
     for (const r of odd) assert.ok([200, 401, 403].includes(r.status), String(r.status));
-    const unauth = await fetch(`${b.url}/ext-authz/orders/orders/5`, { headers: { 'x-tether-pdp-token': PDP_TOKEN } });
+    const unauth = await fetch(`${b.url}/ext-authz/orders/orders/5`, { headers: { 'x-tether-pdp-token': PDP_TOKEN, [CLIENT_ADDRESS_HEADER]: '192.0.2.1' } });
     assert.equal(unauth.status, 401);
     assert.match(unauth.headers.get('www-authenticate') ?? '', /^DPoP /);
   });
 
   const decisions = () => auditedDecisions(b);
-  const authHeaders = async (method: string, path: string) => ({ 'x-tether-pdp-token': PDP_TOKEN, authorization: `DPoP ${token}`, dpop: await key.proof(method, `${GW}${path}`, { accessToken: token }) });
+  const authHeaders = async (method: string, path: string) => ({ 'x-tether-pdp-token': PDP_TOKEN, [CLIENT_ADDRESS_HEADER]: '192.0.2.1', authorization: `DPoP ${token}`, dpop: await key.proof(method, `${GW}${path}`, { accessToken: token }) });
 
   test('an empty suffix is the path "/", never a fallback to headers', async () => {
     // The proof is for "/": Tether decides about GET / (no rule: 403), not the smuggled /orders/5.
@@ -81,10 +82,33 @@ describe('ext-authz, Envoy style, with TETHER_PDP_TOKEN', () => {
     // The nginx route answers in nginx's shape.
     const ok = await fetch(`${b.url}/ext-authz/orders-nginx`, { headers: { ...(await authHeaders('GET', '/orders/5')), 'x-original-method': 'GET', 'x-original-uri': '/orders/5' } });
     assert.equal(ok.status, 200);
-    // Envoy's client address is the last X-Forwarded-For entry (the one Envoy appends).
-    assert.equal((await check('GET', '/orders/6', { 'x-forwarded-for': '10.1.1.1, 192.0.2.7', 'x-real-ip': '10.6.6.6' })).status, 200);
-    const last = (await decisions()).at(-1)!;
-    assert.equal(last.data.request?.source_ip ?? last.data.source_ip, '192.0.2.7', JSON.stringify(last.data));
+  });
+
+  test('the client address is the header the route names (Envoy sets it), never X-Forwarded-For; else the peer', async () => {
+    const sourceOfLast = async () => {
+      const last = (await decisions()).at(-1)!;
+      return last.data.request?.source_ip ?? last.data.source_ip;
+    };
+    assert.equal((await check('GET', '/orders/6', { [CLIENT_ADDRESS_HEADER]: '192.0.2.7', 'x-forwarded-for': '10.1.1.1, 10.2.2.2', 'x-real-ip': '10.6.6.6' })).status, 200);
+    assert.equal(await sourceOfLast(), '192.0.2.7');
+    // The route says Envoy sends it: a check without it (or with garbage) is a misconfigured gateway.
+    for (const h of [{ [CLIENT_ADDRESS_HEADER]: '' }, { [CLIENT_ADDRESS_HEADER]: 'not-an-address', 'x-forwarded-for': '10.1.1.1' }] as Array<Record<string, string>>) {
+      const r = await check('GET', '/orders/6', h);
+      assert.equal(r.status, 403);
+      assert.match(((await r.json()) as { error_description: string }).error_description, /client address/);
+    }
+    // A route without client_address_header: the TCP peer, whatever X-Forwarded-For says.
+    const peerRoute = { ...ordersRoute(GW), name: 'orders-peer' };
+    assert.equal((await b.admin('POST', '/admin/v1/apply', { routes: [peerRoute] })).status, 200);
+    const r = await fetch(`${b.url}/ext-authz/orders-peer/orders/6`, {
+      headers: { 'x-tether-pdp-token': PDP_TOKEN, authorization: `DPoP ${token}`, dpop: await key.proof('GET', `${GW}/orders/6`, { accessToken: token }), 'x-forwarded-for': '203.0.113.9' },
+    });
+    assert.equal(r.status, 200);
+    assert.match(String(await sourceOfLast()), /^(127\.0\.0\.1|::1|::ffff:127\.0\.0\.1)$/);
+    // A header any client can set (and Envoy forwards as is) cannot be named as the client address.
+    const bad = await b.admin('POST', '/admin/v1/apply', { routes: [{ ...peerRoute, client_address_header: 'x-forwarded-for' }] });
+    assert.equal(bad.status, 400);
+    assert.match(JSON.stringify(bad.body), /does not prove the client address/);
   });
 
   test('ambiguous request targets are refused with 403 before route matching (Envoy shape)', async () => {
@@ -130,7 +154,7 @@ describe('ext-authz, Envoy style, with TETHER_PDP_TOKEN', () => {
     const bad = [{ kty: 'foo' }, { kty: 'EC', x: key.jwk.x, y: key.jwk.y }, { kty: 'RSA', e: 'AQAB' }, { kty: 'EC', crv: 'P-256', x: 5 }, { kty: 'OKP', crv: 'Ed25519' }];
     for (const jwk of bad) {
       const dpop = await key.proof('GET', `${GW}/orders/5`, { accessToken: token, headerJwk: jwk as never });
-      const r = await fetch(`${b.url}/ext-authz/orders/orders/5`, { headers: { 'x-tether-pdp-token': PDP_TOKEN, authorization: `DPoP ${token}`, dpop } });
+      const r = await fetch(`${b.url}/ext-authz/orders/orders/5`, { headers: { 'x-tether-pdp-token': PDP_TOKEN, [CLIENT_ADDRESS_HEADER]: '192.0.2.1', authorization: `DPoP ${token}`, dpop } });
       assert.equal(r.status, 401, JSON.stringify(jwk));
       const body = (await r.json()) as { error: string; error_description: string };
       assert.equal(body.error, 'invalid_dpop_proof');

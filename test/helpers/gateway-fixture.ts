@@ -15,11 +15,19 @@ forbid (principal, action, resource == Order::"secret");
 `,
 };
 
-/** The orders route; `gateway` says where ext-authz reads the original request (Envoy's path by default here). */
-export function ordersRoute(publicUrl: string, gateway: 'nginx' | 'envoy' = 'envoy') {
+/** The header an Envoy-style test route reads the client address from (route `client_address_header`). */
+export const CLIENT_ADDRESS_HEADER = 'x-tether-client-address';
+
+/**
+ * The orders route; `gateway` says where ext-authz reads the original request (Envoy's path by
+ * default here). `clientAddress`: the check carries the client address in CLIENT_ADDRESS_HEADER, as
+ * an Envoy configured with headers_to_add sends it (else the client address is the TCP peer).
+ */
+export function ordersRoute(publicUrl: string, gateway: 'nginx' | 'envoy' = 'envoy', o: { clientAddress?: boolean } = {}) {
   return {
     name: 'orders',
     gateway,
+    ...(o.clientAddress ? { client_address_header: CLIENT_ADDRESS_HEADER } : {}),
     audience: ORDERS_AUD,
     public_url: publicUrl,
     rules: [
