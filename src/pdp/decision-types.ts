@@ -48,6 +48,8 @@ export interface DecisionToken {
   readonly break_glass?: boolean | undefined;
   /** Name of the issuer that vouched for the workload at issuance (from the verified token). */
   readonly issuer?: string | undefined;
+  /** How the grant passed an approval obligation (verified token claim); undefined when none was asked. */
+  readonly approval?: 'human' | 'break_glass' | undefined;
 }
 
 export interface DecisionHttpRequest {

@@ -148,6 +148,7 @@ export async function extAuthzRoutes(app: FastifyInstance, deps: ExtAuthzDeps) {
         presented_jkt: binding?.jkt,
         ...(claims.act ? { act: claims.act as unknown as Record<string, unknown> } : {}),
         ...(claims.task ? { task: claims.task } : {}),
+        ...(claims.approval ? { approval: claims.approval } : {}),
       },
       request: { method, path, source_ip: sourceIp },
     });

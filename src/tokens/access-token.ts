@@ -35,7 +35,16 @@ export interface AccessTokenClaims {
   grant: string;
   task?: TaskClaim;
   act?: Actor;
+  /**
+   * How the grant got past an `@approval` obligation: a human approved it, or break-glass waived it.
+   * Absent when no approval was asked; request time then refuses actions a policy has since put
+   * under approval (DESIGN.md "Policy model": obligations hold at request time too).
+   */
+  approval?: GrantApproval;
 }
+
+/** See AccessTokenClaims.approval. */
+export type GrantApproval = 'human' | 'break_glass';
 
 export interface MintAccessTokenOptions {
   issuer: string;
@@ -48,6 +57,7 @@ export interface MintAccessTokenOptions {
   grantId: string;
   task?: TaskClaim;
   act?: Actor;
+  approval?: GrantApproval;
   /** RFC 9068 §2.2 requires client_id; a federated workload is its own client, so it defaults to subject. */
   clientId?: string;
   clock: Clock;
@@ -68,7 +78,7 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 /** Mints a DPoP-bound JWT access token (RFC 9068) signed by the ring's active key. */
 export async function mintAccessToken(keyRing: KeyRing, options: MintAccessTokenOptions): Promise<MintedAccessToken> {
-  const { issuer, subject, audience, scope, ttlSeconds, jkt, grantId, task, act, clientId, clock } = options;
+  const { issuer, subject, audience, scope, ttlSeconds, jkt, grantId, task, act, approval, clientId, clock } = options;
   if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > keyRing.maxTokenLifetimeSeconds) {
     throw new TypeError(`mintAccessToken: ttlSeconds must be an integer in 1..${keyRing.maxTokenLifetimeSeconds}`);
   }
@@ -91,6 +101,7 @@ export async function mintAccessToken(keyRing: KeyRing, options: MintAccessToken
     grant: grantId,
     ...(task !== undefined ? { task: { ...task } } : {}),
     ...(act !== undefined ? { act } : {}),
+    ...(approval !== undefined ? { approval } : {}),
   };
   const token = await keyRing.sign({ ...claims }, { typ: ACCESS_TOKEN_TYP });
   return { token, jti, exp: claims.exp, claims };
@@ -114,6 +125,7 @@ const claimsSchema = z
     grant: z.string().min(1),
     task: z.object({ id: z.string(), purpose: z.string().optional(), ticket: z.string().optional() }).loose().optional(),
     act: actorSchema.optional(),
+    approval: z.enum(['human', 'break_glass']).optional(),
   })
   .loose();
 

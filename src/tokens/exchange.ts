@@ -246,6 +246,8 @@ export function createExchange(deps: ExchangeDeps) {
       ...(jkt ? { jkt } : {}),
       grantId: grant.id,
       task: { id: grant.id, ...(task.purpose ? { purpose: task.purpose } : {}), ...(task.ticket ? { ticket: task.ticket } : {}) },
+      // Request time re-checks @approval against this (a policy may add it after issuance).
+      ...(grant.decided_by !== null ? { approval: 'human' as const } : grant.break_glass ? { approval: 'break_glass' as const } : {}),
       ...(form.get('client_id') ? { clientId: form.get('client_id')! } : {}),
       clock: now,
     });

@@ -126,6 +126,12 @@ for (const kind of STORE_KINDS) {
 
       const withApproval = { 'group.cedar': GROUP_POLICIES['group.cedar'].replace('@id("deployers-read")', '@id("deployers-read")\n@approval("required")') };
       assert.equal((await b.admin('POST', '/admin/v1/apply', { identities: IDENTITIES, issuers: [gha.config()], entities: ENTITIES, policies: withApproval, routes: [ordersRoute(GW)] })).status, 200);
+      // The token issued before @approval was added no longer carries the action at request time.
+      const early = first.body.access_token!;
+      assert.equal(await call(early, key, '/orders/7'), 403);
+      const refusal = (await decisions('ci/acme/api')).filter((e) => e.data.phase === 'request').at(-1)!;
+      assert.equal(refusal.data.decision, 'deny');
+      assert.match(String(refusal.data.reason ?? refusal.data.reasons?.reason ?? JSON.stringify(refusal.data)), /approval is required/);
       const held = await exchange('acme/api', 'orders:read', key, task);
       assert.equal(held.status, 400, JSON.stringify(held.body));
       assert.equal(held.body.error, 'authorization_pending');
@@ -139,6 +145,9 @@ for (const kind of STORE_KINDS) {
       const after = await exchange('acme/api', 'orders:read', key, task);
       assert.equal(after.status, 200, JSON.stringify(after.body));
       assert.equal(decodeJwt(after.body.access_token!).grant, held.body.grant_id);
+      // The approved grant's token says so (a verified claim) and is allowed at request time.
+      assert.equal(decodeJwt(after.body.access_token!).approval, 'human');
+      assert.equal(await call(after.body.access_token!, key, '/orders/7'), 200);
       assert.equal((await b.admin('POST', '/admin/v1/apply', { identities: IDENTITIES, issuers: [gha.config()], entities: ENTITIES, policies: GROUP_POLICIES, routes: [ordersRoute(GW)] })).status, 200);
     });
 
