@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'conflict' // duplicate id or illegal state change (409)
   | 'unauthorized' // missing or wrong admin/PDP credential (401)
   | 'forbidden' // authenticated but not allowed (403)
+  | 'too_many_requests' // throttled after repeated failures (429, Retry-After)
   | 'unavailable' // the store or the audit log cannot be written: fail closed (503)
   // OAuth 2.0 (RFC 6749 §5.2, RFC 8693, RFC 9449)
   | 'invalid_grant'
@@ -34,6 +35,7 @@ const STATUS: Record<ErrorCode, number> = {
   conflict: 409,
   unauthorized: 401,
   forbidden: 403,
+  too_many_requests: 429,
   unavailable: 503,
   invalid_grant: 400,
   invalid_client: 401,

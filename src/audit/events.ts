@@ -75,6 +75,10 @@ export interface AuditEventData {
   'keys.rotated': Data;
   'review.opened': Data;
   'review.decided': Data;
+  'operator.created': Data & { operator: string; role: string };
+  'operator.revoked': Data & { operator: string };
+  'operator.auth_failed': Data & { reason: string; source_ip: string };
+  'operator.forbidden': Data & { operator: string; role: string };
 }
 
 export type AuditEventType = keyof AuditEventData;
@@ -115,6 +119,10 @@ const TYPES: { readonly [K in AuditEventType]: true } = {
   'keys.rotated': true,
   'review.opened': true,
   'review.decided': true,
+  'operator.created': true,
+  'operator.revoked': true,
+  'operator.auth_failed': true,
+  'operator.forbidden': true,
 };
 export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = Object.freeze(Object.keys(TYPES) as AuditEventType[]);
 

@@ -22,11 +22,31 @@ export function registerAdminCommands(program: Command): void {
     urlOption(program.command(`${name} <grant-id>`))
       .description(`${verb} a pending grant; the workload's same token exchange then ${verb === 'approve' ? 'succeeds' : 'is refused'}`)
       .requiredOption('--reason <text>', 'why (audited)')
-      .option('--approver <name>', 'who decides (audited)', process.env.USER ?? 'admin')
-      .action(async (id: string, o: { url?: string; reason: string; approver: string }) => {
-        print(await adminCall(adminTarget(o), 'POST', `/admin/v1/grants/${encodeURIComponent(id)}/${verb}`, { reason: o.reason, approver: o.approver }));
+      .action(async (id: string, o: { url?: string; reason: string }) => {
+        print(await adminCall(adminTarget(o), 'POST', `/admin/v1/grants/${encodeURIComponent(id)}/${verb}`, { reason: o.reason }));
       });
   }
+
+  const operators = program.command('operators').description('named operator accounts with roles (admin, approver, policy-author, auditor); admin only');
+  urlOption(operators.command('add <name>'))
+    .description('create an operator; prints its API token once (stored only as a hash)')
+    .requiredOption('--role <role>', 'admin | approver | policy-author | auditor')
+    .option('--expires <duration>', 'ISO-8601 duration after which the token stops working, e.g. P90D')
+    .option('--slack-user <id>', 'Slack user id (U…) mapped to this operator for interactive approvals')
+    .action(async (name: string, o: { url?: string; role: string; expires?: string; slackUser?: string }) => {
+      print(await adminCall(adminTarget(o), 'POST', '/admin/v1/operators', { name, role: o.role, ...(o.expires ? { expires_in: o.expires } : {}), ...(o.slackUser ? { slack_user_id: o.slackUser } : {}) }));
+    });
+  urlOption(operators.command('list'))
+    .description('operators with role, expiry and state (never tokens)')
+    .action(async (o: { url?: string }) => {
+      print(await adminCall(adminTarget(o), 'GET', '/admin/v1/operators'));
+    });
+  urlOption(operators.command('revoke <name>'))
+    .description("revoke an operator's token at once")
+    .requiredOption('--reason <text>', 'why (audited)')
+    .action(async (name: string, o: { url?: string; reason: string }) => {
+      print(await adminCall(adminTarget(o), 'POST', `/admin/v1/operators/${encodeURIComponent(name)}/revoke`, { reason: o.reason }));
+    });
 
   urlOption(program.command('revoke'))
     .description('revoke cluster-wide: one token, a grant (task), an identity (all its tokens; suspends it) or an issuer (its tokens and grants; refused until `tether issuers restore`)')

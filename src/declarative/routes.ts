@@ -1,3 +1,4 @@
+import { actorOf } from '../server/admin-access.js';
 import type { FastifyInstance } from 'fastify';
 import type { AuditWriter } from '../audit/index.js';
 import { invalidRequest, TetherError } from '../errors.js';
@@ -29,9 +30,9 @@ export async function applyRoutes(app: FastifyInstance, opts: { audit: Pick<Audi
     try {
       const changes = await opts.audit.transact(async (q, emit) => {
         const all: string[] = [];
-        for (const section of opts.sections) all.push(...(await section(q, emit, bundle, { dryRun })));
+        for (const section of opts.sections) all.push(...(await section(q, emit, bundle, { dryRun, actor: actorOf(req) })));
         if (dryRun) throw new DryRunDone(all);
-        if (all.length) emit({ type: 'config.applied', actor: 'apply', data: { changes: all.length } });
+        if (all.length) emit({ type: 'config.applied', actor: actorOf(req), data: { changes: all.length } });
         return all;
       });
       return { changed: changes.length > 0, changes };

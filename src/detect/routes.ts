@@ -8,6 +8,7 @@
  *   GET  /detection                status (history replay, queue, counters)
  *   GET  /detection/baselines/*    one identity's learned baseline
  */
+import { actorOf } from '../server/admin-access.js';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { TetherError } from '../errors.js';
@@ -45,13 +46,13 @@ export async function detectionRoutes(app: FastifyInstance, opts: { db: Queryabl
   app.post('/findings/:id/resolve', async (req) => {
     const id = parseWith(FindingId, (req.params as { id: string }).id, 'id');
     const body = parseWith(ResolveBody, req.body ?? {}, 'body');
-    return service.resolve(id, { reason: body.reason, reverse: body.reverse, actor: 'admin' });
+    return service.resolve(id, { reason: body.reason, reverse: body.reverse, actor: actorOf(req) });
   });
 
   app.post('/findings/:id/reverse', async (req) => {
     const id = parseWith(FindingId, (req.params as { id: string }).id, 'id');
     const body = parseWith(ReverseBody, req.body ?? {}, 'body');
-    return service.reverse(id, { reason: body.reason, actor: 'admin' });
+    return service.reverse(id, { reason: body.reason, actor: actorOf(req) });
   });
 
   app.post('/detection/learn', { bodyLimit: LEARN_BODY_LIMIT }, async (req) => {

@@ -17,7 +17,7 @@ export interface EntitiesSectionDeps {
 }
 
 export function entitiesSection(deps: EntitiesSectionDeps): ApplySection {
-  return async (q, emit, bundle) => {
+  return async (q, emit, bundle, opts) => {
     if (bundle.entities === undefined) return [];
     const entities = parseEntities(bundle.entities);
     const hash = entitiesHash(entities);
@@ -29,7 +29,7 @@ export function entitiesSection(deps: EntitiesSectionDeps): ApplySection {
       [ENTITIES_DOC, JSON.stringify(entities), hash, deps.clock()],
     );
     // The full list can be 100k entities: the event carries its hash and size, the row holds the rest.
-    emit({ type: 'entities.replaced', actor: 'apply', data: { hash, count: entities.length, previous_hash: cur } });
+    emit({ type: 'entities.replaced', actor: opts.actor, data: { hash, count: entities.length, previous_hash: cur } });
     await notifyChange(q, { kind: 'entities' });
     deps.expect?.(hash);
     return [`entities replaced (${entities.length})`];

@@ -1,4 +1,5 @@
 /** Admin API for issuers: list, read, revoke and restore (edge: the store is issuer-store.ts). */
+import { actorOf } from '../server/admin-access.js';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { canonicalJson, type AuditWriter } from '../audit/index.js';
@@ -24,7 +25,7 @@ export async function issuerRoutes(app: FastifyInstance, opts: { issuers: Issuer
   });
   app.post('/issuers', async (req, reply) => {
     const cfg = parseIssuerConfig(req.body);
-    const changed = await opts.audit.transact((q, emit) => opts.issuers.upsertIn(q, emit, cfg, 'admin'));
+    const changed = await opts.audit.transact((q, emit) => opts.issuers.upsertIn(q, emit, cfg, actorOf(req)));
     await opts.issuers.reload();
     return reply.code(changed ? 201 : 200).send(cfg);
   });
@@ -35,7 +36,7 @@ export async function issuerRoutes(app: FastifyInstance, opts: { issuers: Issuer
     const stop = await opts.audit.transact(async (q, emit) => {
       const lifted = await restoreIssuerIn(q, name);
       if (!lifted) throw new TetherError('conflict', `issuer ${JSON.stringify(name)} is not revoked`);
-      emit({ type: 'issuer.restored', actor: 'admin', data: { name, reason: body.reason, revocation_id: lifted.revocation_id, revoked_at: lifted.at } });
+      emit({ type: 'issuer.restored', actor: actorOf(req), data: { name, reason: body.reason, revocation_id: lifted.revocation_id, revoked_at: lifted.at } });
       return lifted;
     });
     await opts.issuers.reload();
@@ -46,7 +47,7 @@ export async function issuerRoutes(app: FastifyInstance, opts: { issuers: Issuer
     await opts.audit.transact(async (q, emit) => {
       const r = await q.query('DELETE FROM issuers WHERE name = $1', [name]);
       if (r.rowCount === 0) throw new TetherError('not_found', `issuer ${JSON.stringify(name)} does not exist`);
-      emit({ type: 'issuer.deleted', actor: 'admin', data: { name } });
+      emit({ type: 'issuer.deleted', actor: actorOf(req), data: { name } });
       await notifyChange(q, { kind: 'issuers' });
     });
     await opts.issuers.reload();

@@ -78,11 +78,11 @@ export function createIssuerStore(deps: { db: Queryable; clock: () => Date }) {
     },
     upsertIn,
     section(): ApplySection {
-      return async (q, emit, bundle) => {
+      return async (q, emit, bundle, opts) => {
         if (!bundle.issuers) return [];
         const cfgs = parseIssuerConfigs(bundle.issuers);
         const changes: string[] = [];
-        for (const c of cfgs) if (await upsertIn(q, emit, c, 'apply')) changes.push(`issuer ${c.name} applied`);
+        for (const c of cfgs) if (await upsertIn(q, emit, c, opts.actor)) changes.push(`issuer ${c.name} applied`);
         return changes;
       };
     },

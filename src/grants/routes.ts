@@ -1,3 +1,4 @@
+import { actorOf } from '../server/admin-access.js';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { TetherError } from '../errors.js';
@@ -10,7 +11,7 @@ const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   before: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date-time').optional(),
 });
-const Decision = z.strictObject({ reason: z.string().min(1, 'a reason is required').max(1024), approver: z.string().min(1).max(256).optional() });
+const Decision = z.strictObject({ reason: z.string().min(1, 'a reason is required').max(1024) });
 
 export async function grantRoutes(app: FastifyInstance, opts: { grants: Grants }) {
   app.get('/grants', async (req) => {
@@ -26,7 +27,7 @@ export async function grantRoutes(app: FastifyInstance, opts: { grants: Grants }
   for (const action of ['approve', 'deny'] as const) {
     app.post(`/grants/:id/${action}`, async (req) => {
       const body = parseWith(Decision, req.body ?? {}, 'body');
-      return opts.grants.decide(pathId((req.params as { id: string }).id), action, body.approver ?? 'admin', body.reason);
+      return opts.grants.decide(pathId((req.params as { id: string }).id), action, actorOf(req), body.reason);
     });
   }
 }

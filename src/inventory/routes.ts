@@ -1,3 +1,4 @@
+import { actorOf } from '../server/admin-access.js';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { parseWith, pathId } from '../server/validate.js';
@@ -16,7 +17,7 @@ export async function inventoryRoutes(app: FastifyInstance, opts: { inventory: I
 
   app.post('/identities', async (req, reply) => {
     const input = parseWith(IdentityCreate, req.body, 'body');
-    const created = await inventory.create(input, 'admin');
+    const created = await inventory.create(input, actorOf(req));
     return reply.code(201).send(view(created));
   });
 
@@ -36,7 +37,7 @@ export async function inventoryRoutes(app: FastifyInstance, opts: { inventory: I
   app.patch('/identities/*', async (req) => {
     const id = pathId((req.params as { '*': string })['*']);
     const patch = parseWith(IdentityPatch, req.body, 'body');
-    const { identity } = await inventory.patch(id, patch, 'admin');
+    const { identity } = await inventory.patch(id, patch, actorOf(req));
     return view(identity);
   });
 
@@ -44,6 +45,6 @@ export async function inventoryRoutes(app: FastifyInstance, opts: { inventory: I
   app.delete('/identities/*', async (req) => {
     const id = pathId((req.params as { '*': string })['*']);
     const body = parseWith(RetireBody, req.body ?? undefined, 'body');
-    return view(await inventory.retire(id, 'admin', body?.reason));
+    return view(await inventory.retire(id, actorOf(req), body?.reason));
   });
 }

@@ -4,6 +4,7 @@
  *   POST /policies               activate a candidate `{files, schema?}` (same path as apply)
  *   POST /policies/dry-run       what a candidate would change over the last N decisions; never activates
  */
+import { actorOf } from '../server/admin-access.js';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AuditWriter } from '../audit/index.js';
@@ -68,7 +69,7 @@ export async function policyRoutes(app: FastifyInstance, opts: PolicyRoutesOptio
 
   app.post('/policies', async (req) => {
     const c = parseWith(Candidate, req.body, 'body');
-    const r = await opts.audit.transact((q, emit) => activateIn(q, emit, c, 'admin', opts.versions));
+    const r = await opts.audit.transact((q, emit) => activateIn(q, emit, c, actorOf(req), opts.versions));
     // Committed: serve it here before answering (other instances follow the notification).
     if (r.changed) await opts.cache.refresh();
     return { changed: r.changed, version: r.version, previous_version: r.previousVersion, source_hash: r.sourceHash, warnings: r.warnings };

@@ -166,7 +166,7 @@ export function policiesSection(deps: PolicyVersionDeps): ApplySection {
     for (const [f, text] of Object.entries(bundle.policies)) files[set === null ? f : `${set}${POLICY_SET_SEPARATOR}${f}`] = text;
     const schema = set === null ? bundle.schema : (active?.schema ?? undefined);
     const d = opts.dryRun ? { clock: deps.clock } : deps; // a dry-run records nothing outside its transaction
-    const r = await activateIn(q, emit, { files, schema }, 'apply', d);
+    const r = await activateIn(q, emit, { files, schema }, opts.actor, d);
     const owner = set === null ? 'policies' : `policies (policy set ${set})`;
     return r.changed ? [`${owner}: version ${r.version} activated (${r.policies.length} policies)`] : [];
   };

@@ -1,4 +1,5 @@
 /** Admin API of reviews: list (filters, keyset paging), decide, and run the signal sweep now. */
+import { actorOf } from '../server/admin-access.js';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AuditWriter } from '../audit/index.js';
@@ -25,7 +26,6 @@ const isoDateTime = z
 const DecisionBody = z.strictObject({
   decision: z.enum(['certify', 'revoke'], { message: 'must be "certify" or "revoke"' }),
   reason: z.string().trim().min(1, 'a reason is required').max(1024),
-  by: z.string().min(1).max(256).optional(),
   review_by: isoDateTime.optional(),
 });
 
@@ -54,7 +54,7 @@ export async function reviewRoutes(app: FastifyInstance, opts: ReviewRouteOption
     // An id that cannot exist is simply not found: no need to tell the caller our id format.
     if (!rid.success) throw new TetherError('not_found', `review ${JSON.stringify(id.slice(0, 80))} does not exist`);
     if (body.review_by && body.decision !== 'certify') throw invalidRequest('body.review_by: only applies to certify');
-    return opts.audit.transact((q, emit) => decideReviewIn(q, emit, opts.decide, rid.data, body, opts.clock()));
+    return opts.audit.transact((q, emit) => decideReviewIn(q, emit, opts.decide, rid.data, { ...body, by: actorOf(req) }, opts.clock()));
   });
 
   // Signals are also swept periodically; this lets an operator (or a test) run it now.

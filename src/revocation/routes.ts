@@ -1,3 +1,4 @@
+import { actorOf } from '../server/admin-access.js';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AuditWriter } from '../audit/index.js';
@@ -29,10 +30,10 @@ export async function revocationRoutes(
   app.post('/revocations', async (req, reply) => {
     const body = parseWith(RevokeBody, req.body, 'body');
     const out = await opts.audit.transact(async (q, emit) => {
-      const r = await revokeIn(q, emit, { kind: body.kind, value: body.value, reason: body.reason, actor: 'admin' }, opts.clock());
+      const r = await revokeIn(q, emit, { kind: body.kind, value: body.value, reason: body.reason, actor: actorOf(req) }, opts.clock());
       if (body.kind === 'identity' && body.suspend !== false) {
         await opts.suspendIn(q, body.value);
-        emit({ type: 'identity.suspended', actor: 'admin', identity: body.value, data: { reason: body.reason, revocation_id: r.id } });
+        emit({ type: 'identity.suspended', actor: actorOf(req), identity: body.value, data: { reason: body.reason, revocation_id: r.id } });
       }
       return r;
     });

@@ -21,7 +21,7 @@ export function createRouteStore(deps: { db: Queryable; clock: () => Date }) {
       routes = next;
     },
     section(): ApplySection {
-      return async (q, emit, bundle) => {
+      return async (q, emit, bundle, opts) => {
         if (!bundle.routes) return [];
         const parsed: RouteConfig[] = bundle.routes.map((r, i) => {
           const p = RouteSchema.safeParse(r);
@@ -43,7 +43,7 @@ export function createRouteStore(deps: { db: Queryable; clock: () => Date }) {
              ON CONFLICT (name) DO UPDATE SET config = EXCLUDED.config, updated_at = EXCLUDED.updated_at`,
             [route.name, JSON.stringify(route), deps.clock()],
           );
-          emit({ type: 'route.upserted', actor: 'apply', data: { route } });
+          emit({ type: 'route.upserted', actor: opts.actor, data: { route } });
           changes.push(`route ${route.name} applied`);
         }
         if (changes.length) await notifyChange(q, { kind: 'routes' });

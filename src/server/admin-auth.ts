@@ -1,5 +1,4 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { TetherError } from '../errors.js';
 
 /**
  * Compares a presented bearer token with the configured one in constant time. Both sides are
@@ -11,14 +10,5 @@ export function bearerMatcher(secret: string): (authorization: string | undefine
     const m = /^Bearer ([\x21-\x7e]+)$/i.exec(authorization ?? '');
     const got = createHash('sha256').update(m?.[1] ?? '').digest();
     return timingSafeEqual(want, got) && m !== null;
-  };
-}
-
-export function requireBearer(matches: (h: string | undefined) => boolean, what: string) {
-  return async (req: { headers: Record<string, string | string[] | undefined> }): Promise<void> => {
-    const h = req.headers.authorization;
-    if (typeof h !== 'string' || !matches(h)) {
-      throw new TetherError('unauthorized', `a valid ${what} is required (Authorization: Bearer <token>)`);
-    }
   };
 }

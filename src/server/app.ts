@@ -16,7 +16,11 @@ import { createRouteStore, type CredentialRefusal, type RouteStore } from '../ro
 import { extAuthzRoutes } from '../routes/ext-authz.js';
 import { createRevocationSet, schedulePruning, type RevocationSet } from '../revocation/index.js';
 import { schemaVersion, MIGRATIONS, type Store } from '../store/index.js';
-import { bearerMatcher, requireBearer } from './admin-auth.js';
+import { bearerMatcher } from './admin-auth.js';
+import { createAdminAccess } from './admin-access.js';
+import { createAuthFailureLimiter } from './auth-failures.js';
+import { createOperators } from '../operators/operators.js';
+import { operatorRoutes } from '../operators/routes.js';
 import { renderError } from './error-render.js';
 import { refuseUnstorableInput } from './input-guard.js';
 import { capConnections, serverTimeoutOptions } from './limits.js';
@@ -271,10 +275,14 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     return metrics.registry.metrics();
   });
 
-  const adminAuth = requireBearer(bearerMatcher(deps.adminToken), 'admin token');
+  // Who calls the admin API, and may they (server/admin-access.ts: one table of roles).
+  const operators = createOperators({ db: store, audit, clock });
+  const access = createAdminAccess({ bootstrap: bearerMatcher(deps.adminToken), operators, limiter: createAuthFailureLimiter(), audit, now: () => clock().getTime() });
   await app.register(
     async (admin) => {
-      admin.addHook('onRequest', adminAuth);
+      admin.addHook('onRequest', access.authenticate('admin or operator token'));
+      admin.addHook('preHandler', access.authorize('/admin/v1'));
+      await admin.register(operatorRoutes, { operators });
       await admin.register(inventoryRoutes, { inventory, view: (i) => ({ ...i, risk: detection.riskOf(i.id), open_findings: detection.openCount(i.id) }) });
       await admin.register(auditRoutes, { db: store });
       await admin.register(auditAnchorAdminRoutes, { anchors, db: store });
@@ -290,7 +298,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     { prefix: '/admin/v1' },
   );
   // Public routes of domains (non-admin).
-  const adminGuard = requireBearer(bearerMatcher(deps.adminToken), 'admin token (introspection is for resource servers holding it)');
+  const adminGuard = access.authenticate('admin or operator token (introspection is for resource servers holding one)');
   await app.register(tokens.publicRoutes(adminGuard));
   await app.register(auditAnchorPublicRoutes, { anchors });
   await app.register(extAuthzRoutes, {

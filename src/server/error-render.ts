@@ -68,6 +68,8 @@ export function renderError(err: unknown, req: FastifyRequest, reply: FastifyRep
     reply.header('DPoP-Nonce', te.extra.dpop_nonce);
     delete body.dpop_nonce;
   }
+  // RFC 9110 §10.2.3 / RFC 6585 §4: when to try again.
+  if (typeof te.extra?.retry_after === 'number') reply.header('Retry-After', String(te.extra.retry_after));
   if (surface === 'oauth') reply.header('Cache-Control', 'no-store');
   return reply.code(status).type('application/json; charset=utf-8').send(body);
 }

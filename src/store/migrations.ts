@@ -198,6 +198,25 @@ CREATE TABLE audit_anchor (
 );
 `,
   },
+  {
+    version: 21,
+    name: 'operators',
+    sql: `
+-- Named operator accounts (README "Operators"): each token is stored only as its SHA-256 (the token is
+-- 256 random bits, so a fast hash does not help guessing), shown once at creation.
+CREATE TABLE operators (
+  name          text PRIMARY KEY,
+  role          text NOT NULL,
+  token_hash    text NOT NULL UNIQUE,
+  created_at    timestamptz NOT NULL,
+  created_by    text NOT NULL,
+  expires_at    timestamptz,
+  revoked_at    timestamptz,
+  revoked_by    text,
+  slack_user_id text UNIQUE
+);
+`,
+  },
 ];
 
 /** Applies pending migrations. Safe to run from several instances at once (advisory lock). */

@@ -1,3 +1,4 @@
+import { actorOf } from '../server/admin-access.js';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { parseWith } from '../server/validate.js';
@@ -9,6 +10,6 @@ export async function keyRoutes(app: FastifyInstance, opts: { keys: KeyStore }) 
   app.get('/keys', async () => ({ active: opts.keys.ring().activeKey(), jwks: opts.keys.ring().jwks() }));
   app.post('/keys/rotate', async (req) => {
     const body = parseWith(Rotate, req.body ?? undefined, 'body');
-    return opts.keys.rotate('admin', body?.alg);
+    return opts.keys.rotate(actorOf(req), body?.alg);
   });
 }

@@ -108,7 +108,10 @@ for (const kind of STORE_KINDS) {
       const pending = await b.admin('GET', '/admin/v1/grants?state=pending');
       assert.ok(pending.body.grants.some((g: { id: string }) => g.id === body.grant_id));
       assert.equal((await b.admin('POST', `/admin/v1/grants/${body.grant_id}/approve`, {})).status, 400, 'a reason is required');
-      const ok = await b.admin('POST', `/admin/v1/grants/${body.grant_id}/approve`, { reason: 'OPS-42 approved', approver: 'alice' });
+      // The approver is the authenticated operator (alice), never a name in the body.
+      const alice = await b.admin('POST', '/admin/v1/operators', { name: 'alice', role: 'approver' });
+      assert.equal(alice.status, 201, JSON.stringify(alice.body));
+      const ok = await b.admin('POST', `/admin/v1/grants/${body.grant_id}/approve`, { reason: 'OPS-42 approved' }, { authorization: `Bearer ${alice.body.token}` });
       assert.equal(ok.body.state, 'active');
       assert.equal((await b.admin('POST', `/admin/v1/grants/${body.grant_id}/approve`, { reason: 'twice' })).status, 409);
       const tr = await oauth.processGenericTokenEndpointResponse(as, client, await exchange({ subject_token: await gha.token(), ...params }, dpop));

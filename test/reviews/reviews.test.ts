@@ -60,7 +60,10 @@ for (const kind of STORE_KINDS) {
 
     it('certify records who vouched, moves review_by, closes the review; a second decision is 409', async () => {
       const [r] = await list('identity=ci/late&status=open');
-      const d = await b.admin('POST', `/admin/v1/reviews/${r!.id}/decision`, { decision: 'certify', reason: 'still deploys the API', by: 'alice' });
+      // The decider is the authenticated operator (alice, an approver), never a name in the body.
+      const alice = await b.admin('POST', '/admin/v1/operators', { name: 'alice', role: 'approver' });
+      assert.equal(alice.status, 201, JSON.stringify(alice.body));
+      const d = await b.admin('POST', `/admin/v1/reviews/${r!.id}/decision`, { decision: 'certify', reason: 'still deploys the API' }, { authorization: `Bearer ${alice.body.token}` });
       assert.equal(d.status, 200, JSON.stringify(d.body));
       assert.equal(d.body.status, 'closed');
       assert.equal(d.body.decision.by, 'alice');
