@@ -24,6 +24,7 @@ export function registerServe(program: Command): void {
     .option('--checkpoint-url <url>', 'also POST each signed checkpoint to this endpoint (TETHER_CHECKPOINT_URL)')
     .option('--checkpoint-every <n>', 'sign a checkpoint every N audit events (TETHER_CHECKPOINT_EVERY, default 10000)')
     .option('--checkpoint-interval <seconds>', '...or every T seconds when events were added (TETHER_CHECKPOINT_INTERVAL, default 10)')
+    .option('--approval-window <seconds>', 'how long a pending grant waits for approvers before it expires (TETHER_APPROVAL_WINDOW, default 3600)')
     .option('--gateway-addresses <ips>', 'gateways in front (nginx, Envoy), exempt from the per-source connection cap; comma-separated (TETHER_GATEWAY_ADDRESSES, default 127.0.0.1,::1)')
     .option('--audit-sink <spec...>', 'stream audit events to jsonl:DIR | syslog://HOST:PORT | http(s)://URL, ocsf+ prefix for OCSF (TETHER_AUDIT_SINKS, space-separated)')
     .addHelpText(
@@ -56,6 +57,7 @@ Examples:
         checkpointInterval: o.checkpointInterval as number | undefined,
         auditSinks: o.auditSink as string[] | undefined,
         gatewayAddresses: o.gatewayAddresses as string | undefined,
+        approvalWindow: o.approvalWindow as number | undefined,
       };
       const config = loadConfig(flags);
       const logger = createLogger(config.logLevel);

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { parseIsoDurationSeconds } from '../policy/iso-duration.js';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
 
 /** Loads the workload's DPoP key (a private JWK file), creating it (0600) on first use. */
@@ -24,6 +25,15 @@ async function proof(k: { key: CryptoKey; publicJwk: JWK }, htm: string, htu: st
   return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: k.publicJwk }).sign(k.key);
 }
 
+/** `10m`, `90s`, `1h`, or an ISO-8601 duration such as PT10M, in milliseconds. */
+function parseWait(text: string): number {
+  const m = /^(\d+)(s|m|h)$/.exec(text.trim());
+  if (m) return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 's' | 'm' | 'h'];
+  const iso = parseIsoDurationSeconds(text.trim());
+  if (iso === undefined) throw new Error(`--timeout: expected a duration such as 10m, 90s or PT10M, got ${JSON.stringify(text)}`);
+  return iso * 1000;
+}
+
 export function registerToken(program: Command): void {
   program
     .command('token')
@@ -38,7 +48,16 @@ export function registerToken(program: Command): void {
     .option('--max-ttl <duration>', 'how long the task may take, e.g. PT30M')
     .option('--break-glass', 'emergency access: needs --justification, at most 15 minutes, loudly audited')
     .option('--justification <text>', 'why break-glass is needed')
-    .addHelpText('after', '\nPrints the token response as JSON. The access token is bound to the DPoP key: use `tether proof` to sign each request.')
+    .option('--wait', 'when the grant needs approval, wait for it (polls at the interval the broker asks for) and print the token once approved')
+    .option('--timeout <duration>', 'with --wait: give up after this long, e.g. 10m, 90s, 1h', '10m')
+    .addHelpText(
+      'after',
+      `
+Prints the token response as JSON. The access token is bound to the DPoP key: use \`tether proof\` to sign each request.
+With --wait, a pending approval is waited for; a denial, an expired approval window or the timeout exits 1 with the reason.
+An operator asking on a workload's behalf (e.g. break-glass) sets TETHER_OPERATOR_TOKEN: the grant records who asked,
+and that operator cannot approve it.`,
+    )
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const url = String(o.url ?? process.env.TETHER_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
       const subject = o.subjectTokenFile ? readFileSync(String(o.subjectTokenFile), 'utf8').trim() : process.env.TETHER_SUBJECT_TOKEN;
@@ -59,11 +78,19 @@ export function registerToken(program: Command): void {
       if (o.breakGlass) task.break_glass = true;
       if (o.justification) task.justification = o.justification;
       if (Object.keys(task).length) params.set('authorization_details', JSON.stringify([{ type: 'tether_task', ...task }]));
+      const operatorToken = process.env.TETHER_OPERATOR_TOKEN;
+      const deadline = Date.now() + parseWait(String(o.timeout ?? '10m'));
       let nonce: string | undefined;
-      for (let attempt = 0; attempt < 2; attempt++) {
+      let nonceRetried = false;
+      let polls = 0;
+      for (;;) {
         const res = await fetch(meta.token_endpoint, {
           method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await proof(k, 'POST', meta.token_endpoint, undefined, nonce) },
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            dpop: await proof(k, 'POST', meta.token_endpoint, undefined, nonce),
+            ...(operatorToken ? { 'x-tether-operator-token': operatorToken } : {}),
+          },
           body: params.toString(),
         });
         const body = (await res.json()) as Record<string, unknown>;
@@ -71,11 +98,21 @@ export function registerToken(program: Command): void {
           process.stdout.write(JSON.stringify({ ...body, dpop_jkt: k.jkt }, null, 2) + '\n');
           return;
         }
-        if (body.error === 'use_dpop_nonce' && res.headers.get('dpop-nonce') && attempt === 0) {
-          nonce = res.headers.get('dpop-nonce')!;
+        const fresh = res.headers.get('dpop-nonce');
+        if (fresh) nonce = fresh;
+        if (body.error === 'use_dpop_nonce' && fresh && !nonceRetried) {
+          nonceRetried = true;
           continue;
         }
-        throw new Error(`${String(body.error)}: ${String(body.error_description ?? '')}${body.grant_id ? ` (grant ${String(body.grant_id)})` : ''}`);
+        nonceRetried = false;
+        const why = `${String(body.error)}: ${String(body.error_description ?? '')}${body.grant_id ? ` (grant ${String(body.grant_id)})` : ''}`;
+        if (body.error !== 'authorization_pending' || !o.wait) throw new Error(why);
+        // RFC 8628 §3.5: poll no faster than the interval the server gives, backing off gently.
+        const interval = typeof body.interval === 'number' && body.interval > 0 ? body.interval : 5;
+        const waitMs = Math.min(interval * 1000 * Math.pow(1.25, Math.min(polls++, 8)), 30_000);
+        if (Date.now() + waitMs > deadline) throw new Error(`timed out waiting for approval: ${why}`);
+        if (polls === 1) process.stderr.write(`waiting for approval of grant ${String(body.grant_id)}…\n`);
+        await new Promise((r) => setTimeout(r, waitMs));
       }
     });
 

@@ -17,6 +17,8 @@ const ConfigSchema = z.object({
   pdpToken: z.string().min(16, 'TETHER_PDP_TOKEN must be at least 16 characters').optional(),
   /** Require DPoP server nonces at the token endpoint (RFC 9449 §8). */
   requireDpopNonce: z.boolean().default(false),
+  /** How long a pending grant waits for its approvers before it ends as expired, seconds. */
+  approvalWindow: z.coerce.number().int().min(1).max(7 * 86400).default(3600),
   /** Default and ceiling for access token lifetimes, seconds. */
   tokenTtl: z.coerce.number().int().min(30).max(900).default(300),
   /** How long an instance may go without a live notification connection before it fails closed. */
@@ -59,6 +61,7 @@ const ENV: Record<string, keyof ConfigInput> = {
   TETHER_MASTER_KEY: 'masterKey',
   TETHER_PDP_TOKEN: 'pdpToken',
   TETHER_TOKEN_TTL: 'tokenTtl',
+  TETHER_APPROVAL_WINDOW: 'approvalWindow',
   TETHER_WEBHOOK_URL: 'webhookUrl',
   TETHER_WEBHOOK_SECRET: 'webhookSecret',
   TETHER_DETECTION_CONFIG: 'detectionConfig',

@@ -30,13 +30,27 @@ export interface Grant {
   not_after: string | null;
   ended_at: string | null;
   end_reason: string | null;
+  /** Distinct operators who must approve (`@approval("N")`); 1 for "required". */
+  approvals_required: number;
+  approvals: GrantApproval[];
+  /** The operator who asked (an exchange carrying a verified operator token); may not approve. */
+  requested_by: string | null;
+  /** A pending grant nobody decides by then ends as `expired`. */
+  decide_by: string | null;
 }
 
-interface Row extends Omit<Grant, 'created_at' | 'activated_at' | 'not_after' | 'ended_at'> {
+export interface GrantApproval {
+  by: string;
+  at: string;
+  reason: string;
+}
+
+interface Row extends Omit<Grant, 'created_at' | 'activated_at' | 'not_after' | 'ended_at' | 'decide_by'> {
   created_at: Date;
   activated_at: Date | null;
   not_after: Date | null;
   ended_at: Date | null;
+  decide_by: Date | null;
 }
 
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
@@ -46,8 +60,15 @@ const toGrant = (r: Row): Grant => ({
   activated_at: iso(r.activated_at),
   not_after: iso(r.not_after),
   ended_at: iso(r.ended_at),
+  decide_by: iso(r.decide_by),
 });
-const COLS = 'id, identity, audience, actions, task, state, break_glass, justification, issuer, decided_by, decision_reason, created_at, activated_at, not_after, ended_at, end_reason';
+const COLS =
+  'id, identity, audience, actions, task, state, break_glass, justification, issuer, decided_by, decision_reason, created_at, activated_at, not_after, ended_at, end_reason, approvals_required, approvals, requested_by, decide_by';
+
+/** How long a pending grant waits for its approvers by default (README "Approvals"). */
+export const DEFAULT_APPROVAL_WINDOW_SECONDS = 3600;
+/** A refused (denied or expired) request for the same task is answered as such for this long. */
+const REFUSAL_MEMORY_MS = 3600_000;
 
 export interface GrantRequest {
   identity: string;
@@ -58,6 +79,10 @@ export interface GrantRequest {
   /** Seconds the grant should live once active. */
   ttlSeconds: number;
   approval: boolean;
+  /** Distinct approvers needed when `approval` (default 1). */
+  approvals?: number | undefined;
+  /** The operator who asked, verified; may not approve this grant. */
+  requestedBy?: string | undefined;
   /**
    * A detection hold is open for the identity (detect/cluster-view requireApproval): a live grant is
    * reused only if a human approved it, so a session under suspicion cannot carry on through its
@@ -67,7 +92,12 @@ export interface GrantRequest {
   breakGlass: { justification: string } | null;
 }
 
-export type GrantOutcome = { kind: 'active'; grant: Grant; reused: boolean } | { kind: 'pending'; grant: Grant } | { kind: 'denied'; grant: Grant };
+export type GrantOutcome =
+  | { kind: 'active'; grant: Grant; reused: boolean }
+  | { kind: 'pending'; grant: Grant }
+  | { kind: 'denied'; grant: Grant }
+  /** Nobody decided within the approval window. */
+  | { kind: 'expired'; grant: Grant };
 
 const sameTask = (a: TaskSpec, b: TaskSpec) =>
   (a.purpose ?? null) === (b.purpose ?? null) && (a.ticket ?? null) === (b.ticket ?? null) && (a.instance ?? null) === (b.instance ?? null);
@@ -78,12 +108,20 @@ const covers = (have: string[], want: string[]) => want.every((w) => have.includ
  * same identity, audience, task and workload instance; with `@approval("required")` the grant waits for a human and
  * the same exchange succeeds once it is approved.
  */
-export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'transact'>; clock: () => Date }) {
+export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'transact'>; clock: () => Date; approvalWindowSeconds?: number }) {
   const { db, audit, clock } = deps;
+  const approvalWindowMs = (deps.approvalWindowSeconds ?? DEFAULT_APPROVAL_WINDOW_SECONDS) * 1000;
+
+  /** A pending grant past its approval window ends as expired, whoever notices first. */
+  async function expirePendingIn(q: Queryable, emit: (e: AuditInput) => void, g: Grant): Promise<Grant> {
+    const u = await q.query<Row>(`UPDATE grants SET state = 'expired', ended_at = $2, end_reason = 'approval_window' WHERE id = $1 AND state = 'pending' RETURNING ${COLS}`, [g.id, clock()]);
+    if (u.rows[0]) emit({ type: 'grant.expired', actor: 'system', identity: g.identity, data: { grant: g.id, reason: 'approval_window', approvals: g.approvals.length } });
+    return u.rows[0] ? toGrant(u.rows[0]) : g;
+  }
 
   async function candidates(q: Queryable, r: GrantRequest): Promise<Grant[]> {
     const rows = await q.query<Row>(
-      `SELECT ${COLS} FROM grants WHERE identity = $1 AND audience = $2 AND state IN ('active', 'pending', 'denied')
+      `SELECT ${COLS} FROM grants WHERE identity = $1 AND audience = $2 AND (state IN ('active', 'pending', 'denied') OR (state = 'expired' AND end_reason = 'approval_window'))
        ORDER BY created_at DESC LIMIT 50`,
       [r.identity, r.audience],
     );
@@ -145,21 +183,36 @@ export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'tr
         for (const g of await candidates(q, r)) {
           const sameActions = g.actions.length === r.actions.length && covers(g.actions, r.actions);
           if (reusable(g, r, now.getTime())) return { kind: 'active', grant: g, reused: true } as const;
-          if (r.approval && g.state === 'pending' && sameActions) return { kind: 'pending', grant: g } as const;
-          if (r.approval && g.state === 'denied' && sameActions && g.ended_at && Date.parse(g.ended_at) > now.getTime() - 3600_000) {
-            return { kind: 'denied', grant: g } as const;
+          if (r.approval && g.state === 'pending' && sameActions) {
+            if (g.decide_by && Date.parse(g.decide_by) <= now.getTime()) return { kind: 'expired', grant: await expirePendingIn(q, emit, g) } as const;
+            return { kind: 'pending', grant: g } as const;
           }
+          const refusedRecently = g.ended_at !== null && Date.parse(g.ended_at) > now.getTime() - REFUSAL_MEMORY_MS;
+          if (r.approval && g.state === 'denied' && sameActions && refusedRecently) return { kind: 'denied', grant: g } as const;
+          if (r.approval && g.state === 'expired' && sameActions && refusedRecently) return { kind: 'expired', grant: g } as const;
         }
         const id = randomUUID();
         const pending = r.approval && !r.breakGlass;
         const notAfter = pending ? null : new Date(now.getTime() + r.ttlSeconds * 1000);
+        const required = pending ? Math.max(1, r.approvals ?? 1) : 1;
+        const decideBy = pending ? new Date(now.getTime() + approvalWindowMs) : null;
         const ins = await q.query<Row>(
-          `INSERT INTO grants (id, identity, audience, actions, task, state, break_glass, justification, issuer, created_at, activated_at, not_after)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ${COLS}`,
-          [id, r.identity, r.audience, JSON.stringify(r.actions), JSON.stringify({ ...r.task, requested_ttl: r.ttlSeconds }), pending ? 'pending' : 'active', r.breakGlass !== null, r.breakGlass?.justification ?? null, r.issuer, now, pending ? null : now, notAfter],
+          `INSERT INTO grants (id, identity, audience, actions, task, state, break_glass, justification, issuer, created_at, activated_at, not_after, approvals_required, requested_by, decide_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING ${COLS}`,
+          [id, r.identity, r.audience, JSON.stringify(r.actions), JSON.stringify({ ...r.task, requested_ttl: r.ttlSeconds }), pending ? 'pending' : 'active', r.breakGlass !== null, r.breakGlass?.justification ?? null, r.issuer, now, pending ? null : now, notAfter, required, r.requestedBy ?? null, decideBy],
         );
         const grant = toGrant(ins.rows[0]!);
-        const data = { grant: id, audience: r.audience, actions: r.actions, task: r.task, not_after: grant.not_after, break_glass: r.breakGlass !== null, issuer: r.issuer };
+        const data = {
+          grant: id,
+          audience: r.audience,
+          actions: r.actions,
+          task: r.task,
+          not_after: grant.not_after,
+          break_glass: r.breakGlass !== null,
+          issuer: r.issuer,
+          ...(pending ? { approvals_required: required, decide_by: grant.decide_by } : {}),
+          ...(r.requestedBy ? { requested_by: r.requestedBy } : {}),
+        };
         if (pending) {
           emit({ type: 'grant.pending', actor: r.identity, identity: r.identity, data });
           return { kind: 'pending', grant } as const;
@@ -191,7 +244,12 @@ export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'tr
       return r.rows.map(toGrant);
     },
 
-    /** A human decision on a pending grant. */
+    /**
+     * An operator's decision on a pending grant. One denial ends it; approvals accumulate from
+     * distinct operators until `approvals_required` is reached (four eyes: `@approval("2")`). The
+     * operator who requested the grant cannot approve it, nobody approves twice, and nothing is
+     * decided past the approval window (the grant ends as `expired`).
+     */
     decide(id: string, decision: 'approve' | 'deny', approver: string, reason: string): Promise<Grant> {
       return audit.transact(async (q, emit) => {
         const r = await q.query<Row>(`SELECT ${COLS} FROM grants WHERE id = $1 FOR UPDATE`, [id]);
@@ -199,12 +257,30 @@ export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'tr
         const g = toGrant(r.rows[0]);
         if (g.state !== 'pending') throw new TetherError('conflict', `grant ${id} is ${g.state}, not pending`);
         const now = clock();
+        if (g.decide_by && Date.parse(g.decide_by) <= now.getTime()) {
+          await expirePendingIn(q, emit, g);
+          return toGrant((await q.query<Row>(`SELECT ${COLS} FROM grants WHERE id = $1`, [id])).rows[0]!);
+        }
+        if (g.requested_by !== null && g.requested_by === approver) {
+          throw new TetherError('forbidden', `${approver} requested grant ${id} and cannot decide it: another operator must`);
+        }
+        const base = { grant: id, approver, reason, actions: g.actions, audience: g.audience };
+        if (decision === 'deny') {
+          const u = await q.query<Row>(`UPDATE grants SET state = 'denied', ended_at = $2, end_reason = 'denied', decided_by = $3, decision_reason = $4 WHERE id = $1 RETURNING ${COLS}`, [id, now, approver, reason]);
+          emit({ type: 'grant.denied', actor: approver, identity: g.identity, data: base });
+          return toGrant(u.rows[0]!);
+        }
+        if (g.approvals.some((a) => a.by === approver)) throw new TetherError('conflict', `${approver} already approved grant ${id}; it needs another operator`);
+        const approvals = [...g.approvals, { by: approver, at: now.toISOString(), reason }];
+        const complete = approvals.length >= g.approvals_required;
         const ttl = g.task.requested_ttl ?? 3600;
-        const u =
-          decision === 'approve'
-            ? await q.query<Row>(`UPDATE grants SET state = 'active', activated_at = $2, not_after = $3, decided_by = $4, decision_reason = $5 WHERE id = $1 RETURNING ${COLS}`, [id, now, new Date(now.getTime() + ttl * 1000), approver, reason])
-            : await q.query<Row>(`UPDATE grants SET state = 'denied', ended_at = $2, end_reason = 'denied', decided_by = $3, decision_reason = $4 WHERE id = $1 RETURNING ${COLS}`, [id, now, approver, reason]);
-        emit({ type: decision === 'approve' ? 'grant.approved' : 'grant.denied', actor: approver, identity: g.identity, data: { grant: id, approver, reason, actions: g.actions, audience: g.audience } });
+        const u = complete
+          ? await q.query<Row>(
+              `UPDATE grants SET state = 'active', activated_at = $2, not_after = $3, decided_by = $4, decision_reason = $5, approvals = $6 WHERE id = $1 RETURNING ${COLS}`,
+              [id, now, new Date(now.getTime() + ttl * 1000), approver, reason, JSON.stringify(approvals)],
+            )
+          : await q.query<Row>(`UPDATE grants SET approvals = $2 WHERE id = $1 RETURNING ${COLS}`, [id, JSON.stringify(approvals)]);
+        emit({ type: 'grant.approved', actor: approver, identity: g.identity, data: { ...base, approvals: approvals.length, approvals_required: g.approvals_required, complete } });
         return toGrant(u.rows[0]!);
       });
     },
@@ -218,15 +294,24 @@ export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'tr
       }
     },
 
-    /** Marks grants past not_after as expired (audited), so state and posture tell the truth. */
+    /**
+     * Marks grants past not_after as expired, and pending grants nobody decided within their approval
+     * window (audited), so state and posture tell the truth.
+     */
     expireDue: (): Promise<number> =>
       audit.transact(async (q, emit) => {
+        const now = clock();
         const r = await q.query<{ id: string; identity: string }>(
           `UPDATE grants SET state = 'expired', ended_at = not_after, end_reason = 'ttl' WHERE state = 'active' AND not_after < $1 RETURNING id, identity`,
-          [clock()],
+          [now],
         );
-        for (const g of r.rows) emit({ type: 'grant.expired', actor: 'system', identity: g.identity, data: { grant: g.id } });
-        return r.rowCount;
+        for (const g of r.rows) emit({ type: 'grant.expired', actor: 'system', identity: g.identity, data: { grant: g.id, reason: 'ttl' } });
+        const p = await q.query<{ id: string; identity: string; approvals: GrantApproval[] }>(
+          `UPDATE grants SET state = 'expired', ended_at = $1, end_reason = 'approval_window' WHERE state = 'pending' AND decide_by <= $1 RETURNING id, identity, approvals`,
+          [now],
+        );
+        for (const g of p.rows) emit({ type: 'grant.expired', actor: 'system', identity: g.identity, data: { grant: g.id, reason: 'approval_window', approvals: g.approvals.length } });
+        return r.rowCount + p.rowCount;
       }),
   };
 }

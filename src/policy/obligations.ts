@@ -9,6 +9,8 @@ import type { Obligations } from './types.js';
 /** What one policy obliges, parsed from its annotations. */
 export interface PolicyObligations {
   readonly approval: boolean;
+  /** Distinct approvers needed (0 without `@approval`). */
+  readonly approvals: number;
   readonly ttlSeconds: number | undefined;
   readonly breakGlass: boolean;
   readonly bearer: boolean;
@@ -39,8 +41,10 @@ export function parseObligations(
   }
   const bad = (annotation: string, message: string): AnnotationError => ({ annotation, message });
   const approval = annotations['approval'];
-  if (approval !== undefined && approval !== 'required') {
-    return bad('approval', `@approval must be "required", got ${JSON.stringify(approval)}`);
+  // "required" is one approver; "2".."5" ask for that many distinct operators (four eyes and more).
+  const approvals = approval === undefined ? 0 : approval === 'required' ? 1 : /^[1-5]$/.test(approval) ? Number(approval) : undefined;
+  if (approvals === undefined) {
+    return bad('approval', `@approval must be "required" or a number of approvers from "1" to "5", got ${JSON.stringify(approval)}`);
   }
   const breakGlass = annotations['break_glass'];
   if (breakGlass !== undefined && breakGlass !== 'allowed') {
@@ -58,7 +62,7 @@ export function parseObligations(
       return bad('ttl', `@ttl must be a positive ISO-8601 duration in weeks, days, hours, minutes or seconds (e.g. "PT10M"), got ${JSON.stringify(ttl)}`);
     }
   }
-  return { approval: approval !== undefined, ttlSeconds, breakGlass: breakGlass !== undefined, bearer: bearer !== undefined };
+  return { approval: approval !== undefined, approvals, ttlSeconds, breakGlass: breakGlass !== undefined, bearer: bearer !== undefined };
 }
 
 /**
@@ -67,6 +71,7 @@ export function parseObligations(
  */
 export function combineObligations(parts: readonly (PolicyObligations | undefined)[]): Obligations {
   let approval = false;
+  let approvals = 0;
   let breakGlass = false;
   let ttlSeconds: number | undefined;
   let bearer = parts.length > 0;
@@ -74,11 +79,13 @@ export function combineObligations(parts: readonly (PolicyObligations | undefine
     bearer &&= p?.bearer === true;
     if (p === undefined) continue;
     approval ||= p.approval;
+    approvals = Math.max(approvals, p.approvals);
     breakGlass ||= p.breakGlass;
     if (p.ttlSeconds !== undefined && (ttlSeconds === undefined || p.ttlSeconds < ttlSeconds)) {
       ttlSeconds = p.ttlSeconds;
     }
   }
   if (!approval && !breakGlass && !bearer && ttlSeconds === undefined) return NO_OBLIGATIONS;
-  return ttlSeconds === undefined ? { approval, breakGlass, bearer } : { approval, ttlSeconds, breakGlass, bearer };
+  const base = approvals > 1 ? { approval, approvals, breakGlass, bearer } : { approval, breakGlass, bearer };
+  return ttlSeconds === undefined ? base : { ...base, ttlSeconds };
 }

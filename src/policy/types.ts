@@ -41,8 +41,10 @@ export interface CompileInput {
 
 /** Obligations carried by policy annotations (DESIGN.md "Policy model"). */
 export interface Obligations {
-  /** `@approval("required")` on a determining policy. */
+  /** `@approval("required")` (or a number of approvers) on a determining policy. */
   readonly approval: boolean;
+  /** How many distinct operators must approve: 1 for "required", N for `@approval("N")`; the largest asked. */
+  readonly approvals?: number;
   /** Smallest `@ttl("<ISO-8601 duration>")` over the determining policies, in seconds. */
   readonly ttlSeconds?: number;
   /** `@break_glass("allowed")` on a determining policy. */

@@ -200,7 +200,7 @@ CREATE TABLE audit_anchor (
   },
   {
     version: 21,
-    name: 'operators',
+    name: 'operators and approvals',
     sql: `
 -- Named operator accounts (README "Operators"): each token is stored only as its SHA-256 (the token is
 -- 256 random bits, so a fast hash does not help guessing), shown once at creation.
@@ -215,6 +215,13 @@ CREATE TABLE operators (
   revoked_by    text,
   slack_user_id text UNIQUE
 );
+-- Approvals by several operators (@approval("2")), who asked (an operator requesting through the
+-- CLI may not approve), and until when a pending grant may be decided.
+ALTER TABLE grants ADD COLUMN approvals_required int NOT NULL DEFAULT 1;
+ALTER TABLE grants ADD COLUMN approvals jsonb NOT NULL DEFAULT '[]';
+ALTER TABLE grants ADD COLUMN requested_by text;
+ALTER TABLE grants ADD COLUMN decide_by timestamptz;
+CREATE INDEX grants_pending_decide_by ON grants (decide_by) WHERE state = 'pending';
 `,
   },
 ];

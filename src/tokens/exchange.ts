@@ -77,7 +77,12 @@ export interface ExchangeRequest {
   form: Map<string, string>;
   dpop: string | undefined;
   sourceIp: string;
+  /** The operator asking on the workload's behalf (a verified operator token), who may not approve. */
+  requestedBy?: string | undefined;
 }
+
+/** RFC 8628 §3.5: how long a client waits between polls of a pending grant, seconds. */
+export const APPROVAL_POLL_INTERVAL_SECONDS = 5;
 
 export interface TokenResponse {
   access_token: string;
@@ -198,6 +203,7 @@ export function createExchange(deps: ExchangeDeps) {
     // a hold also stops reuse of a grant no human approved (grants.ts `held`).
     const held = allowed.some((d) => d.heldForApproval);
     const approval = held || allowed.some((d) => d.obligations.approval);
+    const approvals = Math.max(1, ...allowed.map((d) => d.obligations.approvals ?? (d.obligations.approval ? 1 : 0)));
     if (held) note({ approval: 'required by a detection finding' });
     const breakGlassOk = allowed.every((d) => d.obligations.breakGlass);
     const bearerOk = allowed.every((d) => d.obligations.bearer);
@@ -222,15 +228,26 @@ export function createExchange(deps: ExchangeDeps) {
       issuer: verified.issuer.name,
       ttlSeconds: grantTtl,
       approval,
+      approvals,
+      requestedBy: req.requestedBy,
       held,
       breakGlass: task.breakGlass ? { justification: task.justification! } : null,
     });
     if (outcome.kind === 'pending') {
       note({ grant: outcome.grant.id });
-      throw new TetherError('authorization_pending', `an approver must approve grant ${outcome.grant.id} before a token is issued; retry the same exchange after approval`, { grant_id: outcome.grant.id });
+      const g = outcome.grant;
+      const waiting = g.approvals_required > 1 ? ` (${g.approvals.length} of ${g.approvals_required} approvals)` : '';
+      throw new TetherError('authorization_pending', `an approver must approve grant ${g.id} before a token is issued${waiting}; retry the same exchange after approval`, {
+        grant_id: g.id,
+        interval: APPROVAL_POLL_INTERVAL_SECONDS,
+        ...(g.decide_by ? { expires_at: g.decide_by } : {}),
+      });
+    }
+    if (outcome.kind === 'expired') {
+      throw new TetherError('access_denied', `grant ${outcome.grant.id} expired: nobody decided it within its approval window`, { grant_id: outcome.grant.id, grant_state: 'expired' });
     }
     if (outcome.kind === 'denied') {
-      throw new TetherError('access_denied', `grant ${outcome.grant.id} was denied by ${outcome.grant.decided_by ?? 'an approver'}: ${outcome.grant.decision_reason ?? ''}`, { grant_id: outcome.grant.id });
+      throw new TetherError('access_denied', `grant ${outcome.grant.id} was denied by ${outcome.grant.decided_by ?? 'an approver'}: ${outcome.grant.decision_reason ?? ''}`, { grant_id: outcome.grant.id, grant_state: 'denied' });
     }
     const grant = outcome.grant;
     const remaining = Math.floor((Date.parse(grant.not_after!) - t.getTime()) / 1000);

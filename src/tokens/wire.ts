@@ -61,7 +61,7 @@ export async function createTokenDomain(d: TokenDomainDeps) {
   d.changes.onResync(() => issuers.reload());
   await issuers.reload();
 
-  const grants = createGrants({ db: d.store, audit: d.audit, clock: d.clock });
+  const grants = createGrants({ db: d.store, audit: d.audit, clock: d.clock, approvalWindowSeconds: d.config.approvalWindow });
   d.changes.on('revocation', () => grants.forgetLive());
   d.changes.onResync(async () => grants.forgetLive());
   const jwks = createJwksCache({ clock: () => Math.floor(d.clock().getTime() / 1000) });
@@ -126,8 +126,8 @@ export async function createTokenDomain(d: TokenDomainDeps) {
     checkRequest,
     applySection: issuers.section(),
     stop: () => clearInterval(timer),
-    publicRoutes: (requireAdmin: (req: FastifyRequest) => Promise<void>) => async (app: FastifyInstance) =>
-      oauthRoutes(app, { exchange, keys, grants, audit: d.audit, metrics: d.metrics, check, replay, identityStatus: async (id) => (await d.identityFacts(id))?.status, issuerUrl: d.issuerUrl, requireAdmin, clock: d.clock, onRevoked }),
+    publicRoutes: (requireAdmin: (req: FastifyRequest) => Promise<void>, operatorOf: (token: string) => Promise<string | null>) => async (app: FastifyInstance) =>
+      oauthRoutes(app, { exchange, keys, grants, audit: d.audit, metrics: d.metrics, check, replay, identityStatus: async (id) => (await d.identityFacts(id))?.status, issuerUrl: d.issuerUrl, requireAdmin, operatorOf, clock: d.clock, onRevoked }),
     adminRoutes: async (app: FastifyInstance) => {
       await app.register(issuerRoutes, { issuers, audit: d.audit, db: d.store });
       await app.register(grantRoutes, { grants });
