@@ -24,6 +24,7 @@ export function registerServe(program: Command): void {
     .option('--checkpoint-url <url>', 'also POST each signed checkpoint to this endpoint (TETHER_CHECKPOINT_URL)')
     .option('--checkpoint-every <n>', 'sign a checkpoint every N audit events (TETHER_CHECKPOINT_EVERY, default 10000)')
     .option('--checkpoint-interval <seconds>', '...or every T seconds when events were added (TETHER_CHECKPOINT_INTERVAL, default 10)')
+    .option('--notify <spec...>', 'send approvals, break-glass and findings to webhook+https://URL (signed, TETHER_NOTIFY_SECRET) or slack+https://hooks.slack.com/… (TETHER_NOTIFY, space-separated)')
     .option('--approval-window <seconds>', 'how long a pending grant waits for approvers before it expires (TETHER_APPROVAL_WINDOW, default 3600)')
     .option('--gateway-addresses <ips>', 'gateways in front (nginx, Envoy), exempt from the per-source connection cap; comma-separated (TETHER_GATEWAY_ADDRESSES, default 127.0.0.1,::1)')
     .option('--audit-sink <spec...>', 'stream audit events to jsonl:DIR | syslog://HOST:PORT | http(s)://URL, ocsf+ prefix for OCSF (TETHER_AUDIT_SINKS, space-separated)')
@@ -36,6 +37,8 @@ Secrets come from the environment only:
                        into <data-dir>/master-key (0600). Give every cluster instance the same key.
   TETHER_PDP_TOKEN     if set, the AuthZEN and ext-authz endpoints require it
   TETHER_AUDIT_SINK_AUTHORIZATION   Authorization header value for HTTP audit and checkpoint sinks
+  TETHER_NOTIFY_SECRET HMAC key signing webhook notifications (X-Tether-Signature)
+  TETHER_SLACK_SIGNING_SECRET   Slack app signing secret: enables interactive Approve/Deny from Slack
 Examples:
   tether serve
   TETHER_ADMIN_TOKEN=... tether serve --database-url postgres://tether@db/tether --issuer-url https://tether.internal`,
@@ -58,6 +61,7 @@ Examples:
         auditSinks: o.auditSink as string[] | undefined,
         gatewayAddresses: o.gatewayAddresses as string | undefined,
         approvalWindow: o.approvalWindow as number | undefined,
+        notify: o.notify as string[] | undefined,
       };
       const config = loadConfig(flags);
       const logger = createLogger(config.logLevel);

@@ -37,6 +37,11 @@ const ConfigSchema = z.object({
   auditSinks: z.preprocess((v) => (typeof v === 'string' ? v.split(/\s+/).filter(Boolean) : v), z.array(z.string().min(1))).default([]),
   auditSinkAuthorization: z.string().optional(),
   auditJsonlRotateBytes: z.coerce.number().int().min(1024).default(100 * 1024 * 1024),
+  /** Notification sinks: webhook+https://… (signed with notifySecret), slack+https://hooks.slack.com/… */
+  notify: z.preprocess((v) => (typeof v === 'string' ? v.split(/\s+/).filter(Boolean) : v), z.array(z.string().min(1))).default([]),
+  notifySecret: z.string().min(16, 'TETHER_NOTIFY_SECRET must be at least 16 characters').optional(),
+  /** Slack app signing secret: enables /integrations/slack/interactions (interactive approvals). */
+  slackSigningSecret: z.string().min(16).optional(),
   /**
    * Addresses of the gateways in front (nginx, Envoy): exempt from the per-source connection cap,
    * since a gateway carries every client's requests. Loopback by default (a gateway on the same host).
@@ -73,6 +78,9 @@ const ENV: Record<string, keyof ConfigInput> = {
   TETHER_AUDIT_SINK_AUTHORIZATION: 'auditSinkAuthorization',
   TETHER_AUDIT_JSONL_ROTATE_BYTES: 'auditJsonlRotateBytes',
   TETHER_GATEWAY_ADDRESSES: 'gatewayAddresses',
+  TETHER_NOTIFY: 'notify',
+  TETHER_NOTIFY_SECRET: 'notifySecret',
+  TETHER_SLACK_SIGNING_SECRET: 'slackSigningSecret',
 };
 
 export class ConfigError extends Error {}

@@ -21,6 +21,8 @@ import { createAdminAccess } from './admin-access.js';
 import { createAuthFailureLimiter } from './auth-failures.js';
 import { createOperators } from '../operators/operators.js';
 import { operatorRoutes } from '../operators/routes.js';
+import { createNotifier } from '../notify/notifier.js';
+import { slackRoutes } from '../notify/slack-routes.js';
 import { renderError } from './error-render.js';
 import { refuseUnstorableInput } from './input-guard.js';
 import { capConnections, serverTimeoutOptions } from './limits.js';
@@ -316,6 +318,16 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     onRefusal: (r) => credentialRefusals.forEach((f) => f(r)),
   });
   await app.register(authzenRoutes, { pipeline: pdp.pipeline, pdpToken: config.pdpToken, baseUrl: config.issuerUrl });
+  if (config.slackSigningSecret) {
+    await app.register(slackRoutes, { signingSecret: config.slackSigningSecret, operators, grants: tokens.grants, audit, now: () => clock().getTime() });
+  }
+  // Notifications: committed audit events to webhooks and Slack, from a cursor (the audit log is the outbox).
+  const notifier = createNotifier({ db: store, specs: config.notify, secret: config.notifySecret, consoleBase: issuerUrl, now: () => clock().getTime(), logger, registry: metrics.registry });
+  await notifier.start();
+  auditCommitted = (n) => {
+    anchors.committed(n);
+    notifier.kick();
+  };
 
   let closing: Promise<void> | null = null;
   const close = () =>
@@ -325,6 +337,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
       const bounded = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(r, 2000).unref())]);
       await bounded(detection.idle());
       if (webhook) await bounded(webhook.flush());
+      await bounded(notifier.stop());
       tokens.stop();
       stopPruning();
       pdp.policies.close();

@@ -8,6 +8,8 @@ export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.dpop',
   'req.headers["x-tether-pdp-token"]',
+  'req.headers["x-tether-operator-token"]',
+  'req.headers["x-slack-signature"]',
   'headers.authorization',
   'headers.dpop',
   'subject_token',
@@ -22,6 +24,10 @@ export const REDACT_PATHS = [
   'config.masterKey',
   'config.pdpToken',
   'config.webhookSecret',
+  'notifySecret',
+  'slackSigningSecret',
+  'config.notifySecret',
+  'config.slackSigningSecret',
 ];
 
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
