@@ -274,7 +274,7 @@ function instrumentedRoute(broker: Broker) {
       replay: { claim: timed('replay', (k: string, e: number) => t.replay.claim(k, e)) },
       nonces: null,
       inventory: { get: timed('inventory', (id: string) => broker.inventory.get(id)), discover: broker.inventory.discover },
-      kernel: { decide: timed('policy', (i: Parameters<typeof broker.pdp.pipeline.decide>[0]) => broker.pdp.pipeline.decide(i)) },
+      kernel: { decideUnrecorded: timed('policy', (i: Parameters<typeof broker.pdp.pipeline.decideUnrecorded>[0]) => broker.pdp.pipeline.decideUnrecorded(i)) },
       grants: { openOrReuse: timed('grant', (r: Parameters<typeof t.grants.openOrReuse>[0]) => t.grants.openOrReuse(r)) },
       keys: { ring: () => ring(t.keys.ring()) },
       audit: { append: timed('audit', (e: Parameters<typeof broker.audit.append>[0]) => broker.audit.append(e)) },
