@@ -148,6 +148,8 @@ export async function extAuthzRoutes(app: FastifyInstance, deps: ExtAuthzDeps) {
         presented_jkt: binding?.jkt,
         ...(claims.act ? { act: claims.act as unknown as Record<string, unknown> } : {}),
         ...(claims.task ? { task: claims.task } : {}),
+        // From the verified token: a break-glass grant's tokens carry it (access-token.ts).
+        break_glass: claims.break_glass === true,
       },
       request: { method, path, source_ip: sourceIp },
     });

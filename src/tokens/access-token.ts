@@ -35,6 +35,12 @@ export interface AccessTokenClaims {
   grant: string;
   task?: TaskClaim;
   act?: Actor;
+  /**
+   * Present (true) only when the grant was opened as break-glass: request-time policies read it as
+   * `context.break_glass` (DESIGN.md "Policy model"). A private claim (RFC 9068 §2.2, RFC 7519 §4.3)
+   * under the token's signature, so it is as verified as `sub`; absent means false.
+   */
+  break_glass?: true;
 }
 
 export interface MintAccessTokenOptions {
@@ -50,6 +56,8 @@ export interface MintAccessTokenOptions {
   act?: Actor;
   /** RFC 9068 §2.2 requires client_id; a federated workload is its own client, so it defaults to subject. */
   clientId?: string;
+  /** The grant is break-glass: the token says so (`break_glass: true`). */
+  breakGlass?: boolean;
   clock: Clock;
 }
 
@@ -68,7 +76,7 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 /** Mints a DPoP-bound JWT access token (RFC 9068) signed by the ring's active key. */
 export async function mintAccessToken(keyRing: KeyRing, options: MintAccessTokenOptions): Promise<MintedAccessToken> {
-  const { issuer, subject, audience, scope, ttlSeconds, jkt, grantId, task, act, clientId, clock } = options;
+  const { issuer, subject, audience, scope, ttlSeconds, jkt, grantId, task, act, clientId, breakGlass, clock } = options;
   if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > keyRing.maxTokenLifetimeSeconds) {
     throw new TypeError(`mintAccessToken: ttlSeconds must be an integer in 1..${keyRing.maxTokenLifetimeSeconds}`);
   }
@@ -91,6 +99,7 @@ export async function mintAccessToken(keyRing: KeyRing, options: MintAccessToken
     grant: grantId,
     ...(task !== undefined ? { task: { ...task } } : {}),
     ...(act !== undefined ? { act } : {}),
+    ...(breakGlass === true ? { break_glass: true as const } : {}),
   };
   const token = await keyRing.sign({ ...claims }, { typ: ACCESS_TOKEN_TYP });
   return { token, jti, exp: claims.exp, claims };
@@ -114,6 +123,7 @@ const claimsSchema = z
     grant: z.string().min(1),
     task: z.object({ id: z.string(), purpose: z.string().optional(), ticket: z.string().optional() }).loose().optional(),
     act: actorSchema.optional(),
+    break_glass: z.literal(true).optional(),
   })
   .loose();
 

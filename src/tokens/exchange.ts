@@ -273,6 +273,7 @@ export function createExchange(deps: ExchangeDeps) {
       grantId: grant.id,
       task: { id: grant.id, ...(task.purpose ? { purpose: task.purpose } : {}), ...(task.ticket ? { ticket: task.ticket } : {}) },
       ...(form.get('client_id') ? { clientId: form.get('client_id')! } : {}),
+      ...(grant.break_glass ? { breakGlass: true } : {}),
       clock: now,
     });
     await records.write({

@@ -34,8 +34,15 @@ permit (principal in Group::"deployers", action == Action::"orders:read", resour
 @id("forged-members-do-nothing")
 permit (principal, action == Action::"orders:list", resource)
 when { context.break_glass == true || context.issuer == "forged" };
+
+@id("break-glass-admin")
+@break_glass("allowed")
+permit (principal == Identity::"ci/acme/api", action == Action::"orders:admin", resource)
+when { context.break_glass };
 `,
 };
+/** The orders route, plus an admin action only break-glass reaches. */
+const ROUTE = { ...ordersRoute(GW), rules: [...ordersRoute(GW).rules, { method: 'POST', path: '/orders/:id/admin', action: 'orders:admin', resource: { type: 'Order', id: ':id' } }] };
 
 type Events = Array<{ seq: number; type: string; data: Record<string, any> }>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -47,7 +54,7 @@ for (const kind of STORE_KINDS) {
     before(async () => {
       b = await startBroker(kind, { detectionConfig: optInConfig(['ci_job']) });
       gha = await createWorkloadIssuer();
-      const r = await b.admin('POST', '/admin/v1/apply', { identities: IDENTITIES, issuers: [gha.config()], entities: ENTITIES, policies: GROUP_POLICIES, routes: [ordersRoute(GW)] });
+      const r = await b.admin('POST', '/admin/v1/apply', { identities: IDENTITIES, issuers: [gha.config()], entities: ENTITIES, policies: GROUP_POLICIES, routes: [ROUTE] });
       assert.equal(r.status, 200, JSON.stringify(r.body));
     });
     after(async () => {
@@ -113,6 +120,31 @@ for (const kind of STORE_KINDS) {
       assert.ok(r.body.changed.some((c: { phase: string; before: string }) => c.phase === 'request' && c.before === 'allow'));
     });
 
+    test('a break-glass grant reaches request-time policy: context.break_glass is true at ext-authz, from the verified token', async () => {
+      const key = await createDpopKey();
+      const glass = [{ type: 'tether_task', break_glass: true, justification: 'INC-9: orders stuck, on-call fix' }];
+      const t = await exchange('acme/api', 'orders:admin', key, glass);
+      assert.equal(t.status, 200, JSON.stringify(t.body));
+      const token = t.body.access_token!;
+      assert.equal(decodeJwt(token).break_glass, true);
+      const post = async (tok: string, path: string) =>
+        (await fetch(`${b.url}/ext-authz/orders${path}`, { method: 'POST', headers: { authorization: `DPoP ${tok}`, dpop: await key.proof('POST', `${GW}${path}`, { accessToken: tok }) } })).status;
+      assert.equal(await post(token, '/orders/7/admin'), 200);
+      const last = (await decisions('ci/acme/api')).filter((e) => e.data.phase === 'request').at(-1)!;
+      assert.equal(last.data.action, 'orders:admin');
+      assert.equal(last.data.decision, 'allow');
+      assert.equal(last.data.own.break_glass, true);
+      assert.deepEqual(last.data.policies, ['break-glass-admin']);
+
+      // An ordinary token never says break-glass: the same policy does not apply at request time.
+      const plain = await exchange('acme/api', 'orders:read', key);
+      assert.equal(plain.status, 200, JSON.stringify(plain.body));
+      assert.equal(decodeJwt(plain.body.access_token!).break_glass, undefined);
+      assert.equal(await call(plain.body.access_token!, key, '/orders/8'), 200);
+      const readDecision = (await decisions('ci/acme/api')).filter((e) => e.data.phase === 'request').at(-1)!;
+      assert.equal(readDecision.data.own.break_glass, false);
+    });
+
     test('reusing a live grant re-checks obligations: @approval added since sends the exchange to approval', async () => {
       const key = await createDpopKey();
       const task = [{ type: 'tether_task', purpose: 'nightly export' }];
@@ -125,7 +157,7 @@ for (const kind of STORE_KINDS) {
       assert.equal(decodeJwt(again.body.access_token!).grant, grant);
 
       const withApproval = { 'group.cedar': GROUP_POLICIES['group.cedar'].replace('@id("deployers-read")', '@id("deployers-read")\n@approval("required")') };
-      assert.equal((await b.admin('POST', '/admin/v1/apply', { identities: IDENTITIES, issuers: [gha.config()], entities: ENTITIES, policies: withApproval, routes: [ordersRoute(GW)] })).status, 200);
+      assert.equal((await b.admin('POST', '/admin/v1/apply', { identities: IDENTITIES, issuers: [gha.config()], entities: ENTITIES, policies: withApproval, routes: [ROUTE] })).status, 200);
       const held = await exchange('acme/api', 'orders:read', key, task);
       assert.equal(held.status, 400, JSON.stringify(held.body));
       assert.equal(held.body.error, 'authorization_pending');
@@ -139,7 +171,7 @@ for (const kind of STORE_KINDS) {
       const after = await exchange('acme/api', 'orders:read', key, task);
       assert.equal(after.status, 200, JSON.stringify(after.body));
       assert.equal(decodeJwt(after.body.access_token!).grant, held.body.grant_id);
-      assert.equal((await b.admin('POST', '/admin/v1/apply', { identities: IDENTITIES, issuers: [gha.config()], entities: ENTITIES, policies: GROUP_POLICIES, routes: [ordersRoute(GW)] })).status, 200);
+      assert.equal((await b.admin('POST', '/admin/v1/apply', { identities: IDENTITIES, issuers: [gha.config()], entities: ENTITIES, policies: GROUP_POLICIES, routes: [ROUTE] })).status, 200);
     });
 
     test("reusing a live grant re-checks detection's approval hold", async () => {
