@@ -253,7 +253,7 @@ function instrumentedRoute(broker: Broker) {
     }
   };
   const t = broker.tokens;
-  const jwks = createJwksCache({ clock: () => Math.floor(Date.now() / 1000) });
+  const jwks = createJwksCache({ clock: () => new Date() });
   // One exchange per request, its dependencies bound to that request's marks (createExchange only
   // builds a closure). AsyncLocalStorage would do it without, but enabling async hooks here ran into
   // a V8 deoptimizer crash (Node 20.20, "unreachable code" in DoComputeBuiltinContinuation).
@@ -482,8 +482,8 @@ function whatIfRoute(broker: Broker) {
     const htu = `${broker.issuerUrl()}/oauth/token`;
     const dpop = req.headers.dpop;
     if (typeof dpop !== 'string') throw new TetherError('invalid_dpop_proof', 'a DPoP proof is required');
-    const jkt = crypto ? await fastDpop(dpop, htu, claim) : (await verifyDpopProof(dpop, { htm: 'POST', htu, replayGuard: { claim }, clock: now })).jkt;
-    const verified = crypto ? fastSubject(subjectToken) : await verifySubjectToken(subjectToken, t.issuers.list(), { jwks: whatIfJwks, clock: now, replayGuard: t.replay });
+    const jkt = crypto ? await fastDpop(dpop, htu, claim) : (await verifyDpopProof(dpop, { htm: 'POST', htu, replayGuard: { claim }, clock: () => new Date() })).jkt;
+    const verified = crypto ? fastSubject(subjectToken) : await verifySubjectToken(subjectToken, t.issuers.list(), { jwks: whatIfJwks, clock: () => new Date(), replayGuard: t.replay });
     const identityId = verified.identityId;
     const ident = cache ? await broker.pdp.identities.get(identityId) : await broker.inventory.get(identityId);
     if (!ident || ident.status !== 'active') throw new TetherError('invalid_grant', `identity ${identityId} is not active`);
@@ -527,7 +527,7 @@ function whatIfRoute(broker: Broker) {
       const input = `${b64u(JSON.stringify({ typ: 'at+jwt', alg: 'EdDSA', kid: t.keys.ring().activeKey().kid }))}.${b64u(JSON.stringify(claims))}`;
       token = `${input}.${cryptoSign(null, Buffer.from(input), ed).toString('base64url')}`;
     } else {
-      const m = await mintAccessToken(t.keys.ring(), { issuer: broker.issuerUrl(), subject: identityId, audience, scope: scopes, ttlSeconds: ttl, jkt, grantId: grant.id, task: { id: grant.id }, clock: now });
+      const m = await mintAccessToken(t.keys.ring(), { issuer: broker.issuerUrl(), subject: identityId, audience, scope: scopes, ttlSeconds: ttl, jkt, grantId: grant.id, task: { id: grant.id }, clock: () => new Date() });
       ({ token, jti } = m);
       iat = m.claims.iat;
     }
@@ -542,7 +542,7 @@ function whatIfRoute(broker: Broker) {
     return { access_token: token, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', token_type: 'DPoP', expires_in: ttl, scope: scopes.join(' ') };
   });
 }
-const whatIfJwks = createJwksCache({ clock: () => Math.floor(Date.now() / 1000) });
+const whatIfJwks = createJwksCache({ clock: () => new Date() });
 
 interface MicroInput {
   subjects: string[];
@@ -554,7 +554,7 @@ interface MicroInput {
 async function microSteps(broker: Broker, input: MicroInput) {
   const t = broker.tokens;
   const now = () => Math.floor(Date.now() / 1000);
-  const jwks = createJwksCache({ clock: now });
+  const jwks = createJwksCache({ clock: () => new Date() });
   const issuers = t.issuers.list();
   const set = broker.pdp.policies.current()!.set;
   const identity = EXCHANGE_IDENTITIES[0]!.id;
@@ -572,7 +572,7 @@ async function microSteps(broker: Broker, input: MicroInput) {
   };
 
   // Subject token: the real function, then jose's work done synchronously with node:crypto.
-  await run('subject token: verifySubjectToken (jose, WebCrypto)', 2000, (i) => verifySubjectToken(input.subjects[i % input.subjects.length]!, issuers, { jwks, clock: now }));
+  await run('subject token: verifySubjectToken (jose, WebCrypto)', 2000, (i) => verifySubjectToken(input.subjects[i % input.subjects.length]!, issuers, { jwks, clock: () => new Date() }));
   const issuerKey = createPublicKey({ key: issuers[0]!.jwks!.keys[0] as JWK as import('node:crypto').JsonWebKey, format: 'jwk' });
   await run('  alt: ES256 verify, node:crypto sync, cached KeyObject + JSON.parse', 2000, (i) => {
     const tok = input.subjects[i % input.subjects.length]!;
@@ -586,7 +586,7 @@ async function microSteps(broker: Broker, input: MicroInput) {
   // DPoP proof: the real function with an in-memory replay guard (the DB claim is measured below).
   const mem = createMemoryReplayGuard({ max: 1_000_000 });
   const half = Math.floor(input.proofs.length / 2);
-  await run('DPoP: verifyDpopProof (jose, WebCrypto) incl. jkt, memory replay', half - 50, (i) => verifyDpopProof(input.proofs[i]!, { htm: 'POST', htu: input.htu, replayGuard: mem, clock: now }));
+  await run('DPoP: verifyDpopProof (jose, WebCrypto) incl. jkt, memory replay', half - 50, (i) => verifyDpopProof(input.proofs[i]!, { htm: 'POST', htu: input.htu, replayGuard: mem, clock: () => new Date() }));
   await run('  alt: ES256 verify, node:crypto sync, createPublicKey(jwk) per proof + jkt', half - 50, (i) => {
     const proof = input.proofs[half + i]!;
     const [h, p, s] = proof.split('.') as [string, string, string];
@@ -619,7 +619,7 @@ async function microSteps(broker: Broker, input: MicroInput) {
   await run('  part: same, no entity', 3000, decide(context, []));
 
   // Minting: the real function (jose SignJWT, EdDSA, WebCrypto), then the same JWS with node:crypto.
-  const mintOpts = { issuer: broker.issuerUrl(), subject: identity, audience: ORDERS_AUD, scope: ['orders:read'], ttlSeconds: 300, jkt: 'x'.repeat(43), grantId: 'g', task: { id: 'g' }, clock: now };
+  const mintOpts = { issuer: broker.issuerUrl(), subject: identity, audience: ORDERS_AUD, scope: ['orders:read'], ttlSeconds: 300, jkt: 'x'.repeat(43), grantId: 'g', task: { id: 'g' }, clock: () => new Date() };
   await run('mint: mintAccessToken (jose SignJWT EdDSA, WebCrypto)', 2000, () => mintAccessToken(ring, mintOpts));
   const ed = generateKeyPairSync('ed25519').privateKey;
   const hdr = b64u(JSON.stringify({ typ: 'at+jwt', alg: 'EdDSA', kid: ring.activeKey().kid }));

@@ -28,6 +28,7 @@ import { decisionRecord } from './decision-record.js';
 import type { DecideInput, DecideOutput, DecisionStage, DecisionToken, Verdict } from './decision-types.js';
 import { createObservers, type DecisionObserver } from './observers.js';
 import { ownContextOf, type OwnContext } from './own-context.js';
+import type { Clock } from '../clock.js';
 
 /** What the kernel reads of detection: risk (context.risk) and approval holds, answered from memory. */
 export interface RiskView {
@@ -42,7 +43,7 @@ export interface PipelineDeps {
   identities: Pick<IdentityCache, 'get' | 'peek'>;
   audit: Pick<AuditWriter, 'append'>;
   logger: Pick<Logger, 'error'>;
-  clock: () => Date;
+  clock: Clock;
   metrics?: { decisions: { inc(labels: { entry: string; decision: string }): void } };
   /** Risk and holds (detection's read model); risk 0 and no holds without it. */
   risk?: RiskView;

@@ -13,6 +13,7 @@ import { invalidRequest, isTetherError } from '../errors.js';
 import { notifyChange, type Queryable } from '../store/index.js';
 import { compilePolicySet, disposePolicySet, policyIds } from './compile.js';
 import { sourceHashOf } from './source-hash.js';
+import type { Clock } from '../clock.js';
 
 export interface PolicyCandidate {
   readonly files: Readonly<Record<string, string>>;
@@ -38,7 +39,7 @@ export interface ActivateResult {
 }
 
 export interface PolicyVersionDeps {
-  clock: () => Date;
+  clock: Clock;
   /** This transaction activates `version`: the local cache reads its own write (policy-cache.ts). */
   expect?(version: number): void;
   /** A refused candidate, recorded outside the (rolled back) transaction as `policy.refused`. */

@@ -11,6 +11,7 @@ import { originalRequest } from './original-request.js';
 import { parseRequestTarget } from './request-target.js';
 import { matchRoute } from './route-config.js';
 import type { RouteStore } from './route-store.js';
+import type { Clock } from '../clock.js';
 
 export interface ExtAuthzDeps {
   routes: Pick<RouteStore, 'get'>;
@@ -20,7 +21,7 @@ export interface ExtAuthzDeps {
   audit: Pick<AuditWriter, 'append'>;
   /** TETHER_PDP_TOKEN: when set, the gateway must present it in `X-Tether-PDP-Token`. */
   pdpToken?: string | undefined;
-  clock: () => Date;
+  clock: Clock;
   onRefusal?: (r: CredentialRefusal) => void;
 }
 

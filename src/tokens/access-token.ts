@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { TetherError } from '../errors.js';
-import type { Clock } from './clock.js';
+import { epochSeconds, type Clock } from '../clock.js';
 import type { KeyRing } from './key-ring.js';
 
 /** RFC 8693 §4.1 `act`: the acting party, nesting the earlier actors of a delegation chain. */
@@ -84,7 +84,7 @@ export async function mintAccessToken(keyRing: KeyRing, options: MintAccessToken
   for (const s of scope) {
     if (!SCOPE_TOKEN.test(s)) throw new TetherError('invalid_scope', 'a scope contains characters RFC 6749 §3.3 does not allow');
   }
-  const iat = Math.floor(clock());
+  const iat = epochSeconds(clock);
   const jti = randomBytes(16).toString('base64url'); // 128 bits: unguessable and collision-free for revocation by jti
   const claims: AccessTokenClaims = {
     iss: issuer,

@@ -5,7 +5,7 @@ import type { JWK, JWTPayload } from 'jose';
 import { TetherError } from '../errors.js';
 import type { AsymmetricJwsAlgorithm } from './algorithms.js';
 import { DEFAULT_JWS_ALGORITHMS, hasPrivateMembers, isAsymmetricJwsAlgorithm } from './algorithms.js';
-import type { Clock } from './clock.js';
+import { epochSeconds, type Clock } from '../clock.js';
 import type { DpopNonces } from './dpop-nonce.js';
 import { describeJoseError } from './jose-reason.js';
 import { normalizeHtu } from './htu.js';
@@ -121,7 +121,7 @@ export async function verifyDpopProof(proof: string, options: VerifyDpopProofOpt
   if (hasPrivateMembers(jwk) || jwk.kty === 'oct') throw refuse('DPoP proof jwk header must be a public key');
 
   let payload: JWTPayload;
-  const now = clock();
+  const now = epochSeconds(clock);
   // Any JWK a client can write must end in a 400, never a 500: the thumbprint (RFC 7638 §3.2 needs
   // the key type's required members) and the import run inside the same refusal as the signature.
   let jkt: string;

@@ -14,6 +14,7 @@ import type { KeyStore } from './key-store.js';
 import type { ReplayGuard } from './replay-guard.js';
 import { taskInstance } from '../grants/task-instance.js';
 import { parseTaskDetails, type TaskDetails } from './task-details.js';
+import type { Clock } from '../clock.js';
 
 export const GRANT_TYPE_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const JWT_TYPES = new Set(['urn:ietf:params:oauth:token-type:jwt', 'urn:ietf:params:oauth:token-type:id_token']);
@@ -44,7 +45,7 @@ export interface ExchangeDeps {
   audit: Pick<AuditWriter, 'append'>;
   /** The issuance counter (server/metrics.ts), passed in: domain code does not import the server. */
   metrics: { issuances: { inc(labels: { outcome: string }): void } };
-  clock: () => Date;
+  clock: Clock;
   /** False while this instance may have missed cluster changes (revocations, suspensions): fail closed. */
   isCurrent?: () => boolean;
   /** Lifecycle hook (reviews): a verified claim set was seen for an identity. */
@@ -122,8 +123,6 @@ function parseTarget(form: Map<string, string>): string {
  * Every refusal is a TetherError with an OAuth code; the caller audits it.
  */
 export function createExchange(deps: ExchangeDeps) {
-  const now = () => Math.floor(deps.clock().getTime() / 1000);
-
   /** The decision records of one exchange, written once: with token.issued, or before its refusal. */
   interface Records {
     write?: (issued?: AuditInput) => Promise<void>;
@@ -172,7 +171,7 @@ export function createExchange(deps: ExchangeDeps) {
         htm: 'POST',
         htu,
         replayGuard: deps.replay,
-        clock: now,
+        clock: deps.clock,
         ...(deps.nonces ? { nonce: deps.nonces } : {}),
       });
       jkt = proof.jkt;
@@ -180,7 +179,7 @@ export function createExchange(deps: ExchangeDeps) {
     }
 
     // 3. The subject token is the client authentication.
-    const verified = await verifySubjectToken(subjectToken, deps.issuers.list(), { jwks: deps.jwks, clock: now, replayGuard: deps.replay });
+    const verified = await verifySubjectToken(subjectToken, deps.issuers.list(), { jwks: deps.jwks, clock: deps.clock, replayGuard: deps.replay });
     const identityId = verified.identityId;
     note({ identity: identityId, issuer: verified.issuer.name });
 
@@ -274,7 +273,7 @@ export function createExchange(deps: ExchangeDeps) {
       task: { id: grant.id, ...(task.purpose ? { purpose: task.purpose } : {}), ...(task.ticket ? { ticket: task.ticket } : {}) },
       ...(form.get('client_id') ? { clientId: form.get('client_id')! } : {}),
       ...(grant.break_glass ? { breakGlass: true } : {}),
-      clock: now,
+      clock: deps.clock,
     });
     await records.write({
       type: 'token.issued',

@@ -3,7 +3,7 @@ import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify } f
 import type { CryptoKey, JSONWebKeySet, JWK, JWTHeaderParameters, JWTPayload } from 'jose';
 import { TetherError } from '../errors.js';
 import { hasPrivateMembers } from './algorithms.js';
-import type { Clock } from './clock.js';
+import { epochSeconds, type Clock } from '../clock.js';
 import { describeJoseError } from './jose-reason.js';
 import { openPrivateKey } from './key-seal.js';
 import type { SigningAlgorithm } from './signing-keys.js';
@@ -81,7 +81,7 @@ export async function createKeyRing(stored: readonly StoredSigningKey[], options
   if (!Number.isFinite(maxTokenLifetimeSeconds) || maxTokenLifetimeSeconds <= 0) {
     throw new TypeError('createKeyRing: maxTokenLifetimeSeconds must be positive');
   }
-  const now0 = clock();
+  const now0 = epochSeconds(clock);
   const keys: RingKey[] = [];
   for (const s of stored) {
     if (!SIGNING_ALGORITHMS.includes(s.alg)) throw new TypeError(`createKeyRing: key ${s.kid} has unsupported alg`);
@@ -122,17 +122,17 @@ export async function createKeyRing(stored: readonly StoredSigningKey[], options
     maxTokenLifetimeSeconds,
 
     activeKey() {
-      const { kid, alg } = active(clock());
+      const { kid, alg } = active(epochSeconds(clock));
       return { kid, alg };
     },
 
     jwks() {
-      const now = clock();
+      const now = epochSeconds(clock);
       return { keys: keys.filter((k) => isPublished(k, now)).map((k) => ({ ...k.publicJwk })) };
     },
 
     async sign(claims, header) {
-      const now = clock();
+      const now = epochSeconds(clock);
       const key = active(now);
       if (typeof claims.exp !== 'number') throw new TypeError('KeyRing.sign: claims.exp is required');
       if (claims.exp - now > maxTokenLifetimeSeconds) {
@@ -157,7 +157,7 @@ export async function createKeyRing(stored: readonly StoredSigningKey[], options
       } catch {
         throw refuse('access token is not a well-formed JWS');
       }
-      const now = verifyClock();
+      const now = epochSeconds(verifyClock);
       // Local keys only: a `kid` we did not publish is refused outright, never fetched (RFC 8725 §3.10).
       const key = typeof header.kid === 'string' ? keys.find((k) => k.kid === header.kid && isPublished(k, now)) : undefined;
       if (key === undefined) throw refuse('access token kid is not one of this issuer\'s signing keys');

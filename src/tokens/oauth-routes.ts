@@ -12,6 +12,7 @@ import type { Exchange } from './exchange.js';
 import { GRANT_TYPE_TOKEN_EXCHANGE } from './exchange.js';
 import { parseForm, required } from './form.js';
 import type { KeyStore } from './key-store.js';
+import type { Clock } from '../clock.js';
 
 export interface OAuthRouteDeps {
   exchange: Exchange;
@@ -28,7 +29,7 @@ export interface OAuthRouteDeps {
   issuerUrl: () => string;
   /** Introspection is for resource servers holding the admin token (for now). */
   requireAdmin: (req: FastifyRequest) => Promise<void>;
-  clock: () => Date;
+  clock: Clock;
   /** Revocations committed here: this instance enforces them at once, the others on the notice. */
   onRevoked: (entries: readonly RevocationEntry[]) => void;
 }
@@ -124,7 +125,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps) {
       accessToken: token,
       expectedJkt: jkt,
       replayGuard: deps.replay,
-      clock: () => Math.floor(deps.clock().getTime() / 1000),
+      clock: deps.clock,
     });
   };
 
