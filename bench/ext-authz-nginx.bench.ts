@@ -170,17 +170,18 @@ async function main(): Promise<void> {
   const token = (await exchangeForToken({ endpointBase: broker.url, key, subjectToken: await gha.token(), scope: 'orders:read', audience: ORDERS_AUD })).body.access_token!;
   if (!token) throw new Error('no token');
   const path = (i: number) => `/orders/${i % 10}`;
-  const perRun = Math.floor(RATE * SECONDS);
-  const proofs: string[] = [];
-  for (let i = 0; i < perRun * (ROUNDS + 1); i++) proofs.push(await key.proof('GET', `${gw}${path(i)}`, { accessToken: token }));
-  let used = 0;
-
+  // Proofs are single use and valid for 60 s after their iat (RFC 9449 §11.1): each run gets its own,
+  // signed just before it starts.
   const plain = createKeepAliveClient(`http://127.0.0.1:${plainPort}`, 256);
   const auth = createKeepAliveClient(gw, 256);
-  const authRun = (seconds: number) => {
+  let used = 0;
+  const authRun = async (seconds: number) => {
     const base = used;
-    used += Math.floor(RATE * seconds);
-    return runOpenLoop({ client: auth, rate: RATE, durationMs: seconds * 1000, request: (i) => ({ path: path(base + i), headers: { authorization: `DPoP ${token}`, dpop: proofs[base + i]! } }) });
+    const n = Math.floor(RATE * seconds);
+    used += n;
+    const proofs: string[] = [];
+    for (let i = 0; i < n; i++) proofs.push(await key.proof('GET', `${gw}${path(base + i)}`, { accessToken: token }));
+    return runOpenLoop({ client: auth, rate: RATE, durationMs: seconds * 1000, request: (i) => ({ path: path(base + i), headers: { authorization: `DPoP ${token}`, dpop: proofs[i]! } }) });
   };
   // Warm-up (JIT, connections, caches), not measured.
   await runOpenLoop({ client: plain, rate: RATE, durationMs: 1000, request: (i) => ({ path: path(i) }) });
@@ -216,7 +217,7 @@ async function main(): Promise<void> {
   );
   console.log(`added by Tether: p50 +${fmtNum(a.latency.p50 - p.latency.p50, 2)} ms, p99 +${fmtNum(a.latency.p99 - p.latency.p99, 2)} ms`);
 
-  const parts = await broker.call<{ es256: number; eddsa: number; cedar: number; sha256: number }>('parts', { token, proofs: [proofs[0]!] });
+  const parts = await broker.call<{ es256: number; eddsa: number; cedar: number; sha256: number }>('parts', { token, proofs: [await key.proof('GET', `${gw}${path(0)}`, { accessToken: token })] });
   const sum = parts.es256 + parts.eddsa + parts.cedar + parts.sha256;
   const perRequest = (1e6 * cpuSeconds) / Math.max(1, authorized);
   console.log(`\nbroker CPU per authorized request vs its unavoidable parts (same process, same inputs):`);
