@@ -120,7 +120,9 @@ export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: S
 
   const kick = (): void => {
     if (running) return;
-    running = drain().finally(() => {
+    // Start after the current tick: events appended together (an issuance's decision records and its
+    // token.issued) join one transaction instead of the first one going alone.
+    running = Promise.resolve().then(drain).finally(() => {
       running = null;
       if (queue.length > 0) kick();
     });

@@ -91,6 +91,12 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(issue[0]!.data.resource, { type: 'Audience', id: ORDERS_AUD });
       assert.deepEqual(issue[0]!.data.obligations, { approval: false, break_glass: false, bearer: false });
       assert.equal(issue[0]!.data.own.issuer, 'github');
+      // Written with the issuance's own record, in the same group commit (one commit wait per exchange).
+      const issued = (await b.admin('GET', `/admin/v1/audit?type=token.issued&identity=${encodeURIComponent('ci/acme/api')}&limit=10`)).body.events as Events & Array<{ ts: string }>;
+      const rec = issue[0] as Events[number] & { ts: string };
+      assert.equal(issued.length, 1);
+      assert.equal(issued[0]!.seq, rec.seq + 1);
+      assert.equal(issued[0]!.ts, rec.ts);
       const request = (await decisions('ci/acme/api')).filter((e) => e.data.phase === 'request');
       assert.equal(request.at(-1)!.data.decision, 'allow');
       assert.deepEqual(request.at(-1)!.data.policies, ['deployers-read']);
