@@ -1,12 +1,22 @@
 /**
- * Gateway enforcement cost: requests per second and latency through a real nginx that asks Tether
- * about every request (`auth_request` → `/ext-authz/orders`, DPoP-bound token, policy, durable audit
- * on PostgreSQL), beside the same nginx proxying to the same upstream without auth, in one run.
+ * Gateway enforcement cost, two figures from one run:
  *
- *   npx tsc -p tsconfig.json && node dist/bench/ext-authz-nginx.bench.js [seconds=4] [connections=32]
+ * 1. Added latency: a real nginx asking Tether about every request (`auth_request` → `/ext-authz/orders`,
+ *    DPoP-bound token, route, kernel, durable audit on PostgreSQL) beside the same nginx proxying to the
+ *    same upstream without auth, both driven OPEN LOOP at the same fixed rate (default 300 req/s):
+ *    each request leaves when it is due, whatever earlier answers did, and its latency counts from
+ *    then, so p50/p99 are what callers arriving at that rate see (a closed loop measures its own
+ *    queue instead). Rounds alternate plain and auth; the median round is kept.
+ * 2. CPU: the broker's process CPU per authorized request (all threads, measured over the auth runs)
+ *    against the sum of the parts no implementation can skip, measured in the same process on the
+ *    same inputs: one ES256 verify (the DPoP proof), one EdDSA verify (the access token), one Cedar
+ *    call (the route's request, the kernel's context and entities, on the active policy set) and one
+ *    SHA-256 (`ath`). Target ≤ 1.5×.
  *
- * Broker and upstream run in child processes; the load generator (this process) pre-signs one DPoP
- * proof per request (they are single-use), so signing is not measured.
+ *   npm run build && node --no-turbo-inline-js-wasm-calls dist/bench/ext-authz-nginx.bench.js [seconds=8] [rate=300] [rounds=3]
+ *
+ * Broker and upstream run in child processes; the load generator (this process) signs every DPoP
+ * proof before the measured runs (they are single use), so signing is not measured.
  */
 import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -20,14 +30,20 @@ import { createDpopKey, exchangeForToken } from '../test/helpers/dpop.js';
 import { ordersRoute, REQUEST_POLICIES } from '../test/helpers/gateway-fixture.js';
 import { freePort, NGINX, startNginx } from '../test/helpers/nginx.js';
 import { createWorkloadIssuer, EXCHANGE_IDENTITIES, EXCHANGE_POLICIES, ORDERS_AUD } from '../test/helpers/workload-issuer.js';
-import { createKeepAliveClient, runHttpLoad } from './lib/load.js';
+import { createHash, createPublicKey, verify as verifySig } from 'node:crypto';
+import { cedarContext, ownContextOf } from '../src/pdp/index.js';
+import { evaluate } from '../src/policy/index.js';
+import { createKeepAliveClient, runOpenLoop, type OpenLoopResult } from './lib/load.js';
 import { fmtNum, pgAvailable, printTable } from './lib/index.js';
 
-const SECONDS = Number(process.argv[2] ?? 4);
-const CONNECTIONS = Number(process.argv[3] ?? 32);
+const SECONDS = Number(process.argv[2] ?? 8);
+const RATE = Number(process.argv[3] ?? 300);
+const ROUNDS = Number(process.argv[4] ?? 3);
+const CPU_TARGET = 1.5;
 const ROLE = process.env.BENCH_ROLE;
 
 type Msg = { url: string; token?: string; jkt?: string };
+type Ipc = { id: number; cmd: 'mark' | 'since' | 'parts'; arg?: { token: string; proofs: string[] } };
 
 async function brokerRole(gatewayUrl: string, issuer: unknown): Promise<void> {
   const b = await startBroker((await pgAvailable()) ? 'pg' : 'pglite', { logLevel: 'warn' });
@@ -38,8 +54,57 @@ async function brokerRole(gatewayUrl: string, issuer: unknown): Promise<void> {
     routes: [ordersRoute(gatewayUrl, 'nginx')],
   });
   if (r.status !== 200) throw new Error(JSON.stringify(r.body));
+  let mark = process.cpuUsage();
+  process.on('message', (m: Ipc) => {
+    void (async () => {
+      if (m.cmd === 'mark') mark = process.cpuUsage();
+      const c = process.cpuUsage(mark);
+      const result = m.cmd === 'parts' ? await unavoidableParts(b.broker, m.arg!.token, m.arg!.proofs) : m.cmd === 'since' ? (c.user + c.system) / 1e6 : null;
+      process.send!({ id: m.id, result });
+    })();
+  });
   process.send!({ url: b.url } satisfies Msg);
   process.on('disconnect', () => void b.stop().then(() => process.exit(0)));
+}
+
+/** CPU µs of each part no gateway check can skip, on this request's own inputs, in the broker process. */
+async function unavoidableParts(broker: Awaited<ReturnType<typeof startBroker>>['broker'], token: string, proofs: string[]) {
+  const N = 3000;
+  const cpu = (fn: (i: number) => unknown) => {
+    for (let i = 0; i < 200; i++) fn(i);
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < N; i++) fn(i);
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / N;
+  };
+  const split = (jws: string) => {
+    const [h, p, sig] = jws.split('.') as [string, string, string];
+    return { input: Buffer.from(`${h}.${p}`), sig: Buffer.from(sig, 'base64url'), header: JSON.parse(Buffer.from(h, 'base64url').toString()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+  const proof = split(proofs[0]!);
+  const proofKey = createPublicKey({ key: proof.header.jwk, format: 'jwk' });
+  const at = split(token);
+  const atJwk = broker.tokens.keys.ring().jwks().keys.find((k) => k.kid === at.header.kid)!;
+  const atKey = createPublicKey({ key: atJwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+  if (!verifySig('sha256', proof.input, { key: proofKey, dsaEncoding: 'ieee-p1363' }, proof.sig) || !verifySig(null, at.input, atKey, at.sig)) throw new Error('signatures do not verify');
+  const id = EXCHANGE_IDENTITIES[0]!.id;
+  const principal = (await broker.pdp.identities.get(id))!.entity;
+  const set = broker.pdp.policies.current()!.set;
+  const input = { entry: 'ext-authz' as const, phase: 'request' as const, principal: { type: 'Identity', id }, action: { name: 'orders:read' }, resource: { type: 'Order', id: '3' }, token: { jti: 'x', grant: 'g', scopes: ['orders:read'], jkt: 'k' }, request: { method: 'GET', path: '/orders/3', source_ip: '127.0.0.1' } };
+  const cedarRequest = () => ({
+    principal: { type: 'Identity', id },
+    action: { type: 'Action', id: 'orders:read' },
+    resource: { type: 'Order', id: '3' },
+    context: cedarContext(Object.create(null), ownContextOf(input, new Date(), 0, principal.attrs['environment'] as string), Object.create(null)),
+    entities: [principal, { uid: { type: 'Order', id: '3' }, attrs: {}, parents: [] }],
+  });
+  if (evaluate(set, cedarRequest()).decision !== 'allow') throw new Error('the Cedar call does not allow the benchmarked request');
+  return {
+    es256: cpu(() => verifySig('sha256', proof.input, { key: proofKey, dsaEncoding: 'ieee-p1363' }, proof.sig)),
+    eddsa: cpu(() => verifySig(null, at.input, atKey, at.sig)),
+    cedar: cpu(() => evaluate(set, cedarRequest())),
+    sha256: cpu(() => createHash('sha256').update(token, 'ascii').digest()),
+  };
 }
 
 function upstreamRole(): void {
@@ -48,10 +113,21 @@ function upstreamRole(): void {
   process.on('disconnect', () => process.exit(0));
 }
 
-function child(role: string, extra: Record<string, string> = {}): Promise<{ url: string; kill(): void }> {
+function child(role: string, extra: Record<string, string> = {}): Promise<{ url: string; kill(): void; call<T>(cmd: Ipc['cmd'], arg?: Ipc['arg']): Promise<T> }> {
   const p = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, BENCH_ROLE: role, ...extra }, execArgv: ['--no-turbo-inline-js-wasm-calls', ...(role === 'broker' && process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [])] });
+  let next = 0;
+  const waiting = new Map<number, (r: unknown) => void>();
+  p.on('message', (m: { id?: number; result?: unknown }) => {
+    if (m.id !== undefined) waiting.get(m.id)?.(m.result);
+  });
+  const call = <T>(cmd: Ipc['cmd'], arg?: Ipc['arg']) =>
+    new Promise<T>((resolve) => {
+      const id = next++;
+      waiting.set(id, (r) => resolve(r as T));
+      p.send({ id, cmd, ...(arg ? { arg } : {}) } satisfies Ipc);
+    });
   return new Promise((resolve, reject) => {
-    p.once('message', (m: Msg) => resolve({ url: m.url, kill: () => p.disconnect() }));
+    p.once('message', (m: Msg) => resolve({ url: m.url, kill: () => p.disconnect(), call }));
     p.once('exit', (c) => reject(new Error(`${role} exited ${c}`)));
   });
 }
@@ -94,44 +170,70 @@ async function main(): Promise<void> {
   const token = (await exchangeForToken({ endpointBase: broker.url, key, subjectToken: await gha.token(), scope: 'orders:read', audience: ORDERS_AUD })).body.access_token!;
   if (!token) throw new Error('no token');
   const path = (i: number) => `/orders/${i % 10}`;
-  const pool: string[] = [];
-  const sign = async (n: number) => {
-    const start = pool.length;
-    for (let i = start; i < start + n; i++) pool.push(await key.proof('GET', `${gw}${path(i)}`, { accessToken: token }));
+  // Proofs are single use and valid for 60 s after their iat (RFC 9449 §11.1): each run gets its own,
+  // signed just before it starts.
+  const plain = createKeepAliveClient(`http://127.0.0.1:${plainPort}`, 256);
+  const auth = createKeepAliveClient(gw, 256);
+  let used = 0;
+  const authRun = async (seconds: number) => {
+    const base = used;
+    const n = Math.floor(RATE * seconds);
+    used += n;
+    const proofs: string[] = [];
+    for (let i = 0; i < n; i++) proofs.push(await key.proof('GET', `${gw}${path(base + i)}`, { accessToken: token }));
+    return runOpenLoop({ client: auth, rate: RATE, durationMs: seconds * 1000, request: (i) => ({ path: path(base + i), headers: { authorization: `DPoP ${token}`, dpop: proofs[i]! } }) });
   };
+  // Warm-up (JIT, connections, caches), not measured.
+  await runOpenLoop({ client: plain, rate: RATE, durationMs: 1000, request: (i) => ({ path: path(i) }) });
+  await authRun(SECONDS / 2);
 
-  const rows: Array<[string, number, number, number, number]> = [];
-  for (let round = 1; round <= 2; round++) {
-    const plain = createKeepAliveClient(`http://127.0.0.1:${plainPort}`, CONNECTIONS);
-    const rp = await runHttpLoad({ client: plain, concurrency: CONNECTIONS, warmupMs: 500, durationMs: SECONDS * 1000, request: (i) => ({ path: path(i) }) });
-    plain.close();
-    pool.length = 0;
-    await sign(Math.ceil(Math.max(2000, rp.opsPerSec * 0.6) * (SECONDS + 1)));
-    let next = 0;
-    const auth = createKeepAliveClient(gw, CONNECTIONS);
-    const ra = await runHttpLoad({
-      client: auth,
-      concurrency: CONNECTIONS,
-      warmupMs: 0,
-      durationMs: SECONDS * 1000,
-      maxOps: pool.length,
-      request: () => {
-        const i = next++;
-        return { path: path(i), headers: { authorization: `DPoP ${token}`, dpop: pool[i]! } };
-      },
-    });
-    auth.close();
-    if (ra.failures) console.log(`round ${round}: ${ra.failures} failures, e.g. ${ra.firstFailure}`);
-    console.log(`round ${round}: plain ${fmtNum(rp.opsPerSec)} req/s, with Tether ${fmtNum(ra.okPerSec)} req/s`);
-    rows.push(['nginx → upstream (no auth)', rp.opsPerSec, rp.latency.p50, rp.latency.p99, round]);
-    rows.push(['nginx auth_request → Tether → upstream', ra.okPerSec, ra.latency.p50, ra.latency.p99, round]);
+  const plains: OpenLoopResult[] = [];
+  const auths: OpenLoopResult[] = [];
+  let cpuSeconds = 0;
+  let authorized = 0;
+  for (let round = 1; round <= ROUNDS; round++) {
+    const rp = await runOpenLoop({ client: plain, rate: RATE, durationMs: SECONDS * 1000, request: (i) => ({ path: path(i) }) });
+    await broker.call('mark');
+    const ra = await authRun(SECONDS);
+    cpuSeconds += await broker.call<number>('since');
+    authorized += ra.sent - ra.failures;
+    if (ra.failures || rp.failures) console.log(`round ${round}: ${ra.failures} auth failures (${ra.firstFailure ?? ''}), ${rp.failures} plain failures`);
+    console.log(`round ${round}: p50/p99 plain ${fmtNum(rp.latency.p50, 2)}/${fmtNum(rp.latency.p99, 2)} ms, with Tether ${fmtNum(ra.latency.p50, 2)}/${fmtNum(ra.latency.p99, 2)} ms (send lag p99 ${fmtNum(Math.max(rp.sendLagP99, ra.sendLagP99), 2)} ms)`);
+    plains.push(rp);
+    auths.push(ra);
   }
-  const best = (name: string) => rows.filter((r) => r[0] === name).sort((a, b) => b[1] - a[1])[0]!;
-  const a = best('nginx auth_request → Tether → upstream');
-  const p = best('nginx → upstream (no auth)');
-  console.log(`\nGateway enforcement, ${CONNECTIONS} keep-alive connections, ${SECONDS} s (best of 2), durable audit on PostgreSQL:`);
-  printTable(['path', 'req/s', 'p50 ms', 'p99 ms'], [p, a].map((r) => [r[0], fmtNum(r[1]), r[2].toFixed(2), r[3].toFixed(2)]));
-  console.log(`with Tether / without auth: ${((a[1] / p[1]) * 100).toFixed(1)} % of the rate; added p50 ${(a[2] - p[2]).toFixed(2)} ms`);
+  plain.close();
+  auth.close();
+  const median = (rs: OpenLoopResult[]) => [...rs].sort((a, b) => a.latency.p50 - b.latency.p50)[Math.floor(rs.length / 2)]!;
+  const p = median(plains);
+  const a = median(auths);
+  console.log(`\nGateway enforcement at a fixed ${RATE} req/s (open loop), ${SECONDS} s per run, median of ${ROUNDS} rounds, durable audit on PostgreSQL:`);
+  printTable(
+    ['path', 'sent', 'failed', 'p50 ms', 'p90 ms', 'p99 ms'],
+    [
+      ['nginx → upstream (no auth)', p.sent, p.failures, fmtNum(p.latency.p50, 2), fmtNum(p.latency.p90, 2), fmtNum(p.latency.p99, 2)],
+      ['nginx auth_request → Tether → upstream', a.sent, a.failures, fmtNum(a.latency.p50, 2), fmtNum(a.latency.p90, 2), fmtNum(a.latency.p99, 2)],
+    ],
+  );
+  console.log(`added by Tether: p50 +${fmtNum(a.latency.p50 - p.latency.p50, 2)} ms, p99 +${fmtNum(a.latency.p99 - p.latency.p99, 2)} ms`);
+
+  const parts = await broker.call<{ es256: number; eddsa: number; cedar: number; sha256: number }>('parts', { token, proofs: [await key.proof('GET', `${gw}${path(0)}`, { accessToken: token })] });
+  const sum = parts.es256 + parts.eddsa + parts.cedar + parts.sha256;
+  const perRequest = (1e6 * cpuSeconds) / Math.max(1, authorized);
+  console.log(`\nbroker CPU per authorized request vs its unavoidable parts (same process, same inputs):`);
+  printTable(
+    ['part', 'CPU µs'],
+    [
+      ['ES256 verify (DPoP proof, node:crypto)', fmtNum(parts.es256, 1)],
+      ['EdDSA verify (access token, node:crypto)', fmtNum(parts.eddsa, 1)],
+      ['Cedar call (route request, kernel context + entities)', fmtNum(parts.cedar, 1)],
+      ['SHA-256 (ath)', fmtNum(parts.sha256, 1)],
+      ['sum of unavoidable parts', fmtNum(sum, 1)],
+      [`broker process CPU per request (all threads, ${authorized} requests at ${RATE} req/s)`, fmtNum(perRequest, 1)],
+    ],
+  );
+  const ratio = perRequest / sum;
+  console.log(`ext-authz CPU / unavoidable parts: ${ratio.toFixed(2)}× — target ≤ ${CPU_TARGET}×: ${ratio <= CPU_TARGET ? 'met' : 'NOT met'}`);
 
   await authNginx.stop();
   await plainNginx.stop();

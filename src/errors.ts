@@ -62,10 +62,35 @@ export function oauthStatus(code: ErrorCode): number {
   return 400;
 }
 
-/** The status of an error on a surface: the OAuth endpoints follow RFC 6749 §5.2, the rest the code's own. */
-export function statusOn(surface: 'oauth' | 'other', e: TetherError): number {
+/**
+ * Status on the AuthZEN surface (the Authorization API's error responses are HTTP statuses: 400 for
+ * a request it cannot evaluate, 401, 403, 500): a body of the wrong media type is a bad request
+ * there, not a 415.
+ */
+export function authzenStatus(code: ErrorCode): number {
+  const s = STATUS[code];
+  return s === 415 ? 400 : s;
+}
+
+/**
+ * The status of an error on a surface: the OAuth endpoints follow RFC 6749 §5.2, AuthZEN its own
+ * rule above, the rest the code's own.
+ */
+export function statusOn(surface: 'oauth' | 'authzen' | 'other', e: TetherError): number {
   if (e.status !== STATUS[e.code]) return e.status; // a status given explicitly at construction
-  return surface === 'oauth' ? oauthStatus(e.code) : e.status;
+  if (surface === 'oauth') return oauthStatus(e.code);
+  if (surface === 'authzen') return authzenStatus(e.code);
+  return e.status;
+}
+
+/**
+ * An AuthZEN batch item that could not be evaluated answers `decision: false` with this context
+ * (Authorization API §7.1.2: the item fails, not the request): `code` is the HTTP status the same
+ * error has on the surface (as the spec's examples write it, a string), `error` its class's code,
+ * `reason` the description. The same rule as a whole-request error, from the same table.
+ */
+export function authzenItemError(e: TetherError): { code: string; error: ErrorCode; reason: string } {
+  return { code: String(statusOn('authzen', e)), error: e.code, reason: e.message };
 }
 
 export class TetherError extends Error {

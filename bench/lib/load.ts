@@ -12,7 +12,7 @@
  * near a full core (then it, not the server, limited the rate).
  */
 import http from 'node:http';
-import { runClosedLoop, type ClosedLoopResult } from './timing.js';
+import { nowMs, runClosedLoop, summarize, type ClosedLoopResult, type Summary } from './timing.js';
 
 export interface HttpRequestSpec {
   method?: string;
@@ -137,4 +137,64 @@ export async function runHttpLoad(o: HttpLoadOptions): Promise<HttpLoadResult> {
     warmup,
     stoppedAtMaxOps: maxOps !== undefined && r.ops >= maxOps && r.seconds * 1000 < o.durationMs,
   };
+}
+
+export interface OpenLoopOptions {
+  client: KeepAliveClient;
+  /** Requests per second, sent on schedule whatever the answers do (open loop). */
+  rate: number;
+  durationMs: number;
+  request: (i: number) => HttpRequestSpec;
+  ok?: (reply: HttpReply) => boolean;
+}
+
+export interface OpenLoopResult {
+  sent: number;
+  failures: number;
+  firstFailure?: string;
+  seconds: number;
+  /** From each request's scheduled send time to the end of its body, so a stall is not hidden by sending less (coordinated omission). */
+  latency: Summary;
+  /** How late the generator sent, p99 ms: when it is large the generator, not the server, was behind. */
+  sendLagP99: number;
+}
+
+/**
+ * Open loop at a fixed rate: request i is due at start + i / rate and sent then, never waiting for
+ * earlier answers, so latency is what a caller arriving at that rate sees (a closed loop would
+ * measure queueing at its own concurrency instead).
+ */
+export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
+  const ok = o.ok ?? ((r: HttpReply) => r.status === 200);
+  const total = Math.floor((o.rate * o.durationMs) / 1000);
+  const latencies: number[] = [];
+  const lags: number[] = [];
+  let failures = 0;
+  let firstFailure: string | undefined;
+  const inflight: Array<Promise<void>> = [];
+  const t0 = nowMs();
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / o.rate;
+    const wait = due - nowMs();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    lags.push(Math.max(0, nowMs() - due));
+    inflight.push(
+      o.client.send(o.request(i)).then(
+        (r) => {
+          latencies.push(nowMs() - due);
+          if (!ok(r)) {
+            failures++;
+            firstFailure ??= `HTTP ${r.status} ${r.body.slice(0, 300)}`;
+          }
+        },
+        (e: Error) => {
+          failures++;
+          firstFailure ??= e.message;
+        },
+      ),
+    );
+  }
+  await Promise.all(inflight);
+  const lag = summarize(lags);
+  return { sent: total, failures, ...(firstFailure !== undefined ? { firstFailure } : {}), seconds: (nowMs() - t0) / 1000, latency: summarize(latencies), sendLagP99: lag.p99 };
 }

@@ -14,12 +14,13 @@ import { auditEventSource, checkpointSource } from './export-sources.js';
 import { createJobLease } from './lease.js';
 import { createHttpSink } from './sinks/http.js';
 import { createSink, parseSinkSpec } from './sinks/spec.js';
+import type { Clock } from '../clock.js';
 
 export interface AuditAnchorOptions {
   store: Store;
   logger: Logger;
   registry: Registry;
-  clock: () => Date;
+  clock: Clock;
   config: Pick<
     Config,
     'masterKey' | 'dataDir' | 'checkpointEvery' | 'checkpointInterval' | 'checkpointDir' | 'checkpointUrl' | 'auditSinks' | 'auditSinkAuthorization' | 'auditJsonlRotateBytes'

@@ -9,6 +9,7 @@ import type { CheckpointKey } from './checkpoint-key.js';
 import { listCheckpoints } from './export-sources.js';
 import type { JobLease } from './lease.js';
 import { readArchiveAnchor } from './archive-anchor.js';
+import type { Clock } from '../clock.js';
 
 export interface CheckpointerOptions {
   db: Queryable;
@@ -23,7 +24,7 @@ export interface CheckpointerOptions {
   /** Append-only directory outside the database (one file per UTC day). */
   dir?: string | undefined;
   logger: Pick<Logger, 'warn' | 'error' | 'info'>;
-  clock: () => Date;
+  clock: Clock;
   onCheckpoint?(c: Checkpoint): void;
   onRefused?(): void;
 }

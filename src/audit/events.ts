@@ -21,6 +21,21 @@ export interface DecisionEventData extends Data {
   errors?: readonly string[];
   reason?: string;
   risk?: number;
+  /** Tether's own context members as they were (pdp/own-context.ts). */
+  own?: Data & { phase?: 'issue' | 'request'; environment?: string; break_glass?: boolean };
+  obligations?: { approval: boolean; ttl?: number; break_glass: boolean; bearer: boolean; held?: boolean };
+  policy_version?: number | null;
+  /** Request time, from the verified access token. */
+  scopes?: readonly string[];
+  jti?: string;
+  grant?: string;
+  jkt?: string;
+  presented_jkt?: string;
+  task?: { id: string; purpose?: string };
+  /** The HTTP request decided on, as the gateway reported it. */
+  method?: string;
+  path?: string;
+  source_ip?: string;
 }
 
 export interface TokenIssuedData extends Data {
@@ -33,10 +48,20 @@ export interface TokenIssuedData extends Data {
   exp: number;
   ttl: number;
   issuer: string;
+  client_id?: string;
+  bearer?: boolean;
+  break_glass?: boolean;
+  policies?: readonly string[];
+  reused_grant?: boolean;
+  source_ip?: string;
+  /** RFC 8693 §4.1 delegation chain, when the token was issued to an actor. */
+  act?: Data;
 }
 
 export interface GrantData extends Data {
   grant: string;
+  /** grant.approved / grant.denied: who decided. */
+  approver?: string;
 }
 
 /** Event type → data shape. Adding an event means adding it here and to docs/audit-events.md. */
@@ -67,7 +92,8 @@ export interface AuditEventData {
   'token.revoked': Data;
   'revocation.created': Data;
   decision: DecisionEventData;
-  'finding.raised': Data;
+  /** The finding as raised (detect/finding.ts): its id, rule, severity, evidence. */
+  'finding.raised': { finding: Data & { id?: string; rule?: string; severity?: 'low' | 'medium' | 'high' | 'critical' } };
   'finding.responded': Data;
   'finding.resolved': Data;
   'finding.reversed': Data;

@@ -1,4 +1,5 @@
 import type { AuditRecord } from './chain.js';
+import { dataOf } from './events.js';
 
 /**
  * Maps audit events onto OCSF 1.3 classes for SIEMs. The chain fields travel in `metadata` so an
@@ -14,8 +15,9 @@ const CLASSES: Array<{ match: RegExp; class_uid: number; class_name: string; act
 export function toOcsf(e: AuditRecord): Record<string, unknown> {
   const c = CLASSES.find((x) => x.match.test(e.type)) ?? { class_uid: 6003, class_name: 'API Activity', activity: () => [99, 'Other'] as [number, string] };
   const [activity_id, activity_name] = c.activity(e.type);
-  const denied = e.data.decision === 'deny' || e.type.endsWith('refused') || e.type.endsWith('denied');
-  const severity = typeof e.data.severity === 'string' ? e.data.severity : null;
+  const denied = dataOf(e, 'decision')?.decision === 'deny' || e.type.endsWith('refused') || e.type.endsWith('denied');
+  // A raised finding carries its severity inside the finding (detect/finding.ts).
+  const severity = dataOf(e, 'finding.raised')?.finding?.severity ?? null;
   const severity_id = ({ low: 2, medium: 3, high: 4, critical: 5 } as Record<string, number>)[severity ?? ''] ?? 1;
   return {
     class_uid: c.class_uid,

@@ -2,6 +2,7 @@ import { TetherError } from '../errors.js';
 import { isStorableText, type Queryable, type Store } from '../store/index.js';
 import { appendBatch, appendIfHead, readHead } from './append.js';
 import { prepare, type AuditInput, type AuditRecord, type PreparedEvent, type RawAuditInput } from './chain.js';
+import { systemClock, type Clock } from '../clock.js';
 
 export interface AuditWriterStats {
   queueDepth(): number;
@@ -45,9 +46,9 @@ const unavailable = () => new TetherError('unavailable', 'the audit log cannot b
  * them all (up to maxBatch). Under load this turns N fsyncs into one, which is what makes a
  * durable record of every decision affordable (DESIGN.md "Performance budget").
  */
-export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: Store, opts: { maxBatch?: number; clock?: () => Date } & AuditWriterHooks = {}): AuditWriter<I> {
+export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: Store, opts: { maxBatch?: number; clock?: Clock } & AuditWriterHooks = {}): AuditWriter<I> {
   const maxBatch = opts.maxBatch ?? 2000;
-  const clock = opts.clock ?? (() => new Date());
+  const clock = opts.clock ?? systemClock;
   let queue: Pending[] = [];
   let running: Promise<void> | null = null;
 
@@ -119,7 +120,9 @@ export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: S
 
   const kick = (): void => {
     if (running) return;
-    running = drain().finally(() => {
+    // Start after the current tick: events appended together (an issuance's decision records and its
+    // token.issued) join one transaction instead of the first one going alone.
+    running = Promise.resolve().then(drain).finally(() => {
       running = null;
       if (queue.length > 0) kick();
     });

@@ -22,14 +22,12 @@ import type { Finding } from './finding.js';
 import { resolveDetectionOptions, type DetectionOptionsInput } from './options.js';
 import { addFindingRisk, removeFindingRisk, riskScore } from './risk.js';
 import { BUILTIN_RULES } from './rules/all.js';
+import type { Clock } from '../clock.js';
 import type { Rule, RuleContext } from './rules/rule.js';
 import { createIdentityState, newIdentityState, type IdentityState } from './state.js';
 import { createActionClassifier, trackDeny, trackEscalation, trackNewResource } from './windows.js';
 
-export interface Clock {
-  /** Epoch milliseconds. */
-  now(): number;
-}
+export type { Clock };
 
 export interface CreateDetectorInput {
   options?: DetectionOptionsInput;
@@ -213,7 +211,7 @@ export function createDetector(input: CreateDetectorInput): Detector {
 
   const baselines = (): BaselineSnapshot => ({
     v: 1,
-    exportedAt: clock.now(),
+    exportedAt: clock().getTime(),
     baselines: [...states.values()].map((s) => baselineToJSON(s.baseline)),
   });
 
@@ -232,7 +230,7 @@ export function createDetector(input: CreateDetectorInput): Detector {
     const s = openById.get(findingId);
     const f = s?.open.get(findingId);
     if (!s || !f) return undefined;
-    const now = clock.now();
+    const now = clock().getTime();
     openById.delete(findingId);
     s.open.delete(findingId);
     removeFindingRisk(s, f, now, o.risk);
@@ -258,7 +256,7 @@ export function createDetector(input: CreateDetectorInput): Detector {
       const s = states.get(identity);
       return s ? baselineToJSON(s.baseline) : undefined;
     },
-    risk: (identity, now = clock.now()) => riskScore(states.get(identity), now, o.risk),
+    risk: (identity, now = clock().getTime()) => riskScore(states.get(identity), now, o.risk),
     resolve,
     openFindings,
     tracked: () => states.size,

@@ -4,7 +4,7 @@
  * lookup it needs (route rules, what this instance knows about a token) is passed in, so it stays
  * cheap enough to run for every decision.
  */
-import type { AuditRecord } from '../audit/index.js';
+import { dataOf, type AuditRecord } from '../audit/index.js';
 import type { DecisionEvent } from '../pdp/index.js';
 import type { CredentialRefusal } from '../routes/index.js';
 import type { IssuedTokenFacts } from '../tokens/exchange.js';
@@ -156,47 +156,44 @@ const strings = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.filt
  * about how the identity behaves.
  */
 export function fromAuditRecord(rec: AuditRecord, info: { kind(id: string): IdentityKind | undefined; environment(id: string): string | undefined }): DetectionEvent[] {
-  const d = rec.data;
   const at = Date.parse(rec.ts);
   if (!Number.isFinite(at)) return [];
-  if (rec.type === 'token.issued') {
+  const issued = dataOf(rec, 'token.issued');
+  if (issued) {
     const identity = rec.identity ?? undefined;
-    const jti = str(d.jti);
-    const grant = str(d.grant);
-    const aud = str(d.aud);
-    const scopes = strings(d.scope);
+    const jti = str(issued.jti);
+    const grant = str(issued.grant);
+    const aud = str(issued.aud);
+    const scopes = strings(issued.scope);
     if (!identity || !jti || !grant || !aud || !scopes) return [];
-    return fromIssuance({ at: new Date(at), identity, identityKind: info.kind(identity) ?? '', environment: info.environment(identity) ?? null, jti, grant, audience: aud, scopes, jkt: str(d.jkt) ?? null });
+    return fromIssuance({ at: new Date(at), identity, identityKind: info.kind(identity) ?? '', environment: info.environment(identity) ?? null, jti, grant, audience: aud, scopes, jkt: str(issued.jkt) ?? null });
   }
   // Request-time kernel decisions only: issuance is learned from token.issued, and the gateway's own
   // route-stage refusals are not decisions on a resource.
-  if (rec.type !== 'decision' || d.phase === 'issue' || d.stage === 'route') return [];
-  const principal = d.principal as { type?: unknown; id?: unknown } | undefined;
-  const resource = d.resource as { type?: unknown; id?: unknown } | undefined;
+  const d = dataOf(rec, 'decision');
+  if (!d || d.phase === 'issue' || d.stage === 'route') return [];
+  const { principal, resource } = d;
   const identity = principal?.type === 'Identity' ? str(principal.id) : undefined;
   const action = str(d.action);
   // As for live decisions: only those made on a verified access token (they carry its jti and grant).
-  if (!str(d.jti) || !str(d.grant)) return [];
+  const jti = str(d.jti);
+  const grant = str(d.grant);
+  if (!jti || !grant) return [];
   if (!identity || !action || typeof resource?.type !== 'string' || typeof resource.id !== 'string') return [];
   const ev: DetectionEvent = { kind: 'request', at, identity, allowed: d.decision === 'allow', action, resource: resourceKey(resource.type, resource.id) };
   const kind = info.kind(identity);
   if (kind) ev.identityKind = kind;
-  const grant = str(d.grant);
-  if (grant) ev.grantId = grant;
-  const jti = str(d.jti);
-  if (jti) ev.jti = jti;
+  ev.grantId = grant;
+  ev.jti = jti;
   const jkt = str(d.jkt);
   if (jkt) ev.issuedJkt = jkt;
   const pjkt = str(d.presented_jkt);
   if (pjkt) ev.presentedJkt = pjkt;
   const ip = str(d.source_ip);
   if (ip) ev.sourceIp = ip;
-  const own = d.own as { environment?: unknown } | undefined;
-  const env = str(own?.environment);
+  const env = str(d.own?.environment);
   if (env) ev.environment = env;
-  const task = d.task as { id?: unknown } | undefined;
-  const taskId = str(task?.id) ?? grant;
-  if (taskId) ev.taskId = taskId;
+  ev.taskId = str(d.task?.id) ?? grant;
   const scopes = strings(d.scopes);
   if (scopes) ev.taskActions = scopes;
   return [ev];

@@ -28,6 +28,7 @@ import { DETECTOR_ACTOR, respondIn, reverseIn, type ResponderDeps } from './resp
 import { DEFAULT_RESPONSE_POLICY, responseFor, type ResponsePolicy } from './responses.js';
 import { CRITICAL_RISK_FLOOR } from './risk.js';
 import type { WebhookNotifier } from './webhook.js';
+import type { Clock } from '../clock.js';
 
 const DAY = 86_400_000;
 /** Live events waiting to be judged; past this the oldest are dropped (and counted), never the broker. */
@@ -42,7 +43,7 @@ export interface DetectionServiceDeps {
   audit: Pick<AuditWriter, 'transact'>;
   responder: ResponderDeps;
   logger: Pick<Logger, 'warn' | 'error' | 'info'>;
-  clock: () => Date;
+  clock: Clock;
   /** Off: nothing is fed or judged (risk 0, no holds); the findings API still reads the table. */
   enabled: boolean;
   options?: DetectionOptionsInput;
@@ -99,7 +100,7 @@ export interface DetectionService {
 export function createDetectionService(deps: DetectionServiceDeps): DetectionService {
   const { db, audit, logger, clock } = deps;
   const policy = deps.responses ?? DEFAULT_RESPONSE_POLICY;
-  const detector = createDetector({ clock: { now: () => clock().getTime() }, ...(deps.options ? { options: deps.options } : {}) });
+  const detector = createDetector({ clock, ...(deps.options ? { options: deps.options } : {}) });
   const riskOptions = resolveDetectionOptions(deps.options).risk;
   const view = createClusterView();
   const known = new Map<string, KnownToken>();

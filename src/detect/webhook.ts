@@ -10,7 +10,7 @@
  * finding's own id and times, so receivers should dedupe on `finding.id`.
  */
 import { createHmac } from 'node:crypto';
-import type { Clock } from './detector.js';
+import type { Clock } from '../clock.js';
 import type { Finding } from './finding.js';
 
 /** The subset of pino's API used here (`logger.warn(obj, msg)`). */
@@ -90,7 +90,7 @@ export function createWebhookNotifier(input: WebhookNotifierInput): WebhookNotif
     const headers = {
       'content-type': 'application/json',
       [WEBHOOK_SIGNATURE_HEADER]: signWebhookBody(body, secret),
-      [WEBHOOK_TIMESTAMP_HEADER]: String(Math.floor(clock.now() / 1000)),
+      [WEBHOOK_TIMESTAMP_HEADER]: String(Math.floor(clock().getTime() / 1000)),
     };
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       stats.attempts += 1;

@@ -7,11 +7,12 @@
 import type { ApplySection } from '../declarative/apply.js';
 import { notifyChange, type Queryable } from '../store/index.js';
 import { entitiesHash, parseEntities } from './entity-json.js';
+import type { Clock } from '../clock.js';
 
 export const ENTITIES_DOC = 'entities';
 
 export interface EntitiesSectionDeps {
-  clock: () => Date;
+  clock: Clock;
   /** Told the hash this transaction stores, so this instance reads its own write (entity-cache.ts). */
   expect?(hash: string): void;
 }

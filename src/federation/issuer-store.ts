@@ -5,6 +5,7 @@ import { stoppedIssuers } from '../revocation/index.js';
 import { notifyChange, type Queryable } from '../store/index.js';
 import { assertNoIdentityOverlap } from './identity-overlap.js';
 import { assertUsableByBroker, parseIssuerConfig, parseIssuerConfigs, type IssuerConfig } from './issuer-config.js';
+import type { Clock } from '../clock.js';
 
 const parsedOrNone = (config: unknown): IssuerConfig[] => {
   try {
@@ -22,7 +23,7 @@ const parsedOrNone = (config: unknown): IssuerConfig[] => {
  * what the token endpoint verifies against, leaves it out. Each instance learns a stop from the
  * revocation notice at once (`stop`), without waiting for a re-read.
  */
-export function createIssuerStore(deps: { db: Queryable; clock: () => Date }) {
+export function createIssuerStore(deps: { db: Queryable; clock: Clock }) {
   let issuers: IssuerConfig[] = [];
   let active: IssuerConfig[] = [];
   let stopped = new Set<string>();

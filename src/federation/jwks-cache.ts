@@ -1,7 +1,7 @@
 import { createLocalJWKSet, errors } from 'jose';
 import type { CryptoKey, FlattenedJWSInput, JSONWebKeySet, JWSHeaderParameters, JWK } from 'jose';
 import { TetherError } from '../errors.js';
-import type { Clock } from '../tokens/index.js';
+import type { Clock } from '../clock.js';
 import { publicKeysOnly } from './public-keys.js';
 
 /**
@@ -65,7 +65,7 @@ export function createJwksCache(options: JwksCacheOptions): JwksCache {
   } = options;
   const insecureOk = options[allowInsecureJwksUri] === true;
   const entries = new Map<string, Entry>();
-  const nowMs = (): number => clock() * 1000;
+  const nowMs = (): number => clock().getTime();
 
   async function fetchJwks(uri: string): Promise<JSONWebKeySet> {
     const res = await fetchImpl(uri, {

@@ -2,7 +2,8 @@ import { createLocalJWKSet, decodeJwt, errors, jwtVerify } from 'jose';
 import type { JWTPayload, JWTVerifyOptions } from 'jose';
 import { TetherError, isTetherError } from '../errors.js';
 import { DEFAULT_JWS_ALGORITHMS, describeJoseError } from '../tokens/index.js';
-import type { Clock, ReplayGuard } from '../tokens/index.js';
+import { epochSeconds, type Clock } from '../clock.js';
+import type { ReplayGuard } from '../tokens/index.js';
 import { checkClaimConstraints, renderIdentity } from './claims.js';
 import type { IssuerConfig } from './issuer-config.js';
 import type { JwksCache, JwksKeyResolver } from './jwks-cache.js';
@@ -102,7 +103,7 @@ async function verifyWith(
   options: VerifySubjectTokenOptions,
   skewSeconds: number,
 ): Promise<VerifiedSubjectToken> {
-  const now = options.clock();
+  const now = epochSeconds(options.clock);
   const kind = issuer.kind ?? 'oidc';
   const spiffeByTrustDomain = kind === 'spiffe' && issuer.issuer.startsWith('spiffe://');
   const verifyOptions: JWTVerifyOptions = {

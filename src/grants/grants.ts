@@ -3,6 +3,7 @@ import type { AuditInput, AuditWriter } from '../audit/index.js';
 import { TetherError } from '../errors.js';
 import { revokeIn } from '../revocation/index.js';
 import type { Queryable } from '../store/index.js';
+import type { Clock } from '../clock.js';
 
 export type GrantState = 'pending' | 'active' | 'ended' | 'expired' | 'revoked' | 'denied';
 
@@ -108,7 +109,7 @@ const covers = (have: string[], want: string[]) => want.every((w) => have.includ
  * same identity, audience, task and workload instance; with `@approval("required")` the grant waits for a human and
  * the same exchange succeeds once it is approved.
  */
-export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'transact'>; clock: () => Date; approvalWindowSeconds?: number }) {
+export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'transact'>; clock: Clock; approvalWindowSeconds?: number }) {
   const { db, audit, clock } = deps;
   const approvalWindowMs = (deps.approvalWindowSeconds ?? DEFAULT_APPROVAL_WINDOW_SECONDS) * 1000;
 

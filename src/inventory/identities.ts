@@ -3,6 +3,7 @@ import type { AuditInput, AuditWriter } from '../audit/index.js';
 import { revokeIn, type RevocationEntry } from '../revocation/index.js';
 import { notifyChange, type Queryable } from '../store/index.js';
 import type { Identity, IdentityCreate, IdentityPatch } from './identity-schema.js';
+import type { Clock } from '../clock.js';
 
 interface Row {
   id: string;
@@ -59,7 +60,7 @@ export interface IdentityFilter {
 
 type Emit = (e: AuditInput) => void;
 
-export type InventoryDeps = { db: Queryable; audit: Pick<AuditWriter, 'transact'>; clock: () => Date };
+export type InventoryDeps = { db: Queryable; audit: Pick<AuditWriter, 'transact'>; clock: Clock };
 
 /** Statuses that end an identity's access: entering one ends its grants and revokes its tokens. */
 const ENDS_ACCESS = new Set<Identity['status']>(['suspended', 'retired']);

@@ -41,8 +41,7 @@ export function notificationOf(rec: AuditRecord, consoleBase: string): Notificat
   const event = rec.type as NotifiedType;
   const base = { event, seq: rec.seq, ts: rec.ts, actor: rec.actor ?? null, identity: rec.identity ?? null };
   if (event === 'finding.raised') {
-    const d = dataOf(rec, 'finding.raised') ?? {};
-    const f = (typeof d.finding === 'object' && d.finding !== null ? d.finding : d) as Record<string, unknown>;
+    const f: Record<string, unknown> = dataOf(rec, 'finding.raised')?.finding ?? {};
     const id = str(f.id);
     return { ...base, finding: { id, rule: str(f.rule), severity: str(f.severity), summary: str(f.summary) }, ...(id ? { url: `${consoleBase}/console/findings/${encodeURIComponent(id)}` } : {}) };
   }

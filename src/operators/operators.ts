@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { AuditWriter } from '../audit/index.js';
 import { invalidRequest, TetherError } from '../errors.js';
+import type { Clock } from '../clock.js';
 import type { Queryable } from '../store/index.js';
 import { isRole, type OperatorPrincipal, type Role } from './roles.js';
 
@@ -51,7 +52,7 @@ export function hashOperatorToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-export function createOperators(deps: { db: Queryable; audit: Pick<AuditWriter, 'transact'>; clock: () => Date }) {
+export function createOperators(deps: { db: Queryable; audit: Pick<AuditWriter, 'transact'>; clock: Clock }) {
   const view = (r: Row, now: Date): OperatorView => {
     const expires = iso(r.expires_at);
     return {

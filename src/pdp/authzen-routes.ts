@@ -8,7 +8,7 @@
  * request id is echoed by app.ts on every response (spec "Request Identification").
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { isTetherError, TetherError } from '../errors.js';
+import { authzenItemError, invalidRequest, isTetherError, TetherError } from '../errors.js';
 import { bearerMatcher } from '../server/admin-auth.js';
 import { parseEvaluation, parseEvaluations, type AuthzenEvaluation, type EvaluationsSemantic } from './authzen-request.js';
 import type { DecisionPipeline } from './decide.js';
@@ -46,8 +46,8 @@ function toResponse(out: DecideOutput, admin: boolean): EvaluationResponse {
 }
 
 /** A batch item that cannot be evaluated: `decision: false` with the error, not a 400 (spec §7.1.2). */
-function itemError(message: string, admin: boolean): EvaluationResponse {
-  return { decision: false, context: { code: '400', reason: message, ...(admin ? { reason_admin: { policies: [], errors: [message] } } : {}) } };
+function itemError(e: TetherError, admin: boolean): EvaluationResponse {
+  return { decision: false, context: { ...authzenItemError(e), ...(admin ? { reason_admin: { policies: [], errors: [e.message] } } : {}) } };
 }
 
 function requireJson(req: FastifyRequest): void {
@@ -108,12 +108,12 @@ export async function authzenRoutes(app: FastifyInstance, opts: AuthzenRoutesOpt
 type Item = ReturnType<typeof parseEvaluations>['items'][number];
 
 async function evaluateItem(pipeline: Pick<DecisionPipeline, 'decide'>, item: Item, admin: boolean): Promise<EvaluationResponse> {
-  if (!item.ok) return itemError(item.error, admin);
+  if (!item.ok) return itemError(invalidRequest(item.error), admin);
   try {
     return toResponse(await pipeline.decide(toInput(item.request)), admin);
   } catch (e) {
     // A value Cedar cannot take fails this item only; an audit failure (503) fails the whole batch.
-    if (isTetherError(e) && e.code === 'invalid_request') return itemError(e.message, admin);
+    if (isTetherError(e) && e.code === 'invalid_request') return itemError(e, admin);
     throw e;
   }
 }

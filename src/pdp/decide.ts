@@ -16,7 +16,7 @@
  * caches refreshed by notification (DESIGN.md "Storage").
  */
 import type { Logger } from 'pino';
-import type { AuditWriter } from '../audit/index.js';
+import type { AuditInput, AuditWriter } from '../audit/index.js';
 import type { EntityCache } from '../entities/index.js';
 import { TetherError } from '../errors.js';
 import type { IdentityCache, IdentityEntity } from '../inventory/identity-cache.js';
@@ -28,6 +28,7 @@ import { decisionRecord } from './decision-record.js';
 import type { DecideInput, DecideOutput, DecisionStage, DecisionToken, Verdict } from './decision-types.js';
 import { createObservers, type DecisionObserver } from './observers.js';
 import { ownContextOf, type OwnContext } from './own-context.js';
+import type { Clock } from '../clock.js';
 
 /** What the kernel reads of detection: risk (context.risk) and approval holds, answered from memory. */
 export interface RiskView {
@@ -42,7 +43,7 @@ export interface PipelineDeps {
   identities: Pick<IdentityCache, 'get' | 'peek'>;
   audit: Pick<AuditWriter, 'append'>;
   logger: Pick<Logger, 'error'>;
-  clock: () => Date;
+  clock: Clock;
   metrics?: { decisions: { inc(labels: { entry: string; decision: string }): void } };
   /** Risk and holds (detection's read model); risk 0 and no holds without it. */
   risk?: RiskView;
@@ -50,8 +51,22 @@ export interface PipelineDeps {
   isCurrent?: () => boolean;
 }
 
+/** An issuance decision whose `decision` record the caller writes with the issuance's own record. */
+export interface UnrecordedDecision {
+  readonly output: Omit<DecideOutput, 'auditSeq'>;
+  /** The `decision` event: append it in the same tick as the issuance record (one group commit). */
+  readonly record: AuditInput;
+}
+
 export interface DecisionPipeline {
   decide(input: DecideInput): Promise<DecideOutput>;
+  /**
+   * The same decision without writing its record: the token endpoint appends the records of every
+   * requested action together with `token.issued` (or its refusal), so an issuance waits for one
+   * group commit instead of two, and gives nothing out until all of them are durable (fail closed,
+   * DESIGN.md flow 4). Phase `issue` only: request-time decisions are recorded by `decide`.
+   */
+  decideUnrecorded(input: DecideInput): Promise<UnrecordedDecision>;
   /** Subscribe to committed decisions; returns an unsubscribe function. */
   onDecision(cb: DecisionObserver): () => void;
   /**
@@ -96,25 +111,37 @@ export function createDecisionPipeline(deps: PipelineDeps): DecisionPipeline {
     return { verdict: { ...v, obligations: { ...v.obligations, approval: true } }, held: true };
   };
 
+  /** Everything of a live decision but its record: input checks, caches, gate, context, Cedar, holds. */
+  const run = async (input: DecideInput) => {
+    const c = checkInput(input);
+    if (deps.isCurrent && !deps.isCurrent()) {
+      throw new TetherError('unavailable', 'this instance may have missed policy or revocation changes; refusing to decide');
+    }
+    await deps.policies.ensureFresh();
+    await deps.entities.ensureFresh();
+    const ident = await principalIdentity(deps, c.principal);
+    const at = deps.clock();
+    const own = ownContextOf(input, at, ident && deps.risk ? deps.risk.riskOf(ident.id) : 0, ident?.environment);
+    const { verdict: v, held } = withHold(await judge(c, own, ident, input.token, deps.policies.current()), input, ident);
+    const output = { decision: v.allow, stage: v.stage, obligations: v.obligations, heldForApproval: held, reasons: v.reasons, policyVersion: v.policyVersion };
+    deps.metrics?.decisions.inc({ entry: input.entry, decision: v.allow ? 'allow' : 'deny' });
+    return { at, own, ident, output, record: decisionRecord(input, c, own, v, held) };
+  };
+
   return {
     async decide(input) {
-      const c = checkInput(input);
-      if (deps.isCurrent && !deps.isCurrent()) {
-        throw new TetherError('unavailable', 'this instance may have missed policy or revocation changes; refusing to decide');
-      }
-      await deps.policies.ensureFresh();
-      await deps.entities.ensureFresh();
-      const ident = await principalIdentity(deps, c.principal);
-      const at = deps.clock();
-      const own = ownContextOf(input, at, ident && deps.risk ? deps.risk.riskOf(ident.id) : 0, ident?.environment);
-      const { verdict: v, held } = withHold(await judge(c, own, ident, input.token, deps.policies.current()), input, ident);
+      const { at, own, ident, output: o, record } = await run(input);
       // Fail closed: append rejects with 503 `unavailable` when the record cannot be made durable.
-      const rec = await deps.audit.append(decisionRecord(input, c, own, v, held));
-      const output: DecideOutput = { decision: v.allow, stage: v.stage, obligations: v.obligations, heldForApproval: held, reasons: v.reasons, auditSeq: rec.seq, policyVersion: v.policyVersion };
-      deps.metrics?.decisions.inc({ entry: input.entry, decision: v.allow ? 'allow' : 'deny' });
+      const rec = await deps.audit.append(record);
+      const output: DecideOutput = { ...o, auditSeq: rec.seq };
       // Observers (detection) learn issuance from the token.issued feed; here, request-time use only.
       if (own.phase !== 'issue') observers.emit({ at, input, output, own, identity: ident });
       return output;
+    },
+    async decideUnrecorded(input) {
+      if (input.phase !== 'issue') throw new TypeError('decideUnrecorded: request-time decisions are recorded by decide');
+      const { output, record } = await run(input);
+      return { output, record };
     },
     onDecision: (cb) => observers.add(cb),
     async verdict(input, own, set) {

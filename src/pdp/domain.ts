@@ -16,12 +16,13 @@ import { policiesSection, type PolicyVersionDeps } from '../policy/versions.js';
 import type { Store } from '../store/index.js';
 import { createDecisionPipeline, type DecisionPipeline, type RiskView } from './decide.js';
 import { replayInput } from './replay.js';
+import type { Clock } from '../clock.js';
 
 export interface PdpDomainDeps {
   store: Store;
   audit: Pick<AuditWriter, 'append'>;
   logger: Logger;
-  clock: () => Date;
+  clock: Clock;
   changes: Pick<ChangeFeed, 'on' | 'onResync' | 'current'>;
   metrics?: { decisions: { inc(labels: { entry: string; decision: string }): void } };
   /** The inventory's identity cache, built first: detection reads it too. */

@@ -5,7 +5,7 @@
  * in stored entities since the decision is not reported as a policy change; the recorded outcome is
  * reported beside them. The candidate is compiled, used and disposed: never activated.
  */
-import type { AuditRecord } from '../audit/index.js';
+import { dataOf, type AuditRecord } from '../audit/index.js';
 import { invalidRequest } from '../errors.js';
 import type { Queryable } from '../store/index.js';
 import { compilePolicySet, disposePolicySet } from './compile.js';
@@ -87,17 +87,18 @@ export async function dryRun(
         report.unchanged += 1;
         continue;
       }
-      const d = e.data;
+      // Replay answered, so this is a `decision` record.
+      const d = dataOf(e, 'decision')!;
       report.changed.push({
         seq: e.seq,
         ts: e.ts,
-        phase: d['phase'] === 'issue' ? 'issue' : 'request',
-        recorded: d['decision'] === 'allow' ? 'allow' : 'deny',
+        phase: d.phase === 'issue' ? 'issue' : 'request',
+        recorded: d.decision === 'allow' ? 'allow' : 'deny',
         before: before.allow ? 'allow' : 'deny',
         after: after.allow ? 'allow' : 'deny',
-        principal: d['principal'],
-        action: d['action'],
-        resource: d['resource'],
+        principal: d.principal,
+        action: d.action,
+        resource: d.resource,
       });
     }
     return report;

@@ -14,6 +14,7 @@ import { notifyChange, type Queryable } from '../store/index.js';
 import { compilePolicySet, disposePolicySet, policyIds } from './compile.js';
 import { sourceHashOf } from './source-hash.js';
 import { POLICY_SET_SEPARATOR, policySetOf } from './split-policies.js';
+import type { Clock } from '../clock.js';
 
 export interface PolicyCandidate {
   readonly files: Readonly<Record<string, string>>;
@@ -39,7 +40,7 @@ export interface ActivateResult {
 }
 
 export interface PolicyVersionDeps {
-  clock: () => Date;
+  clock: Clock;
   /** This transaction activates `version`: the local cache reads its own write (policy-cache.ts). */
   expect?(version: number): void;
   /** A refused candidate, recorded outside the (rolled back) transaction as `policy.refused`. */

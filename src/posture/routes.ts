@@ -10,6 +10,7 @@ import type { Queryable } from '../store/index.js';
 import { analyzePosture } from './analyze.js';
 import { parseDurationMs } from './duration.js';
 import { POSTURE_REPORT_CSP, renderPostureHtml } from './report-html.js';
+import type { Clock } from '../clock.js';
 
 const duration = (name: string) =>
   z
@@ -38,7 +39,7 @@ const PostureQuery = z.strictObject({
 
 export interface PostureRouteOptions {
   db: Queryable;
-  clock: () => Date;
+  clock: Clock;
   /** Current risk of an identity (detection); 0 until detection plugs in. */
   riskOf?: (identity: string) => number;
 }

@@ -3,7 +3,7 @@
  * report-wide counters. Events arrive a page at a time from iterateAuditEvents and are dropped once
  * folded, so memory grows with identities and distinct values, never with the length of the log.
  */
-import { iterateAuditEvents, type AuditRecord } from '../audit/index.js';
+import { dataOf, iterateAuditEvents, type AuditRecord } from '../audit/index.js';
 import type { Queryable } from '../store/index.js';
 import type { Delegation } from './blast-radius.js';
 import { CountHistogram } from './percentiles.js';
@@ -80,54 +80,55 @@ export async function collectUsage(db: Queryable, o: UsageOptions): Promise<Usag
     const t = Date.parse(e.ts);
     const inWindow = t >= windowMs;
     if (inWindow) revocations.add(e);
-    const d = e.data;
     switch (e.type) {
       case 'decision': {
+        const d = dataOf(e, 'decision')!;
         if (!e.identity) return;
         const u = usageOf(e.identity);
         u.lastUse = Math.max(u.lastUse ?? 0, t);
         if (!inWindow) return;
         decisions += 1;
-        const action = typeof d.action === 'string' ? d.action : undefined;
+        const action = d.action;
         if (action) seen.actions.add(action);
-        const res = d.resource as { type?: unknown; id?: unknown } | undefined;
-        const type = res && typeof res.type === 'string' ? res.type : undefined;
+        const res = d.resource;
+        const type = res?.type;
         if (d.phase === 'issue') {
           if (type) seen.issueTypes.add(type);
         } else {
           if (action && d.decision === 'allow') u.requestActions.add(action);
-          if (type && typeof res!.id === 'string') {
+          if (type && res.id !== undefined) {
             const ids = seen.resources.get(type) ?? new Set<string>();
-            if (ids.size < SEEN_IDS_PER_TYPE) ids.add(res!.id);
+            if (ids.size < SEEN_IDS_PER_TYPE) ids.add(res.id);
             seen.resources.set(type, ids);
           }
         }
         return;
       }
       case 'token.issued': {
+        const d = dataOf(e, 'token.issued')!;
         if (!e.identity) return;
         const u = usageOf(e.identity);
         u.lastUse = Math.max(u.lastUse ?? 0, t);
         if (!inWindow) return;
         issuances += 1;
-        const scopes = Array.isArray(d.scope) ? d.scope.filter((s): s is string => typeof s === 'string') : typeof d.scope === 'string' ? d.scope.split(' ').filter(Boolean) : [];
-        const auds = Array.isArray(d.aud) ? d.aud.filter((a): a is string => typeof a === 'string') : typeof d.aud === 'string' ? [d.aud] : [];
+        const scopes = d.scope ?? [];
+        const auds = d.aud ? [d.aud] : [];
         for (const s of scopes) {
           u.issuedScopes.add(s);
           seen.actions.add(s);
         }
         for (const a of auds) seen.audiences.add(a);
-        const life = typeof d.exp === 'number' && typeof d.iat === 'number' ? d.exp - d.iat : typeof d.ttl === 'number' ? d.ttl : undefined;
+        const life = d.exp !== undefined && d.iat !== undefined ? d.exp - d.iat : d.ttl;
         if (life !== undefined) {
           lifetimes.add(life);
           if (life > o.lifetimeBoundSeconds) {
             const l = (u.longLived ??= { count: 0, maxSeconds: 0, jtis: [] });
             l.count += 1;
             l.maxSeconds = Math.max(l.maxSeconds, life);
-            if (l.jtis.length < SAMPLE_JTIS && typeof d.jti === 'string') l.jtis.push(d.jti);
+            if (l.jtis.length < SAMPLE_JTIS && d.jti) l.jtis.push(d.jti);
           }
         }
-        if (typeof d.grant === 'string') {
+        if (d.grant) {
           if (o.standingGrants.has(d.grant)) standingTokens += 1;
           else jitTokens += 1;
         }
@@ -139,7 +140,7 @@ export async function collectUsage(db: Queryable, o: UsageOptions): Promise<Usag
       }
       case 'grant.approved':
         if (inWindow) {
-          const who = typeof d.approver === 'string' ? d.approver : (e.actor ?? 'unknown');
+          const who = dataOf(e, 'grant.approved')!.approver ?? e.actor ?? 'unknown';
           approvals[who] = (approvals[who] ?? 0) + 1;
         }
         return;

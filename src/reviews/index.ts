@@ -8,6 +8,7 @@ import type { AuditWriter } from '../audit/index.js';
 import type { Inventory } from '../inventory/identities.js';
 import type { Queryable } from '../store/index.js';
 import { createReviewSignals, type SignalOptions } from './signals.js';
+import type { Clock } from '../clock.js';
 
 export { claimsFingerprint, createReviewSignals } from './signals.js';
 export type { ReviewSignals, IdentityState, SignalOptions } from './signals.js';
@@ -18,7 +19,7 @@ export interface ReviewDeps {
   db: Queryable;
   audit: Pick<AuditWriter, 'transact'>;
   inventory: Pick<Inventory, 'get' | 'patchIn' | 'setStatusIn'>;
-  clock: () => Date;
+  clock: Clock;
   logger?: Pick<Logger, 'error' | 'warn'>;
   options?: SignalOptions & { certifyForMs?: number };
 }

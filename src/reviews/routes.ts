@@ -9,6 +9,7 @@ import type { Queryable } from '../store/index.js';
 import { decideReviewIn, type DecideDeps } from './decide.js';
 import { listReviews, REVIEW_REASONS, REVIEW_STATUSES } from './review-store.js';
 import type { ReviewSignals } from './signals.js';
+import type { Clock } from '../clock.js';
 
 const ReviewListQuery = z.strictObject({
   identity: z.string().min(1).max(256).optional(),
@@ -34,7 +35,7 @@ const ReviewId = z.string().regex(/^rev_[0-9a-z]{9,}_[0-9a-f]{10}$/, 'not a revi
 export interface ReviewRouteOptions {
   db: Queryable;
   audit: Pick<AuditWriter, 'transact'>;
-  clock: () => Date;
+  clock: Clock;
   decide: DecideDeps;
   signals: Pick<ReviewSignals, 'sweep'>;
 }

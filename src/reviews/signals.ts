@@ -21,6 +21,7 @@ import { loadActivePolicySource, loadPolicySource } from '../posture/access-mode
 import type { Queryable } from '../store/index.js';
 import { findWidenings } from './policy-widening.js';
 import { openReviewIn, type Review } from './review-store.js';
+import type { Clock } from '../clock.js';
 
 export interface IdentityState {
   id: string;
@@ -57,7 +58,7 @@ export function claimsFingerprint(claims: Readonly<Record<string, unknown>>, key
 export interface ReviewSignalDeps {
   db: Queryable;
   audit: Pick<AuditWriter, 'transact'>;
-  clock: () => Date;
+  clock: Clock;
   logger?: Pick<Logger, 'error' | 'warn'>;
 }
 

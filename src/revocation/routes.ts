@@ -6,6 +6,7 @@ import { parseWith } from '../server/validate.js';
 import type { Queryable } from '../store/index.js';
 import type { RevocationEntry } from './revocation-set.js';
 import { revokeIn } from './revoke.js';
+import type { Clock } from '../clock.js';
 
 const RevokeBody = z.strictObject({
   kind: z.enum(['jti', 'grant', 'identity', 'issuer']),
@@ -21,7 +22,7 @@ export async function revocationRoutes(
   opts: {
     audit: Pick<AuditWriter, 'transact'>;
     db: Queryable;
-    clock: () => Date;
+    clock: Clock;
     suspendIn: (q: Queryable, id: string) => Promise<void>;
     /** Applies committed revocations on this instance at once (the others learn them by notice). */
     onRevoked?: (entries: RevocationEntry[]) => void;

@@ -11,6 +11,7 @@ import { originalRequest } from './original-request.js';
 import { parseRequestTarget } from './request-target.js';
 import { matchRoute } from './route-config.js';
 import type { RouteStore } from './route-store.js';
+import type { Clock } from '../clock.js';
 
 export interface ExtAuthzDeps {
   routes: Pick<RouteStore, 'get'>;
@@ -20,7 +21,7 @@ export interface ExtAuthzDeps {
   audit: Pick<AuditWriter, 'append'>;
   /** TETHER_PDP_TOKEN: when set, the gateway must present it in `X-Tether-PDP-Token`. */
   pdpToken?: string | undefined;
-  clock: () => Date;
+  clock: Clock;
   onRefusal?: (r: CredentialRefusal) => void;
 }
 
@@ -149,6 +150,8 @@ export async function extAuthzRoutes(app: FastifyInstance, deps: ExtAuthzDeps) {
         ...(claims.act ? { act: claims.act as unknown as Record<string, unknown> } : {}),
         ...(claims.task ? { task: claims.task } : {}),
         ...(claims.approval ? { approval: claims.approval } : {}),
+        // From the verified token: a break-glass grant's tokens carry it (access-token.ts).
+        break_glass: claims.break_glass === true,
       },
       request: { method, path, source_ip: sourceIp },
     });

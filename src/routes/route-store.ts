@@ -3,9 +3,10 @@ import type { ApplySection } from '../declarative/apply.js';
 import { invalidRequest } from '../errors.js';
 import { notifyChange, type Queryable } from '../store/index.js';
 import { compileRoute, RouteSchema, type CompiledRoute, type RouteConfig } from './route-config.js';
+import type { Clock } from '../clock.js';
 
 /** Routes: the table is the truth; every instance keeps them compiled, refreshed by notification. */
-export function createRouteStore(deps: { db: Queryable; clock: () => Date }) {
+export function createRouteStore(deps: { db: Queryable; clock: Clock }) {
   let routes = new Map<string, CompiledRoute>();
 
   return {

@@ -39,13 +39,14 @@ import { createDetectionService, type DetectionService } from '../detect/service
 import { loadDetectionConfig } from '../detect/config-file.js';
 import { matchRoute } from '../routes/index.js';
 import { createIdentityCache } from '../inventory/identity-cache.js';
+import { systemClock, type Clock } from '../clock.js';
 
 export interface AppDeps {
   config: Config;
   store: Store;
   logger: Logger;
   adminToken: string;
-  clock?: () => Date;
+  clock?: Clock;
 }
 
 export interface Broker {
@@ -63,7 +64,7 @@ export interface Broker {
   issuerUrl: () => string;
   /** Tells the broker the address it listens on, when no --issuer-url was given. */
   setListenUrl(url: string): void;
-  clock: () => Date;
+  clock: Clock;
   /** The decision pipeline (`pdp.pipeline.decide`) and its caches. */
   pdp: PdpDomain;
   /** Detection and response. */
@@ -77,7 +78,7 @@ const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 /** The composition root: every domain is built here from one Config, and mounted as one plugin. */
 export async function buildApp(deps: AppDeps): Promise<Broker> {
   const { config, store, logger } = deps;
-  const clock = deps.clock ?? (() => new Date());
+  const clock = deps.clock ?? systemClock;
   let queueDepth = () => 0;
   const metrics = createMetrics({ auditQueueDepth: () => queueDepth() });
   // Signed checkpoints and streaming export, fed by commits (README "Audit checkpoints"); built after
@@ -131,7 +132,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   // findings are cluster-wide (table + `findings` notice).
   const webhook =
     config.webhookUrl && config.webhookSecret
-      ? createWebhookNotifier({ url: config.webhookUrl, secret: config.webhookSecret, clock: { now: () => clock().getTime() }, logger })
+      ? createWebhookNotifier({ url: config.webhookUrl, secret: config.webhookSecret, clock, logger })
       : null;
   if (config.webhookUrl && !config.webhookSecret) logger.warn('TETHER_WEBHOOK_URL is set without TETHER_WEBHOOK_SECRET: finding alerts are not sent (unsigned alerts could be forged)');
   if (!config.detection) logger.warn('detection is switched off (TETHER_DETECTION=false): no findings, risk stays 0');

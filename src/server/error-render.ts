@@ -49,11 +49,8 @@ export function renderError(err: unknown, req: FastifyRequest, reply: FastifyRep
     error: serverError ? 'server_error' : te.code,
     error_description: serverError ? `internal error (request ${req.id})` : te.message,
   };
-  let status = statusOn(surface === 'oauth' ? 'oauth' : 'other', te);
-  if (surface === 'oauth' || surface === 'authzen') {
-    // OAuth (RFC 6749 §5.2) and AuthZEN answer bad media types with 400.
-    if (status === 415) status = 400;
-  }
+  // OAuth (RFC 6749 §5.2) and AuthZEN have their own status rules (errors.ts); both answer bad media types with 400.
+  let status = statusOn(surface === 'oauth' || surface === 'authzen' ? surface : 'other', te);
   if (surface === 'extauthz') {
     // nginx turns anything but 2xx/401/403 into a 500 for the caller: deny instead.
     status = status === 401 ? 401 : 403;

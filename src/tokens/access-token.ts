@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { TetherError } from '../errors.js';
-import type { Clock } from './clock.js';
+import { epochSeconds, type Clock } from '../clock.js';
 import type { KeyRing } from './key-ring.js';
 
 /** RFC 8693 §4.1 `act`: the acting party, nesting the earlier actors of a delegation chain. */
@@ -41,6 +41,12 @@ export interface AccessTokenClaims {
    * under approval (DESIGN.md "Policy model": obligations hold at request time too).
    */
   approval?: GrantApproval;
+  /**
+   * Present (true) only when the grant was opened as break-glass: request-time policies read it as
+   * `context.break_glass` (DESIGN.md "Policy model"). A private claim (RFC 9068 §2.2, RFC 7519 §4.3)
+   * under the token's signature, so it is as verified as `sub`; absent means false.
+   */
+  break_glass?: true;
 }
 
 /** See AccessTokenClaims.approval. */
@@ -60,6 +66,8 @@ export interface MintAccessTokenOptions {
   approval?: GrantApproval;
   /** RFC 9068 §2.2 requires client_id; a federated workload is its own client, so it defaults to subject. */
   clientId?: string;
+  /** The grant is break-glass: the token says so (`break_glass: true`). */
+  breakGlass?: boolean;
   clock: Clock;
 }
 
@@ -78,7 +86,7 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 /** Mints a DPoP-bound JWT access token (RFC 9068) signed by the ring's active key. */
 export async function mintAccessToken(keyRing: KeyRing, options: MintAccessTokenOptions): Promise<MintedAccessToken> {
-  const { issuer, subject, audience, scope, ttlSeconds, jkt, grantId, task, act, approval, clientId, clock } = options;
+  const { issuer, subject, audience, scope, ttlSeconds, jkt, grantId, task, act, approval, clientId, breakGlass, clock } = options;
   if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > keyRing.maxTokenLifetimeSeconds) {
     throw new TypeError(`mintAccessToken: ttlSeconds must be an integer in 1..${keyRing.maxTokenLifetimeSeconds}`);
   }
@@ -86,7 +94,7 @@ export async function mintAccessToken(keyRing: KeyRing, options: MintAccessToken
   for (const s of scope) {
     if (!SCOPE_TOKEN.test(s)) throw new TetherError('invalid_scope', 'a scope contains characters RFC 6749 §3.3 does not allow');
   }
-  const iat = Math.floor(clock());
+  const iat = epochSeconds(clock);
   const jti = randomBytes(16).toString('base64url'); // 128 bits: unguessable and collision-free for revocation by jti
   const claims: AccessTokenClaims = {
     iss: issuer,
@@ -102,6 +110,7 @@ export async function mintAccessToken(keyRing: KeyRing, options: MintAccessToken
     ...(task !== undefined ? { task: { ...task } } : {}),
     ...(act !== undefined ? { act } : {}),
     ...(approval !== undefined ? { approval } : {}),
+    ...(breakGlass === true ? { break_glass: true as const } : {}),
   };
   const token = await keyRing.sign({ ...claims }, { typ: ACCESS_TOKEN_TYP });
   return { token, jti, exp: claims.exp, claims };
@@ -126,6 +135,7 @@ const claimsSchema = z
     task: z.object({ id: z.string(), purpose: z.string().optional(), ticket: z.string().optional() }).loose().optional(),
     act: actorSchema.optional(),
     approval: z.enum(['human', 'break_glass']).optional(),
+    break_glass: z.literal(true).optional(),
   })
   .loose();
 

@@ -4,12 +4,13 @@ import type { RevocationSet } from '../revocation/index.js';
 import { verifyAccessToken, type AccessTokenClaims } from './access-token.js';
 import type { KeyStore } from './key-store.js';
 import { TokenRefusal, type TokenRefusalFacts } from './token-refusal.js';
+import type { Clock } from '../clock.js';
 
 export interface TokenCheckDeps {
   keys: Pick<KeyStore, 'ring'>;
   revocations: Pick<RevocationSet, 'check'>;
   issuerUrl: () => string;
-  clock: () => Date;
+  clock: Clock;
   /** False while this instance may have missed revocations (change feed down): fail closed. */
   isCurrent: () => boolean;
 }
@@ -37,7 +38,7 @@ export async function checkAccessToken(deps: TokenCheckDeps, token: string, audi
     claims = await verifyAccessToken(deps.keys.ring(), token, {
       issuer: deps.issuerUrl(),
       ...(audience !== undefined ? { audience } : {}),
-      clock: () => Math.floor(deps.clock().getTime() / 1000),
+      clock: deps.clock,
     });
   } catch (e) {
     if (!(e instanceof TetherError)) throw e;

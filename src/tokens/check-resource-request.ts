@@ -93,7 +93,7 @@ export async function checkResourceRequest(deps: ResourceCheckDeps, req: Resourc
       accessToken: token,
       expectedJkt: claims.cnf.jkt,
       replayGuard: deps.replay,
-      clock: () => Math.floor(deps.clock().getTime() / 1000),
+      clock: deps.clock,
     });
     return { ok: true, access: { claims, token, binding: { jkt: p.jkt, proofJti: p.jti } } };
   } catch (e) {

@@ -1,5 +1,5 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
-import type { Clock } from './clock.js';
+import { epochSeconds, type Clock } from '../clock.js';
 
 /**
  * Stateless server-provided DPoP nonces (RFC 9449 §8 and §9).
@@ -45,7 +45,7 @@ export function createDpopNonces({ secret, clock, lifetimeSeconds = 120 }: DpopN
     issue() {
       const body = Buffer.alloc(BODY_BYTES);
       body.writeUInt8(VERSION, 0);
-      body.writeBigUInt64BE(BigInt(Math.floor(clock())), 1);
+      body.writeBigUInt64BE(BigInt(epochSeconds(clock)), 1);
       return Buffer.concat([body, mac(body)]).toString('base64url');
     },
     check(nonce) {
@@ -54,7 +54,7 @@ export function createDpopNonces({ secret, clock, lifetimeSeconds = 120 }: DpopN
       if (raw.length !== BODY_BYTES + MAC_BYTES || raw.readUInt8(0) !== VERSION) return false;
       const body = raw.subarray(0, BODY_BYTES);
       if (!timingSafeEqual(raw.subarray(BODY_BYTES), mac(body))) return false;
-      const age = clock() - Number(body.readBigUInt64BE(1));
+      const age = epochSeconds(clock) - Number(body.readBigUInt64BE(1));
       return age >= -FUTURE_SKEW_SECONDS && age <= lifetimeSeconds;
     },
   };

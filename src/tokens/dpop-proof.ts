@@ -5,7 +5,7 @@ import type { JWK, JWTPayload } from 'jose';
 import { TetherError } from '../errors.js';
 import type { AsymmetricJwsAlgorithm } from './algorithms.js';
 import { DEFAULT_JWS_ALGORITHMS, hasPrivateMembers, isAsymmetricJwsAlgorithm } from './algorithms.js';
-import type { Clock } from './clock.js';
+import { epochSeconds, type Clock } from '../clock.js';
 import type { DpopNonces } from './dpop-nonce.js';
 import { describeJoseError } from './jose-reason.js';
 import { normalizeHtu } from './htu.js';
@@ -121,18 +121,17 @@ export async function verifyDpopProof(proof: string, options: VerifyDpopProofOpt
   if (hasPrivateMembers(jwk) || jwk.kty === 'oct') throw refuse('DPoP proof jwk header must be a public key');
 
   let payload: JWTPayload;
-  const now = clock();
+  const now = epochSeconds(clock);
   // Any JWK a client can write must end in a 400, never a 500: the thumbprint (RFC 7638 §3.2 needs
   // the key type's required members) and the import run inside the same refusal as the signature.
   let jkt: string;
+  let key: CryptoKey;
   try {
-    jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256');
+    ({ jkt, key } = await proofKey(header.alg, jwk as JWK));
   } catch {
     throw refuse('DPoP proof jwk header is not a usable public key');
   }
   try {
-    // Workloads reuse their DPoP key across requests: import it once (what EmbeddedJWK does every time).
-    const key = await importedKey(jkt, header.alg, jwk as JWK);
     ({ payload } = await jwtVerify(proof, key, {
       typ: 'dpop+jwt',
       algorithms: [...algorithms],
@@ -192,21 +191,28 @@ export async function verifyDpopProof(proof: string, options: VerifyDpopProofOpt
 }
 
 const KEY_CACHE_MAX = 10000;
-const keyCache = new Map<string, CryptoKey>();
+const keyCache = new Map<string, { jkt: string; key: CryptoKey }>();
 
-/** An LRU of imported public keys, keyed by RFC 7638 thumbprint and algorithm. */
-async function importedKey(jkt: string, alg: string, jwk: JWK): Promise<CryptoKey> {
-  const id = `${alg}:${jkt}`;
+/**
+ * The proof key's RFC 7638 thumbprint and its imported form. Workloads sign every proof with the same
+ * key, so both are computed by jose once per key (what EmbeddedJWK and calculateJwkThumbprint would
+ * redo, each a WebCrypto job, on every proof) and kept in an LRU keyed by a SHA-256 of the `jwk`
+ * header exactly as sent and the algorithm: the same members give the same thumbprint and key.
+ */
+async function proofKey(alg: string, jwk: JWK): Promise<{ jkt: string; key: CryptoKey }> {
+  const id = createHash('sha256').update(alg).update('\0').update(JSON.stringify(jwk)).digest('base64url');
   const hit = keyCache.get(id);
   if (hit) {
     keyCache.delete(id);
     keyCache.set(id, hit);
     return hit;
   }
+  const jkt = await calculateJwkThumbprint(jwk, 'sha256');
   const key = (await importJWK({ ...jwk, alg }, alg)) as CryptoKey;
-  keyCache.set(id, key);
+  const entry = { jkt, key };
+  keyCache.set(id, entry);
   if (keyCache.size > KEY_CACHE_MAX) keyCache.delete(keyCache.keys().next().value as string);
-  return key;
+  return entry;
 }
 
 function sameString(a: string, b: string): boolean {

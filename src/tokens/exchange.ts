@@ -1,4 +1,4 @@
-import type { AuditWriter } from '../audit/index.js';
+import type { AuditInput, AuditWriter } from '../audit/index.js';
 import { TetherError } from '../errors.js';
 import { verifySubjectToken, type IssuerConfig, type JwksCache } from '../federation/index.js';
 import type { Grants } from '../grants/grants.js';
@@ -14,6 +14,7 @@ import type { KeyStore } from './key-store.js';
 import type { ReplayGuard } from './replay-guard.js';
 import { taskInstance } from '../grants/task-instance.js';
 import { parseTaskDetails, type TaskDetails } from './task-details.js';
+import type { Clock } from '../clock.js';
 
 export const GRANT_TYPE_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const JWT_TYPES = new Set(['urn:ietf:params:oauth:token-type:jwt', 'urn:ietf:params:oauth:token-type:id_token']);
@@ -37,14 +38,14 @@ export interface ExchangeDeps {
     get(id: string): Promise<IdentityFacts | null>;
     discover(id: string, issuer: string, kind: Parameters<Inventory['discover']>[2]): Promise<IdentityFacts>;
   };
-  /** The authorization kernel: one issue-phase decision per requested action. */
-  kernel: Pick<DecisionPipeline, 'decide'>;
+  /** The authorization kernel: one issue-phase decision per requested action, recorded with the issuance. */
+  kernel: Pick<DecisionPipeline, 'decideUnrecorded'>;
   grants: Pick<Grants, 'openOrReuse'>;
   keys: Pick<KeyStore, 'ring'>;
   audit: Pick<AuditWriter, 'append'>;
   /** The issuance counter (server/metrics.ts), passed in: domain code does not import the server. */
   metrics: { issuances: { inc(labels: { outcome: string }): void } };
-  clock: () => Date;
+  clock: Clock;
   /** False while this instance may have missed cluster changes (revocations, suspensions): fail closed. */
   isCurrent?: () => boolean;
   /** Lifecycle hook (reviews): a verified claim set was seen for an identity. */
@@ -127,9 +128,24 @@ function parseTarget(form: Map<string, string>): string {
  * Every refusal is a TetherError with an OAuth code; the caller audits it.
  */
 export function createExchange(deps: ExchangeDeps) {
-  const now = () => Math.floor(deps.clock().getTime() / 1000);
+  /** The decision records of one exchange, written once: with token.issued, or before its refusal. */
+  interface Records {
+    write?: (issued?: AuditInput) => Promise<void>;
+    written: boolean;
+  }
 
-  return async function exchange(req: ExchangeRequest, note: (facts: Record<string, unknown>) => void): Promise<{ body: TokenResponse; nonce?: string }> {
+  async function exchange(req: ExchangeRequest, note: (facts: Record<string, unknown>) => void): Promise<{ body: TokenResponse; nonce?: string }> {
+    const records: Records = { written: false };
+    try {
+      return await steps(req, note, records);
+    } catch (e) {
+      // A refusal after the kernel decided: its decisions are recorded before the refusal is given.
+      if (records.write && !records.written) await records.write();
+      throw e;
+    }
+  }
+
+  async function steps(req: ExchangeRequest, note: (facts: Record<string, unknown>) => void, records: Records): Promise<{ body: TokenResponse; nonce?: string }> {
     const { form } = req;
     if (deps.isCurrent && !deps.isCurrent()) {
       throw new TetherError('unavailable', 'this broker instance may have missed revocations; refusing to issue until it has caught up');
@@ -160,7 +176,7 @@ export function createExchange(deps: ExchangeDeps) {
         htm: 'POST',
         htu,
         replayGuard: deps.replay,
-        clock: now,
+        clock: deps.clock,
         ...(deps.nonces ? { nonce: deps.nonces } : {}),
       });
       jkt = proof.jkt;
@@ -168,7 +184,7 @@ export function createExchange(deps: ExchangeDeps) {
     }
 
     // 3. The subject token is the client authentication.
-    const verified = await verifySubjectToken(subjectToken, deps.issuers.list(), { jwks: deps.jwks, clock: now, replayGuard: deps.replay });
+    const verified = await verifySubjectToken(subjectToken, deps.issuers.list(), { jwks: deps.jwks, clock: deps.clock, replayGuard: deps.replay });
     const identityId = verified.identityId;
     note({ identity: identityId, issuer: verified.issuer.name });
 
@@ -181,9 +197,9 @@ export function createExchange(deps: ExchangeDeps) {
     // 5. Issuance is a kernel decision, once per requested action (phase `issue`), with the same
     //    identity gate, context builder, entities and obligations as request time. Default deny.
     const t = deps.clock();
-    const decisions = await Promise.all(
+    const decided = await Promise.all(
       scopes.map((action) =>
-        deps.kernel.decide({
+        deps.kernel.decideUnrecorded({
           entry: 'token',
           phase: 'issue',
           principal: { type: 'Identity', id: identityId },
@@ -194,6 +210,15 @@ export function createExchange(deps: ExchangeDeps) {
         }),
       ),
     );
+    const decisions = decided.map((d) => d.output);
+    // The decision records go to the writer in one tick with token.issued (or before the refusal),
+    // so they share its group commit: one commit wait per issuance, not two. All are awaited
+    // together: nothing is given out before every record is durable (fail closed, DESIGN.md flow 4).
+    records.write = async (issued) => {
+      records.written = true;
+      const recs = await Promise.all([...decided.map((d) => deps.audit.append(d.record)), ...(issued ? [deps.audit.append(issued)] : [])]);
+      note({ decisions: recs.slice(0, decided.length).map((r) => r.seq) });
+    };
     const gated = decisions.find((d) => d.stage === 'identity');
     if (gated) throw new TetherError('invalid_grant', `${gated.reasons.reason ?? `identity ${identityId} may not act`}: it needs to be active with an owner in the inventory to obtain credentials`);
     const denied = scopes.filter((_, i) => !decisions[i]!.decision);
@@ -209,7 +234,7 @@ export function createExchange(deps: ExchangeDeps) {
     const bearerOk = allowed.every((d) => d.obligations.bearer);
     const ttls = allowed.map((d) => d.obligations.ttlSeconds).filter((x): x is number => x !== undefined);
     const ttlCap = ttls.length ? Math.min(...ttls) : undefined;
-    note({ policies, decisions: decisions.map((d) => d.auditSeq) });
+    note({ policies });
     if (denied.length) throw new TetherError('invalid_scope', `policy does not allow ${identityId} to obtain ${denied.join(', ')} for ${audience} now`);
     if (task.breakGlass && !breakGlassOk) throw new TetherError('access_denied', 'break-glass is not permitted by policy for these actions');
     if (jkt === undefined && !bearerOk) throw new TetherError('invalid_dpop_proof', 'a DPoP proof is required (RFC 9449): bearer tokens are issued only where policy allows them');
@@ -266,9 +291,10 @@ export function createExchange(deps: ExchangeDeps) {
       // Request time re-checks @approval against this (a policy may add it after issuance).
       ...(grant.decided_by !== null ? { approval: 'human' as const } : grant.break_glass ? { approval: 'break_glass' as const } : {}),
       ...(form.get('client_id') ? { clientId: form.get('client_id')! } : {}),
-      clock: now,
+      ...(grant.break_glass ? { breakGlass: true } : {}),
+      clock: deps.clock,
     });
-    await deps.audit.append({
+    await records.write({
       type: 'token.issued',
       actor: identityId,
       identity: identityId,
@@ -300,7 +326,9 @@ export function createExchange(deps: ExchangeDeps) {
       body: { access_token: minted.token, issued_token_type: ACCESS_TOKEN_TYPE, token_type: jkt ? 'DPoP' : 'Bearer', expires_in: ttl, scope: scopes.join(' ') },
       ...(deps.nonces ? { nonce: deps.nonces.issue() } : {}),
     };
-  };
+  }
+
+  return exchange;
 }
 
 export type Exchange = ReturnType<typeof createExchange>;

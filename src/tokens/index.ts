@@ -2,8 +2,6 @@
  * tokens: Tether's own credentials (signing keys, access tokens) and DPoP (RFC 9449).
  * Every export is listed by hand (STYLE.md §2).
  */
-export type { Clock } from './clock.js';
-export { systemClock } from './clock.js';
 export type { AsymmetricJwsAlgorithm } from './algorithms.js';
 export { ASYMMETRIC_JWS_ALGORITHMS, DEFAULT_JWS_ALGORITHMS, isAsymmetricJwsAlgorithm, hasPrivateMembers } from './algorithms.js';
 export { describeJoseError } from './jose-reason.js';

@@ -1,8 +1,9 @@
-import { SignJWT, calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
+import { KeyObject, sign as signBytes } from 'node:crypto';
+import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
 import type { CryptoKey, JSONWebKeySet, JWK, JWTHeaderParameters, JWTPayload } from 'jose';
 import { TetherError } from '../errors.js';
 import { hasPrivateMembers } from './algorithms.js';
-import type { Clock } from './clock.js';
+import { epochSeconds, type Clock } from '../clock.js';
 import { describeJoseError } from './jose-reason.js';
 import { openPrivateKey } from './key-seal.js';
 import type { SigningAlgorithm } from './signing-keys.js';
@@ -62,12 +63,14 @@ interface RingKey {
   publicJwk: JWK;
   publicKey: CryptoKey;
   /** Only keys that may still sign are unsealed; a retired key's private half stays sealed. */
-  privateKey: CryptoKey | undefined;
+  privateKey: KeyObject | undefined;
   createdAt: number;
   retiredAt: number | undefined;
 }
 
 const MAX_TOKEN_BYTES = 16384;
+
+const b64json = (v: object): string => Buffer.from(JSON.stringify(v), 'utf8').toString('base64url');
 
 /**
  * Builds a key ring from stored keys. Rebuild it when the key table changes (rotation is a row
@@ -78,7 +81,7 @@ export async function createKeyRing(stored: readonly StoredSigningKey[], options
   if (!Number.isFinite(maxTokenLifetimeSeconds) || maxTokenLifetimeSeconds <= 0) {
     throw new TypeError('createKeyRing: maxTokenLifetimeSeconds must be positive');
   }
-  const now0 = clock();
+  const now0 = epochSeconds(clock);
   const keys: RingKey[] = [];
   for (const s of stored) {
     if (!SIGNING_ALGORITHMS.includes(s.alg)) throw new TypeError(`createKeyRing: key ${s.kid} has unsupported alg`);
@@ -88,10 +91,11 @@ export async function createKeyRing(stored: readonly StoredSigningKey[], options
     }
     const retiredAt = s.retiredAt ?? undefined;
     const mayStillSign = retiredAt === undefined || retiredAt > now0;
-    let privateKey: CryptoKey | undefined;
+    let privateKey: KeyObject | undefined;
     if (mayStillSign) {
       const privateJwk = await openPrivateKey(s.sealed, masterKey, s.kid);
-      privateKey = (await importJWK(privateJwk, s.alg, { extractable: false })) as CryptoKey;
+      // jose imports and checks the key for its algorithm; node:crypto signs with it (see sign).
+      privateKey = KeyObject.from((await importJWK(privateJwk, s.alg, { extractable: false })) as CryptoKey);
     }
     const { kty, crv, x, y, n, e } = s.publicJwk;
     const publicJwk: JWK = Object.fromEntries(
@@ -106,35 +110,41 @@ export async function createKeyRing(stored: readonly StoredSigningKey[], options
   const isPublished = (k: RingKey, now: number): boolean =>
     k.retiredAt === undefined || k.retiredAt + maxTokenLifetimeSeconds > now;
 
-  function active(now: number): RingKey & { privateKey: CryptoKey } {
+  function active(now: number): RingKey & { privateKey: KeyObject } {
     const key = keys.find((k) => k.createdAt <= now && !isRetired(k, now) && k.privateKey !== undefined);
     if (key === undefined || key.privateKey === undefined) {
       throw new TetherError('unavailable', 'no active signing key: generate one or un-retire a key');
     }
-    return key as RingKey & { privateKey: CryptoKey };
+    return key as RingKey & { privateKey: KeyObject };
   }
 
   return {
     maxTokenLifetimeSeconds,
 
     activeKey() {
-      const { kid, alg } = active(clock());
+      const { kid, alg } = active(epochSeconds(clock));
       return { kid, alg };
     },
 
     jwks() {
-      const now = clock();
+      const now = epochSeconds(clock);
       return { keys: keys.filter((k) => isPublished(k, now)).map((k) => ({ ...k.publicJwk })) };
     },
 
     async sign(claims, header) {
-      const now = clock();
+      const now = epochSeconds(clock);
       const key = active(now);
       if (typeof claims.exp !== 'number') throw new TypeError('KeyRing.sign: claims.exp is required');
       if (claims.exp - now > maxTokenLifetimeSeconds) {
         throw new TypeError('KeyRing.sign: token lifetime exceeds maxTokenLifetimeSeconds');
       }
-      return new SignJWT(claims).setProtectedHeader({ typ: header.typ, alg: key.alg, kid: key.kid }).sign(key.privateKey);
+      // RFC 7515 §7.1 compact serialization of our own header and claims (nothing is parsed here),
+      // signed synchronously: a WebCrypto sign is a thread-pool job and several promise turns per
+      // token, which the token endpoint pays on every exchange. RFC 7518 §3.4: ES256 signatures are
+      // R ‖ S (ieee-p1363), not DER; Ed25519 (RFC 8037 §3.1) takes no digest.
+      const input = `${b64json({ typ: header.typ, alg: key.alg, kid: key.kid })}.${b64json(claims)}`;
+      const sig = key.alg === 'ES256' ? signBytes('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }) : signBytes(null, Buffer.from(input), key.privateKey);
+      return `${input}.${sig.toString('base64url')}`;
     },
 
     async verifyJwt(token, { issuer, audience, typ, clock: verifyClock, skewSeconds = 5 }) {
@@ -147,7 +157,7 @@ export async function createKeyRing(stored: readonly StoredSigningKey[], options
       } catch {
         throw refuse('access token is not a well-formed JWS');
       }
-      const now = verifyClock();
+      const now = epochSeconds(verifyClock);
       // Local keys only: a `kid` we did not publish is refused outright, never fetched (RFC 8725 §3.10).
       const key = typeof header.kid === 'string' ? keys.find((k) => k.kid === header.kid && isPublished(k, now)) : undefined;
       if (key === undefined) throw refuse('access token kid is not one of this issuer\'s signing keys');

@@ -6,6 +6,7 @@ import { notifyChange, type Queryable, type Store } from '../store/index.js';
 import { createKeyRing, type KeyRing, type StoredSigningKey } from './key-ring.js';
 import { parseMasterKey, sealPrivateKey } from './key-seal.js';
 import { generateSigningKey, type SigningAlgorithm } from './signing-keys.js';
+import type { Clock } from '../clock.js';
 
 /** TETHER_MASTER_KEY, or a generated key file (0600) in the data dir for single-node use. */
 export function resolveMasterKey(configured: string | undefined, dataDir: string): { key: Buffer; source: 'env' | 'file'; created: boolean } {
@@ -48,7 +49,7 @@ async function insertKey(q: Queryable, masterKey: Buffer, alg: SigningAlgorithm,
  * Signing keys live in the store, private halves sealed with the master key, so every instance of a
  * cluster signs with the same keys. The ring is rebuilt on the `keys` notification.
  */
-export function createKeyStore(deps: { store: Store; audit: Pick<AuditWriter, 'transact'>; masterKey: Buffer; clock: () => Date; alg?: SigningAlgorithm }) {
+export function createKeyStore(deps: { store: Store; audit: Pick<AuditWriter, 'transact'>; masterKey: Buffer; clock: Clock; alg?: SigningAlgorithm }) {
   const { store, masterKey, clock } = deps;
   let ring: KeyRing | null = null;
 
@@ -68,7 +69,7 @@ export function createKeyStore(deps: { store: Store; audit: Pick<AuditWriter, 't
     }
     ring = await createKeyRing(rows.map(toStored), {
       masterKey,
-      clock: () => Math.floor(clock().getTime() / 1000),
+      clock,
       maxTokenLifetimeSeconds: MAX_TOKEN_LIFETIME_SECONDS,
     });
     return ring;

@@ -12,6 +12,7 @@ import type { Exchange } from './exchange.js';
 import { GRANT_TYPE_TOKEN_EXCHANGE } from './exchange.js';
 import { parseForm, required } from './form.js';
 import type { KeyStore } from './key-store.js';
+import type { Clock } from '../clock.js';
 
 export interface OAuthRouteDeps {
   exchange: Exchange;
@@ -30,7 +31,7 @@ export interface OAuthRouteDeps {
   requireAdmin: (req: FastifyRequest) => Promise<void>;
   /** The active operator an operator token names, or null (an exchange an operator asks for). */
   operatorOf: (token: string) => Promise<string | null>;
-  clock: () => Date;
+  clock: Clock;
   /** Revocations committed here: this instance enforces them at once, the others on the notice. */
   onRevoked: (entries: readonly RevocationEntry[]) => void;
 }
@@ -131,7 +132,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps) {
       accessToken: token,
       expectedJkt: jkt,
       replayGuard: deps.replay,
-      clock: () => Math.floor(deps.clock().getTime() / 1000),
+      clock: deps.clock,
     });
   };
 

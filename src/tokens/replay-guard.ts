@@ -1,5 +1,4 @@
-import type { Clock } from './clock.js';
-import { systemClock } from './clock.js';
+import { epochSeconds, systemClock, type Clock } from '../clock.js';
 
 /**
  * Single-use enforcement for `jti` values (DPoP proofs, RFC 9449 §11.1; private_key_jwt assertions,
@@ -41,7 +40,7 @@ export function createMemoryReplayGuard({ max, clock = systemClock }: MemoryRepl
 
   return {
     async claim(key, expiresAt) {
-      const now = clock();
+      const now = epochSeconds(clock);
       const existing = seen.get(key);
       if (existing !== undefined && existing > now) return false;
       purgeExpired(now);

@@ -1,7 +1,6 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import type { JWK } from 'jose';
-import type { Clock } from './clock.js';
-import { systemClock } from './clock.js';
+import { epochSeconds, systemClock, type Clock } from '../clock.js';
 
 /** Algorithms Tether signs its own tokens with. EdDSA (Ed25519) is the default (DESIGN.md: Token). */
 export type SigningAlgorithm = 'EdDSA' | 'ES256';
@@ -31,6 +30,6 @@ export async function generateSigningKey(alg: SigningAlgorithm, options: { clock
     alg,
     publicJwk: { ...pub, ...meta },
     privateJwk: { ...(await exportJWK(privateKey)), ...meta },
-    createdAt: Math.floor((options.clock ?? systemClock)()),
+    createdAt: epochSeconds(options.clock ?? systemClock),
   };
 }

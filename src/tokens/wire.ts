@@ -21,6 +21,7 @@ import { createExchange, type ExchangeDeps, type IdentityFacts } from './exchang
 import { createKeyStore, resolveMasterKey } from './key-store.js';
 import { keyRoutes } from './key-routes.js';
 import { oauthRoutes } from './oauth-routes.js';
+import type { Clock } from '../clock.js';
 
 export interface TokenDomainDeps {
   config: Config;
@@ -31,7 +32,7 @@ export interface TokenDomainDeps {
   changes: ChangeFeed;
   metrics: Metrics;
   logger: Logger;
-  clock: () => Date;
+  clock: Clock;
   issuerUrl: () => string;
   /** The authorization kernel: issuance asks it once per requested action. */
   kernel: ExchangeDeps['kernel'];
@@ -64,10 +65,10 @@ export async function createTokenDomain(d: TokenDomainDeps) {
   const grants = createGrants({ db: d.store, audit: d.audit, clock: d.clock, approvalWindowSeconds: d.config.approvalWindow });
   d.changes.on('revocation', () => grants.forgetLive());
   d.changes.onResync(async () => grants.forgetLive());
-  const jwks = createJwksCache({ clock: () => Math.floor(d.clock().getTime() / 1000) });
+  const jwks = createJwksCache({ clock: d.clock });
   // PGlite serves one process: the local LRU is the whole cluster. PostgreSQL: shared claims.
   const replay = createClusterReplayGuard(d.store.kind === 'pg' ? d.store : null);
-  const nonces = d.config.requireDpopNonce ? createDpopNonces({ secret: master.key, clock: () => Math.floor(d.clock().getTime() / 1000) }) : null;
+  const nonces = d.config.requireDpopNonce ? createDpopNonces({ secret: master.key, clock: d.clock }) : null;
   if (nonces) d.logger.info('DPoP server nonces are required at the token endpoint');
 
   const inventory = {

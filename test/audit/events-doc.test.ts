@@ -24,3 +24,15 @@ test('dataOf narrows a stored record by its type', () => {
   assert.ok(isAuditEventType('decision'));
   assert.ok(!isAuditEventType('decisions'));
 });
+
+test('OCSF export reads events through the typed union: a raised finding keeps its severity, a deny is a failure', async () => {
+  const { toOcsf } = await import('../../src/audit/ocsf.js');
+  const base = { seq: 1, ts: '2026-01-01T00:00:00.000Z', actor: 'detector', identity: 'ci/a', prev_hash: 'p', hash: 'h' };
+  const finding = toOcsf({ ...base, type: 'finding.raised', data: { finding: { id: 'f1', rule: 'replay', severity: 'high' } } });
+  assert.equal(finding.severity_id, 4);
+  assert.equal(finding.class_uid, 2004);
+  const deny = toOcsf({ ...base, type: 'decision', data: { entry: 'ext-authz', phase: 'request', decision: 'deny' } });
+  assert.equal(deny.status, 'Failure');
+  const allow = toOcsf({ ...base, type: 'decision', data: { entry: 'ext-authz', phase: 'request', decision: 'allow' } });
+  assert.equal(allow.status, 'Success');
+});

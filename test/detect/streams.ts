@@ -208,10 +208,10 @@ export function benignTraffic(fromDay: number, toDay: number): DetectionEvent[] 
   ].sort((a, b) => a.at - b.at);
 }
 
-/** A clock the test moves by hand. */
-export function fakeClock(start = T0): { now(): number; set(t: number): void } {
+/** A clock the test moves by hand (epoch milliseconds). */
+export function fakeClock(start = T0): (() => Date) & { now(): number; set(t: number): void } {
   let t = start;
-  return { now: () => t, set: (v) => (t = v) };
+  return Object.assign(() => new Date(t), { now: () => t, set: (v: number) => (t = v) });
 }
 
 /** Event time on simulated day `day` at `hours` (fractional) UTC. */

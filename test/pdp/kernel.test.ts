@@ -34,8 +34,15 @@ permit (principal in Group::"deployers", action == Action::"orders:read", resour
 @id("forged-members-do-nothing")
 permit (principal, action == Action::"orders:list", resource)
 when { context.break_glass == true || context.issuer == "forged" };
+
+@id("break-glass-admin")
+@break_glass("allowed")
+permit (principal == Identity::"ci/acme/api", action == Action::"orders:admin", resource)
+when { context.break_glass };
 `,
 };
+/** The orders route, plus an admin action only break-glass reaches. */
+const ROUTE = { ...ordersRoute(GW), rules: [...ordersRoute(GW).rules, { method: 'POST', path: '/orders/:id/admin', action: 'orders:admin', resource: { type: 'Order', id: ':id' } }] };
 
 type Events = Array<{ seq: number; type: string; data: Record<string, any> }>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -47,7 +54,7 @@ for (const kind of STORE_KINDS) {
     before(async () => {
       b = await startBroker(kind, { detectionConfig: optInConfig(['ci_job']) });
       gha = await createWorkloadIssuer();
-      const r = await b.admin('POST', '/admin/v1/apply', { identities: IDENTITIES, issuers: [gha.config()], entities: ENTITIES, policies: GROUP_POLICIES, routes: [ordersRoute(GW)] });
+      const r = await b.admin('POST', '/admin/v1/apply', { identities: IDENTITIES, issuers: [gha.config()], entities: ENTITIES, policies: GROUP_POLICIES, routes: [ROUTE] });
       assert.equal(r.status, 200, JSON.stringify(r.body));
     });
     after(async () => {
@@ -84,6 +91,12 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(issue[0]!.data.resource, { type: 'Audience', id: ORDERS_AUD });
       assert.deepEqual(issue[0]!.data.obligations, { approval: false, break_glass: false, bearer: false });
       assert.equal(issue[0]!.data.own.issuer, 'github');
+      // Written with the issuance's own record, in the same group commit (one commit wait per exchange).
+      const issued = (await b.admin('GET', `/admin/v1/audit?type=token.issued&identity=${encodeURIComponent('ci/acme/api')}&limit=10`)).body.events as Events & Array<{ ts: string }>;
+      const rec = issue[0] as Events[number] & { ts: string };
+      assert.equal(issued.length, 1);
+      assert.equal(issued[0]!.seq, rec.seq + 1);
+      assert.equal(issued[0]!.ts, rec.ts);
       const request = (await decisions('ci/acme/api')).filter((e) => e.data.phase === 'request');
       assert.equal(request.at(-1)!.data.decision, 'allow');
       assert.deepEqual(request.at(-1)!.data.policies, ['deployers-read']);
@@ -113,6 +126,31 @@ for (const kind of STORE_KINDS) {
       assert.ok(r.body.changed.some((c: { phase: string; before: string }) => c.phase === 'request' && c.before === 'allow'));
     });
 
+    test('a break-glass grant reaches request-time policy: context.break_glass is true at ext-authz, from the verified token', async () => {
+      const key = await createDpopKey();
+      const glass = [{ type: 'tether_task', break_glass: true, justification: 'INC-9: orders stuck, on-call fix' }];
+      const t = await exchange('acme/api', 'orders:admin', key, glass);
+      assert.equal(t.status, 200, JSON.stringify(t.body));
+      const token = t.body.access_token!;
+      assert.equal(decodeJwt(token).break_glass, true);
+      const post = async (tok: string, path: string) =>
+        (await fetch(`${b.url}/ext-authz/orders${path}`, { method: 'POST', headers: { authorization: `DPoP ${tok}`, dpop: await key.proof('POST', `${GW}${path}`, { accessToken: tok }) } })).status;
+      assert.equal(await post(token, '/orders/7/admin'), 200);
+      const last = (await decisions('ci/acme/api')).filter((e) => e.data.phase === 'request').at(-1)!;
+      assert.equal(last.data.action, 'orders:admin');
+      assert.equal(last.data.decision, 'allow');
+      assert.equal(last.data.own.break_glass, true);
+      assert.deepEqual(last.data.policies, ['break-glass-admin']);
+
+      // An ordinary token never says break-glass: the same policy does not apply at request time.
+      const plain = await exchange('acme/api', 'orders:read', key);
+      assert.equal(plain.status, 200, JSON.stringify(plain.body));
+      assert.equal(decodeJwt(plain.body.access_token!).break_glass, undefined);
+      assert.equal(await call(plain.body.access_token!, key, '/orders/8'), 200);
+      const readDecision = (await decisions('ci/acme/api')).filter((e) => e.data.phase === 'request').at(-1)!;
+      assert.equal(readDecision.data.own.break_glass, false);
+    });
+
     test('reusing a live grant re-checks obligations: @approval added since sends the exchange to approval', async () => {
       const key = await createDpopKey();
       const task = [{ type: 'tether_task', purpose: 'nightly export' }];
@@ -125,7 +163,7 @@ for (const kind of STORE_KINDS) {
       assert.equal(decodeJwt(again.body.access_token!).grant, grant);
 
       const withApproval = { 'group.cedar': GROUP_POLICIES['group.cedar'].replace('@id("deployers-read")', '@id("deployers-read")\n@approval("required")') };
-      assert.equal((await b.admin('POST', '/admin/v1/apply', { identities: IDENTITIES, issuers: [gha.config()], entities: ENTITIES, policies: withApproval, routes: [ordersRoute(GW)] })).status, 200);
+      assert.equal((await b.admin('POST', '/admin/v1/apply', { identities: IDENTITIES, issuers: [gha.config()], entities: ENTITIES, policies: withApproval, routes: [ROUTE] })).status, 200);
       // The token issued before @approval was added no longer carries the action at request time.
       const early = first.body.access_token!;
       assert.equal(await call(early, key, '/orders/7'), 403);
@@ -148,7 +186,7 @@ for (const kind of STORE_KINDS) {
       // The approved grant's token says so (a verified claim) and is allowed at request time.
       assert.equal(decodeJwt(after.body.access_token!).approval, 'human');
       assert.equal(await call(after.body.access_token!, key, '/orders/7'), 200);
-      assert.equal((await b.admin('POST', '/admin/v1/apply', { identities: IDENTITIES, issuers: [gha.config()], entities: ENTITIES, policies: GROUP_POLICIES, routes: [ordersRoute(GW)] })).status, 200);
+      assert.equal((await b.admin('POST', '/admin/v1/apply', { identities: IDENTITIES, issuers: [gha.config()], entities: ENTITIES, policies: GROUP_POLICIES, routes: [ROUTE] })).status, 200);
     });
 
     test("reusing a live grant re-checks detection's approval hold", async () => {

@@ -205,6 +205,27 @@ for (const kind of STORE_KINDS) {
       const m = await send(b.url, '/metrics', { method: 'GET' });
       assert.match(m.body, /tether_decisions_total\{entry="authzen",decision="allow"\} [1-9]/);
     });
+
+    test("AuthZEN errors carry their class's code: whole requests in the body, failed batch items in the item context", async () => {
+      const json = { 'content-type': 'application/json', ...pdpAuth(b) };
+      const media = await send(b.url, '/access/v1/evaluation', { headers: { 'content-type': 'text/plain', ...pdpAuth(b) }, body: JSON.stringify(ask(deploy, 'orders:read', order)) });
+      assert.deepEqual([media.status, media.body.error], [400, 'unsupported_media_type']);
+      const badJson = await send(b.url, '/access/v1/evaluation', { headers: json, body: '{"subject":' });
+      assert.deepEqual([badJson.status, badJson.body.error], [400, 'invalid_request']);
+      const missing = await send(b.url, '/access/v1/evaluation', { headers: json, body: JSON.stringify({ action: { name: 'orders:read' }, resource: order }) });
+      assert.deepEqual([missing.status, missing.body.error], [400, 'invalid_request']);
+      const big = await send(b.url, '/access/v1/evaluation', { headers: json, body: JSON.stringify({ ...ask(deploy, 'orders:read', order), context: { pad: 'x'.repeat(1024 * 1024) } }) });
+      assert.deepEqual([big.status, big.body.error], [413, 'payload_too_large']);
+
+      // A batch item Cedar cannot take fails alone: decision false, the class's status and code.
+      const r = await send(b.url, '/access/v1/evaluations', { headers: json, body: JSON.stringify({ subject: deploy, action: { name: 'orders:read' }, evaluations: [{ resource: order }, { resource: { type: 'Order' } }] }) });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.evaluations[0].decision, true);
+      assert.equal(r.body.evaluations[1].decision, false);
+      assert.equal(r.body.evaluations[1].context.code, '400');
+      assert.equal(r.body.evaluations[1].context.error, 'invalid_request');
+      assert.equal(typeof r.body.evaluations[1].context.reason, 'string');
+    });
   });
 
   describe(`TETHER_PDP_TOKEN (${kind})`, () => {
@@ -220,6 +241,7 @@ for (const kind of STORE_KINDS) {
       const body = ask(deploy, 'orders:read', order);
       const none = await evaluate(b, body, { authorization: '' });
       assert.equal(none.status, 401);
+      assert.equal(none.body.error, 'unauthorized');
       assert.equal(typeof none.body.error_description, 'string');
       assert.match(none.headers.get('content-type') ?? '', /^application\/json/);
       assert.equal((await evaluate(b, body, { authorization: 'Bearer wrong-token-0123456789' })).status, 401);

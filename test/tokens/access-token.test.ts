@@ -18,7 +18,7 @@ import { fakeClock, rejectsWith } from './helpers.js';
 const ISS = 'https://tether.example.com';
 const t = fakeClock();
 const master = randomBytes(32);
-const key = await generateSigningKey('EdDSA', { clock: () => t.now - 60 });
+const key = await generateSigningKey('EdDSA', { clock: () => new Date((t.now - 60) * 1000) });
 const ring: KeyRing = await createKeyRing(
   [{ kid: key.kid, alg: key.alg, publicJwk: key.publicJwk, sealed: await sealPrivateKey(key.privateJwk, master), createdAt: key.createdAt }],
   { masterKey: master, clock: t.clock, maxTokenLifetimeSeconds: 3600 },
@@ -66,9 +66,9 @@ describe('access tokens (RFC 9068)', () => {
     const m = await mintAccessToken(ring, { ...base, ttlSeconds: 60 });
     await rejectsWith(verifyAccessToken(ring, m.token, { issuer: 'https://evil.example', clock: t.clock }), 'invalid_token', /issuer/);
     await rejectsWith(verifyAccessToken(ring, m.token, { issuer: ISS, audience: 'https://billing.example.com', clock: t.clock }), 'invalid_token', /audience/);
-    const later = () => t.now + 66;
+    const later = () => new Date((t.now + 66) * 1000);
     await rejectsWith(verifyAccessToken(ring, m.token, { issuer: ISS, clock: later }), 'invalid_token', /expired/);
-    const within = await verifyAccessToken(ring, m.token, { issuer: ISS, clock: () => t.now + 64 });
+    const within = await verifyAccessToken(ring, m.token, { issuer: ISS, clock: () => new Date((t.now + 64) * 1000) });
     assert.equal(within.jti, m.jti);
   });
 

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { TetherError } from '../../src/errors.js';
 import type { ErrorCode } from '../../src/errors.js';
 
-/** A frozen clock the test moves by hand (epoch seconds). */
-export function fakeClock(start = 1_700_000_000): { now: number; clock: () => number; advance(s: number): void } {
+/** A frozen clock the test moves by hand: `now` in epoch seconds, `clock` the one Clock type (src/clock.ts). */
+export function fakeClock(start = 1_700_000_000): { now: number; clock: () => Date; advance(s: number): void } {
   const c = {
     now: start,
-    clock: () => c.now,
+    clock: () => new Date(c.now * 1000),
     advance(s: number) {
       c.now += s;
     },
