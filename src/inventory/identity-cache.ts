@@ -45,10 +45,18 @@ interface Row {
 }
 
 export const IDENTITY_CACHE_MAX = 50000;
+/**
+ * Ids known not to be in the inventory have their own, smaller LRU: they are the caller's choice
+ * (any AuthZEN subject), so a stream of made-up subjects must neither grow memory toward the full
+ * 50,000 (up to 1 KiB each) nor push real identities out. A miss beyond it costs one point read.
+ */
+export const UNKNOWN_IDENTITY_CACHE_MAX = 5000;
 
-export function createIdentityCache(deps: { db: Queryable; max?: number }): IdentityCache {
+export function createIdentityCache(deps: { db: Queryable; max?: number; unknownMax?: number }): IdentityCache {
   const max = deps.max ?? IDENTITY_CACHE_MAX;
-  const lru = new Map<string, IdentityEntity | null>();
+  const unknownMax = deps.unknownMax ?? UNKNOWN_IDENTITY_CACHE_MAX;
+  const lru = new Map<string, IdentityEntity>();
+  const unknown = new Set<string>();
   // Loads in flight. A change marks its id's load stale (and clear() bumps the generation) so a load
   // that started before the change does not cache what it read; nothing is kept per id once its load
   // ends, so ids that were only ever invalidated (every admin write names one) leave no trace.
@@ -57,6 +65,12 @@ export function createIdentityCache(deps: { db: Queryable; max?: number }): Iden
 
   const put = (id: string, v: IdentityEntity | null) => {
     lru.delete(id);
+    unknown.delete(id);
+    if (v === null) {
+      unknown.add(id);
+      if (unknown.size > unknownMax) unknown.delete(unknown.values().next().value as string);
+      return;
+    }
     lru.set(id, v);
     if (lru.size > max) lru.delete(lru.keys().next().value as string);
   };
@@ -76,7 +90,12 @@ export function createIdentityCache(deps: { db: Queryable; max?: number }): Iden
   return {
     peek(id) {
       const v = lru.get(id);
-      if (v === undefined) return undefined;
+      if (v === undefined) {
+        if (!unknown.has(id)) return undefined;
+        unknown.delete(id);
+        unknown.add(id);
+        return null;
+      }
       // Refresh recency: a Map keeps insertion order, so re-inserting moves it to the young end.
       lru.delete(id);
       lru.set(id, v);
@@ -96,16 +115,18 @@ export function createIdentityCache(deps: { db: Queryable; max?: number }): Iden
     },
     invalidate(id) {
       lru.delete(id);
+      unknown.delete(id);
       const inflight = loading.get(id);
       if (inflight) inflight.stale = true;
       loading.delete(id);
     },
     clear() {
       lru.clear();
+      unknown.clear();
       loading.clear();
       generation += 1;
     },
-    size: () => lru.size,
+    size: () => lru.size + unknown.size,
   };
 }
 
