@@ -157,3 +157,17 @@ printTable(
     ['first minute after warm-up (baseline)', slope(firstMinute, (s) => s.rss).toFixed(2), slope(firstMinute, (s) => s.heap).toFixed(2), '', ''],
   ],
 );
+// GC runs lazily, so samples form a sawtooth a slope over few minutes exaggerates: the troughs per
+// window (memory right after a collection) show whether the floor rises, i.e. whether it plateaus.
+const WINDOW_MIN = MINUTES >= 15 ? 5 : 1;
+const windows: string[][] = [];
+for (let w = 0; w < MINUTES; w += WINDOW_MIN) {
+  const xs = samples.filter((s) => s.t >= w && s.t < w + WINDOW_MIN);
+  if (xs.length === 0) continue;
+  const stat = (y: (s: Sample) => number) => {
+    const v = xs.map(y);
+    return `${Math.min(...v).toFixed(0)} / ${(v.reduce((a, b) => a + b, 0) / v.length).toFixed(0)} / ${Math.max(...v).toFixed(0)}`;
+  };
+  windows.push([`${w}–${w + WINDOW_MIN} min`, stat((s) => s.rss), stat((s) => s.heap)]);
+}
+printTable(['window', 'rss min / mean / max MiB', 'heap min / mean / max MiB'], windows);

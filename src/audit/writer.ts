@@ -46,7 +46,7 @@ const unavailable = () => new TetherError('unavailable', 'the audit log cannot b
  * durable record of every decision affordable (DESIGN.md "Performance budget").
  */
 export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: Store, opts: { maxBatch?: number; clock?: () => Date } & AuditWriterHooks = {}): AuditWriter<I> {
-  const maxBatch = opts.maxBatch ?? 2000;
+  const maxBatch = opts.maxBatch ?? store.maxGroupCommit ?? 2000;
   const clock = opts.clock ?? (() => new Date());
   let queue: Pending[] = [];
   let running: Promise<void> | null = null;

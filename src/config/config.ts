@@ -28,6 +28,8 @@ const ConfigSchema = z.object({
    * (milliseconds), so 10 s is far outside normal and well inside what a client waits.
    */
   statementTimeoutMs: z.coerce.number().int().min(100).default(10000),
+  /** Embedded store: how its one connection is shared (store/pglite-store.ts); `fifo` is a benchmark baseline. */
+  embeddedScheduler: z.enum(['fair', 'fifo']).default('fair'),
   webhookUrl: z.string().url().optional(),
   webhookSecret: z.string().optional(),
   detection: z.boolean().default(true),
@@ -60,6 +62,7 @@ const ENV: Record<string, keyof ConfigInput> = {
   TETHER_PDP_TOKEN: 'pdpToken',
   TETHER_TOKEN_TTL: 'tokenTtl',
   TETHER_STATEMENT_TIMEOUT_MS: 'statementTimeoutMs',
+  TETHER_EMBEDDED_SCHEDULER: 'embeddedScheduler',
   TETHER_WEBHOOK_URL: 'webhookUrl',
   TETHER_WEBHOOK_SECRET: 'webhookSecret',
   TETHER_DETECTION_CONFIG: 'detectionConfig',
