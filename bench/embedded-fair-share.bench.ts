@@ -1,13 +1,13 @@
 /**
  * Embedded store (PGlite) fair share: how long an admin write takes while decisions keep the one
- * connection busy (bench/lib/embedded-contention.ts: W loops appending batches of audited decisions
+ * connection busy (test/helpers/embedded-contention.ts: W loops appending batches of audited decisions
  * and reading identities, one operator creating identities). Baseline in the same run: `fifo`
  * (statements in arrival order as PGlite alone serves them, group commits up to 2,000 events);
  * ours: `fair` (pglite-store.ts: alternating lanes, group commits of at most 256).
  *
  *   npx tsc -p tsconfig.json && node dist/bench/embedded-fair-share.bench.js [seconds=20] [workers=16] [batch=50]
  */
-import { embeddedContention } from './lib/embedded-contention.js';
+import { embeddedContention } from '../test/helpers/embedded-contention.js';
 import { fmtNum, printTable, summarize } from './lib/index.js';
 
 const SECONDS = Number(process.argv[2] ?? 20);

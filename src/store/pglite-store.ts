@@ -14,12 +14,13 @@ import type { ListenHandlers, Queryable, QueryResult, Store } from './types.js';
 export type EmbeddedScheduling = 'fair' | 'fifo';
 
 /**
- * A group commit holds the one connection for its whole statement: measured here, 2,000 events take
- * ~430 ms (over 1 s on a loaded machine), 256 take ~60 ms at nearly the same cost per event (0.25 vs
- * 0.22 ms). Smaller groups keep what a transaction can wait behind short, at almost no cost in
- * throughput.
+ * A group commit holds the one connection for its whole statement, and a transaction that arrives
+ * meanwhile waits for it: measured here, 2,000 events take ~430 ms (over 1 s on a loaded machine),
+ * 1,000 ~170 ms. Smaller groups shorten that wait but cost decision throughput (256 cost ~35% in
+ * bench/embedded-fair-share.bench.ts); 1,000 halves the longest wait and changes nothing below
+ * 1,000 queued events.
  */
-const FAIR_MAX_GROUP_COMMIT = 256;
+const FAIR_MAX_GROUP_COMMIT = 1000;
 
 type Lane = 'tx' | 'statement';
 
