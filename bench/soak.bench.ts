@@ -7,9 +7,13 @@
  * first minute after warm-up (the slope must stay near 0 past it, i.e. memory plateaus).
  *
  *   npx tsc -p tsconfig.json && node dist/bench/soak.bench.js [minutes=30] [pg|pglite] [workers=8]
+ *
+ * SOAK_HEAP_SNAPSHOTS=<dir> writes a heap snapshot of the broker into <dir> at the end of the
+ * warm-up and again at the end (compare them in DevTools, "objects allocated between"); it pauses
+ * the broker for a few seconds each, so slopes from such a run are not the figure to report.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDpopKey, exchangeForToken } from '../test/helpers/dpop.js';
@@ -24,11 +28,29 @@ const SAMPLE_MS = 10_000;
 const WARMUP_MS = Math.min(120_000, (MINUTES * 60_000) / 5);
 const ADMIN = 'soak-admin-token-0123456789abcdef';
 
+const SNAPSHOTS = process.env['SOAK_HEAP_SNAPSHOTS'];
+
 const db = STORE === 'pg' ? await createPgDatabase() : null;
 const serve = await spawnServe([...(db ? ['--database-url', db.url] : []), '--data-dir', mkdtempSync(join(tmpdir(), 'tether-soak-'))], {
   TETHER_ADMIN_TOKEN: ADMIN,
   TETHER_MASTER_KEY: randomBytes(32).toString('base64url'),
+  ...(SNAPSHOTS ? { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${SNAPSHOTS}` } : {}),
 });
+/** Asks the broker for a heap snapshot and waits until it is written (the broker is paused meanwhile). */
+async function snapshot(): Promise<void> {
+  if (!SNAPSHOTS) return;
+  const before = new Set(readdirSync(SNAPSHOTS));
+  serve.proc.kill('SIGUSR2');
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const fresh = readdirSync(SNAPSHOTS).filter((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
+    // The file is complete once the broker answers again.
+    if (fresh.length > 0 && (await fetch(`${url}/healthz`).then((r) => r.ok, () => false))) {
+      console.log(`heap snapshot: ${join(SNAPSHOTS, fresh[0]!)}`);
+      return;
+    }
+  }
+}
 const url = serve.url;
 const issuer = await createWorkloadIssuer();
 const authz = 'permit (principal == Identity::"ci/acme/api", action == Action::"orders:read", resource is Order);';
@@ -107,9 +129,16 @@ const workers = Array.from({ length: WORKERS }, async () => {
 });
 await sample(t0);
 const timer = setInterval(() => void sample(t0).catch(() => {}), SAMPLE_MS);
-await new Promise((r) => setTimeout(r, MINUTES * 60_000));
+if (SNAPSHOTS) {
+  await new Promise((r) => setTimeout(r, WARMUP_MS));
+  await snapshot();
+  await new Promise((r) => setTimeout(r, Math.max(0, MINUTES * 60_000 - (performance.now() - t0))));
+} else {
+  await new Promise((r) => setTimeout(r, MINUTES * 60_000));
+}
 clearInterval(timer);
 await sample(t0);
+await snapshot();
 stop = true;
 await Promise.all(workers);
 const exitCode = serve.proc.exitCode;
@@ -128,3 +157,17 @@ printTable(
     ['first minute after warm-up (baseline)', slope(firstMinute, (s) => s.rss).toFixed(2), slope(firstMinute, (s) => s.heap).toFixed(2), '', ''],
   ],
 );
+// GC runs lazily, so samples form a sawtooth a slope over few minutes exaggerates: the troughs per
+// window (memory right after a collection) show whether the floor rises, i.e. whether it plateaus.
+const WINDOW_MIN = MINUTES >= 15 ? 5 : 1;
+const windows: string[][] = [];
+for (let w = 0; w < MINUTES; w += WINDOW_MIN) {
+  const xs = samples.filter((s) => s.t >= w && s.t < w + WINDOW_MIN);
+  if (xs.length === 0) continue;
+  const stat = (y: (s: Sample) => number) => {
+    const v = xs.map(y);
+    return `${Math.min(...v).toFixed(0)} / ${(v.reduce((a, b) => a + b, 0) / v.length).toFixed(0)} / ${Math.max(...v).toFixed(0)}`;
+  };
+  windows.push([`${w}–${w + WINDOW_MIN} min`, stat((s) => s.rss), stat((s) => s.heap)]);
+}
+printTable(['window', 'rss min / mean / max MiB', 'heap min / mean / max MiB'], windows);

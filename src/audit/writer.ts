@@ -47,7 +47,7 @@ const unavailable = () => new TetherError('unavailable', 'the audit log cannot b
  * durable record of every decision affordable (DESIGN.md "Performance budget").
  */
 export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: Store, opts: { maxBatch?: number; clock?: Clock } & AuditWriterHooks = {}): AuditWriter<I> {
-  const maxBatch = opts.maxBatch ?? 2000;
+  const maxBatch = opts.maxBatch ?? store.maxGroupCommit ?? 2000;
   const clock = opts.clock ?? systemClock;
   let queue: Pending[] = [];
   let running: Promise<void> | null = null;

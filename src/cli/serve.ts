@@ -75,7 +75,7 @@ Examples:
         adminToken = s.value;
         logger.warn({ path }, s.created ? 'generated an admin token (set TETHER_ADMIN_TOKEN to choose one)' : 'using the admin token from the data dir');
       }
-      const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+      const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, statementTimeoutMs: config.statementTimeoutMs, embeddedScheduling: config.embeddedScheduler });
       if (embedded) tightenTree(config.dataDir);
       const broker = await buildApp({ config, store, logger, adminToken });
       const address = await broker.app.listen({ port: config.port, host: config.host });

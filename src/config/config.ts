@@ -23,6 +23,16 @@ const ConfigSchema = z.object({
   tokenTtl: z.coerce.number().int().min(30).max(900).default(300),
   /** How long an instance may go without a live notification connection before it fails closed. */
   staleAfterMs: z.coerce.number().int().min(100).default(5000),
+  /**
+   * PostgreSQL: how long one statement may run while serving (server-side statement_timeout; the
+   * driver gives up 2 s later if the server cannot even answer). A statement stuck behind a lock
+   * another session holds then fails its request with 503 instead of holding it for as long as the
+   * lock lives. Everything the broker runs while serving is a point read, a page or one group commit
+   * (milliseconds), so 10 s is far outside normal and well inside what a client waits.
+   */
+  statementTimeoutMs: z.coerce.number().int().min(100).default(10000),
+  /** Embedded store: how its one connection is shared (store/pglite-store.ts); `fifo` is a benchmark baseline. */
+  embeddedScheduler: z.enum(['fair', 'fifo']).default('fair'),
   webhookUrl: z.string().url().optional(),
   webhookSecret: z.string().optional(),
   detection: z.boolean().default(true),
@@ -67,6 +77,8 @@ const ENV: Record<string, keyof ConfigInput> = {
   TETHER_PDP_TOKEN: 'pdpToken',
   TETHER_TOKEN_TTL: 'tokenTtl',
   TETHER_APPROVAL_WINDOW: 'approvalWindow',
+  TETHER_STATEMENT_TIMEOUT_MS: 'statementTimeoutMs',
+  TETHER_EMBEDDED_SCHEDULER: 'embeddedScheduler',
   TETHER_WEBHOOK_URL: 'webhookUrl',
   TETHER_WEBHOOK_SECRET: 'webhookSecret',
   TETHER_DETECTION_CONFIG: 'detectionConfig',

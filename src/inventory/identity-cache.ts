@@ -45,38 +45,57 @@ interface Row {
 }
 
 export const IDENTITY_CACHE_MAX = 50000;
+/**
+ * Ids known not to be in the inventory have their own, smaller LRU: they are the caller's choice
+ * (any AuthZEN subject), so a stream of made-up subjects must neither grow memory toward the full
+ * 50,000 (up to 1 KiB each) nor push real identities out. A miss beyond it costs one point read.
+ */
+export const UNKNOWN_IDENTITY_CACHE_MAX = 5000;
 
-export function createIdentityCache(deps: { db: Queryable; max?: number }): IdentityCache {
+export function createIdentityCache(deps: { db: Queryable; max?: number; unknownMax?: number }): IdentityCache {
   const max = deps.max ?? IDENTITY_CACHE_MAX;
-  const lru = new Map<string, IdentityEntity | null>();
-  const loading = new Map<string, Promise<IdentityEntity | null>>();
-  // Bumped by invalidate/clear so a load that started before a change does not cache stale data.
+  const unknownMax = deps.unknownMax ?? UNKNOWN_IDENTITY_CACHE_MAX;
+  const lru = new Map<string, IdentityEntity>();
+  const unknown = new Set<string>();
+  // Loads in flight. A change marks its id's load stale (and clear() bumps the generation) so a load
+  // that started before the change does not cache what it read; nothing is kept per id once its load
+  // ends, so ids that were only ever invalidated (every admin write names one) leave no trace.
+  const loading = new Map<string, { p: Promise<IdentityEntity | null>; stale: boolean }>();
   let generation = 0;
-  const gen = new Map<string, number>();
 
   const put = (id: string, v: IdentityEntity | null) => {
     lru.delete(id);
+    unknown.delete(id);
+    if (v === null) {
+      unknown.add(id);
+      if (unknown.size > unknownMax) unknown.delete(unknown.values().next().value as string);
+      return;
+    }
     lru.set(id, v);
     if (lru.size > max) lru.delete(lru.keys().next().value as string);
   };
 
-  const load = async (id: string): Promise<IdentityEntity | null> => {
+  const load = async (id: string, mine: { stale: boolean }): Promise<IdentityEntity | null> => {
     const startGen = generation;
-    const startId = gen.get(id) ?? 0;
     const r = await deps.db.query<Row>(
       'SELECT id, kind, owner, purpose, environment, review_by, status, labels, attributes, discovered_by FROM identities WHERE id = $1',
       [id],
     );
     const row = r.rows[0];
     const v = row ? toEntity(row) : null;
-    if (generation === startGen && (gen.get(id) ?? 0) === startId) put(id, v);
+    if (generation === startGen && !mine.stale) put(id, v);
     return v;
   };
 
   return {
     peek(id) {
       const v = lru.get(id);
-      if (v === undefined) return undefined;
+      if (v === undefined) {
+        if (!unknown.has(id)) return undefined;
+        unknown.delete(id);
+        unknown.add(id);
+        return null;
+      }
       // Refresh recency: a Map keeps insertion order, so re-inserting moves it to the young end.
       lru.delete(id);
       lru.set(id, v);
@@ -85,25 +104,29 @@ export function createIdentityCache(deps: { db: Queryable; max?: number }): Iden
     get(id) {
       const hit = this.peek(id);
       if (hit !== undefined) return Promise.resolve(hit);
-      let p = loading.get(id);
-      if (!p) {
-        p = load(id).finally(() => loading.delete(id));
-        loading.set(id, p);
-      }
-      return p;
+      const inflight = loading.get(id);
+      if (inflight) return inflight.p;
+      const entry = { p: Promise.resolve<IdentityEntity | null>(null), stale: false };
+      entry.p = load(id, entry).finally(() => {
+        if (loading.get(id) === entry) loading.delete(id);
+      });
+      loading.set(id, entry);
+      return entry.p;
     },
     invalidate(id) {
       lru.delete(id);
-      gen.set(id, (gen.get(id) ?? 0) + 1);
+      unknown.delete(id);
+      const inflight = loading.get(id);
+      if (inflight) inflight.stale = true;
       loading.delete(id);
     },
     clear() {
       lru.clear();
-      gen.clear();
+      unknown.clear();
       loading.clear();
       generation += 1;
     },
-    size: () => lru.size,
+    size: () => lru.size + unknown.size,
   };
 }
 

@@ -5,8 +5,20 @@ import { startPgListener, type ListenerOptions } from './pg-listener.js';
 import type { ListenHandlers, Queryable, QueryResult, Store } from './types.js';
 
 
+/**
+ * With a statement timeout, the client-side bound on top (`query_timeout`): when the server cannot
+ * even cancel (a black-holed connection), the driver gives up this much later and the connection is
+ * destroyed.
+ */
+export const QUERY_TIMEOUT_MARGIN_MS = 2_000;
+
 export interface PgStoreOptions extends ListenerOptions {
   poolSize?: number;
+  /**
+   * Per-statement bound in ms (server-side statement_timeout, config.ts `statementTimeoutMs` says
+   * why); unset = none (offline tools, migrations).
+   */
+  statementTimeoutMs?: number;
   /** Where the LISTEN connection goes, when not `url` (a transaction-mode pooler cannot LISTEN). */
   listenUrl?: string;
 }
@@ -24,6 +36,7 @@ export async function openPgStore(url: string, opts: PgStoreOptions = {}): Promi
     keepAlive: true,
     types: pgTypes,
     connectionTimeoutMillis: 5000,
+    ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs, query_timeout: opts.statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS } : {}),
   });
   // An idle client erroring (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => {});
@@ -56,6 +69,8 @@ export async function openPgStore(url: string, opts: PgStoreOptions = {}): Promi
         await driverCall(() => client.query('COMMIT'));
         return out;
       } catch (e) {
+        // A client-side read timeout leaves the statement running on a connection nobody may reuse.
+        if (isReadTimeout(e)) broken ??= e as Error;
         if (!broken) await client.query('ROLLBACK').catch((err: Error) => (broken ??= err));
         throw e;
       } finally {
@@ -80,3 +95,9 @@ export async function openPgStore(url: string, opts: PgStoreOptions = {}): Promi
     },
   };
 }
+
+/** pg's `query_timeout` error (no SQLSTATE: the server never answered). */
+const isReadTimeout = (e: unknown): boolean => {
+  const cause = (e as { cause?: unknown })?.cause ?? e;
+  return cause instanceof Error && cause.message === 'Query read timeout';
+};

@@ -23,6 +23,8 @@ export interface ListenHandlers {
 
 export interface Store extends Queryable {
   readonly kind: StoreKind;
+  /** The largest audit group commit this driver should be given, when it needs one smaller than the writer's default. */
+  readonly maxGroupCommit?: number;
   /** Runs fn in one transaction; commits when it resolves, rolls back when it throws. */
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
   /** Runs a multi-statement script (migrations). */

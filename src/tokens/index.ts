@@ -11,7 +11,7 @@ export { createMemoryReplayGuard } from './replay-guard.js';
 export type { DpopNonces, DpopNoncesOptions } from './dpop-nonce.js';
 export { createDpopNonces } from './dpop-nonce.js';
 export type { VerifyDpopProofOptions, VerifiedDpopProof, DpopProofFailure } from './dpop-proof.js';
-export { verifyDpopProof, DpopProofError, DPOP_SIGNING_ALGORITHMS } from './dpop-proof.js';
+export { verifyDpopProof, DpopProofError, DPOP_SIGNING_ALGORITHMS, createImportedKeyCache } from './dpop-proof.js';
 export { singleDpopHeader } from './dpop-header.js';
 export type { TokenRefusalReason, TokenRefusalFacts } from './token-refusal.js';
 export { TokenRefusal, FAIL_CLOSED_REASONS } from './token-refusal.js';

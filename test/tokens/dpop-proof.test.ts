@@ -6,6 +6,7 @@ import type { CryptoKey, JWK } from 'jose';
 import { TetherError } from '../../src/errors.js';
 import {
   createDpopNonces,
+  createImportedKeyCache,
   createMemoryReplayGuard,
   dpopChallengeFor,
   verifyDpopProof,
@@ -181,5 +182,29 @@ describe('resource-side mapping (RFC 9449 §7.1)', () => {
     const quoted = dpopChallengeFor(new TetherError('invalid_token', 'a "quoted" \\ thing'));
     assert.match(quoted?.wwwAuthenticate ?? '', /error_description="a \\"quoted\\" \\\\ thing"/);
     assert.equal(dpopChallengeFor(new TetherError('invalid_scope', 'x')), undefined);
+  });
+});
+
+describe('imported-key cache (keys are the client\'s choice, RFC 9449 §4.2)', () => {
+  it('stays within its bounds when clients mint a key per proof, and caches keys that are reused', async () => {
+    const cache = createImportedKeyCache({ max: 20, seenOnceMax: 50 });
+    const keys = await Promise.all(Array.from({ length: 80 }, async () => {
+      const c = await client('ES256');
+      return { jwk: c.jwk, jkt: await calculateJwkThumbprint(c.jwk, 'sha256') };
+    }));
+    // A key seen once is imported but not cached: a one-shot key never takes a cache slot.
+    for (const k of keys) {
+      const e = await cache.get('ES256', k.jwk);
+      assert.equal(e.key.type, 'public');
+      assert.equal(e.jkt, k.jkt);
+    }
+    assert.deepEqual(cache.sizes(), { cached: 0, seenOnce: 50 });
+    // Keys in real reuse are admitted on their second sighting, up to the cache bound, and then hit.
+    const reused = keys.slice(-30);
+    for (const k of reused) await cache.get('ES256', k.jwk);
+    assert.deepEqual(cache.sizes(), { cached: 20, seenOnce: 20 });
+    const last = reused[reused.length - 1]!;
+    assert.equal((await cache.get('ES256', last.jwk)).key, (await cache.get('ES256', last.jwk)).key);
+    assert.equal(cache.sizes().cached, 20);
   });
 });
