@@ -17,7 +17,7 @@ import {
   type BaselineJSON,
 } from './baseline.js';
 import { evidenceGrade, ONE_OPEN_PER_IDENTITY } from './evidence-grade.js';
-import type { DetectionEvent } from './events.js';
+import type { DetectionEvent, IdentityKind } from './events.js';
 import type { Finding } from './finding.js';
 import { resolveDetectionOptions, type DetectionOptionsInput } from './options.js';
 import { addFindingRisk, removeFindingRisk, riskScore } from './risk.js';
@@ -36,6 +36,11 @@ export interface CreateDetectorInput {
   clock: Clock;
   /** Finding id generator; random UUIDs by default. */
   newId?: () => string;
+  /**
+   * Identity kinds opted in to identity-wide responses (responses.ts): only their credential and
+   * chain findings hold the critical risk floor. None by default, like the response policy.
+   */
+  identityWide?: readonly IdentityKind[];
 }
 
 /** All baselines of a detector as one JSON document (store it, load it into a new instance). */
@@ -56,7 +61,10 @@ export interface Detector {
   importBaselines(snapshot: BaselineSnapshot): void;
   /** One identity's baseline, as JSON; undefined if never seen. */
   baseline(identity: string): BaselineJSON | undefined;
-  /** 0–100; ≥ 80 while a critical finding of the identity is open. `now` defaults to the clock. */
+  /**
+   * 0–100; ≥ 80 while a critical finding of the identity is open and its kind is opted in to
+   * identity-wide responses. `now` defaults to the clock.
+   */
   risk(identity: string, now?: number): number;
   /** Resolve an open finding; returns the resolved copy, or undefined if unknown or already resolved. */
   resolve(findingId: string, reason?: string): Finding | undefined;
@@ -81,6 +89,7 @@ export function createDetector(input: CreateDetectorInput): Detector {
   const o = resolveDetectionOptions(input.options);
   const clock = input.clock;
   const newId = input.newId ?? randomUUID;
+  const wide: readonly IdentityKind[] = [...(input.identityWide ?? [])];
   const disabled = new Set(o.disabled);
   const rules: readonly Rule[] = BUILTIN_RULES.filter((r) => !disabled.has(r.id));
   const classify = createActionClassifier(o.escalation);
@@ -191,7 +200,7 @@ export function createDetector(input: CreateDetectorInput): Detector {
       if (s.open.size >= MAX_OPEN_PER_IDENTITY) forgetOldestNonCritical(s);
       s.open.set(f.id, f);
       openById.set(f.id, s);
-      addFindingRisk(s, f, o.risk);
+      addFindingRisk(s, f, o.risk, wide);
       (out ??= []).push(f);
     }
     learnEvent(b, e, o.baseline);
@@ -235,7 +244,7 @@ export function createDetector(input: CreateDetectorInput): Detector {
     const now = clock.now();
     openById.delete(findingId);
     s.open.delete(findingId);
-    removeFindingRisk(s, f, now, o.risk);
+    removeFindingRisk(s, f, now, o.risk, wide);
     // A new object: the caller may still hold the open one observe() returned.
     const done: Finding = { ...f, status: 'resolved', resolvedAt: now };
     if (reason !== undefined) done.resolution = reason;

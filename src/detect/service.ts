@@ -99,7 +99,8 @@ export interface DetectionService {
 export function createDetectionService(deps: DetectionServiceDeps): DetectionService {
   const { db, audit, logger, clock } = deps;
   const policy = deps.responses ?? DEFAULT_RESPONSE_POLICY;
-  const detector = createDetector({ clock: { now: () => clock().getTime() }, ...(deps.options ? { options: deps.options } : {}) });
+  const identityWide = policy.identityWide ?? [];
+  const detector = createDetector({ clock: { now: () => clock().getTime() }, identityWide, ...(deps.options ? { options: deps.options } : {}) });
   const riskOptions = resolveDetectionOptions(deps.options).risk;
   const view = createClusterView();
   const known = new Map<string, KnownToken>();
@@ -349,8 +350,12 @@ export function createDetectionService(deps: DetectionServiceDeps): DetectionSer
     riskOf(identity) {
       if (!deps.enabled) return 0;
       // The larger of what this instance's detector holds and what the cluster's open findings say.
-      const r = Math.max(detector.risk(identity), view.risk(identity, clock().getTime(), riskOptions));
-      return view.hasOpenCritical(identity) ? Math.max(CRITICAL_RISK_FLOOR, r) : r;
+      // The floor only for kinds opted in to identity-wide responses: elsewhere a critical finding is
+      // about one credential (contained by its response), and a floor at 80 would lock the identity out.
+      const kind = deps.identityInfo(identity)?.kind;
+      const wide = kind !== undefined && identityWide.includes(kind);
+      const r = Math.max(detector.risk(identity), view.risk(identity, clock().getTime(), riskOptions, wide));
+      return wide && view.hasOpenCritical(identity) ? Math.max(CRITICAL_RISK_FLOOR, r) : r;
     },
     requireApproval: (identity, actions) => deps.enabled && view.requireApproval(identity, actions),
     openCount: (identity) => view.openCount(identity),

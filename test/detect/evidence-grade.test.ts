@@ -14,7 +14,7 @@ describe('evidence-graded risk', () => {
     assert.equal(det.risk('svc/a', T0 + 10), 60);
   });
 
-  it('a replay from another address is a baseline signal (high), one with another key is critical', () => {
+  it('a replay from another address is a baseline signal (high), one with another key is critical, yet bounded unless opted in', () => {
     const det = createDetector({ clock: fakeClock(T0) });
     const first = makeEvent({ kind: 'request', at: T0, identity: 'svc/b', allowed: true, action: 'x:read', resource: 'X::1', grantId: 'g', jti: 'j', issuedJkt: 'k', presentedJkt: 'k', sourceIp: '10.0.0.1' });
     det.observe(first);
@@ -24,7 +24,13 @@ describe('evidence-graded risk', () => {
     assert.ok(det.risk('svc/b', T0 + MINUTE) < 80);
     const [stolen] = det.observe({ ...first, at: T0 + 2 * MINUTE, grantId: 'g2', jti: 'j2', presentedJkt: 'thief' });
     assert.equal(stolen?.severity, 'critical');
-    assert.ok(det.risk('svc/b', T0 + 2 * MINUTE) >= 80);
+    // Anyone who saw the token string can present it with their own key: that must not lock the
+    // identity out, so without an identity-wide opt-in its risk stays below the policy threshold.
+    assert.ok(det.risk('svc/b', T0 + 2 * MINUTE) < 80);
+    const wide = createDetector({ clock: fakeClock(T0), identityWide: ['workload'] });
+    wide.observe({ ...first, identityKind: 'workload' });
+    wide.observe({ ...first, identityKind: 'workload', at: T0 + 2 * MINUTE, grantId: 'g2', jti: 'j2', presentedJkt: 'thief' });
+    assert.ok(wide.risk('svc/b', T0 + 2 * MINUTE) >= 80, 'opted in: the critical floor holds');
   });
 
   it('one open finding per baseline rule and identity; resolving it lets the rule fire again', () => {
