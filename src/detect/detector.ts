@@ -188,9 +188,9 @@ export function createDetector(input: CreateDetectorInput): Detector {
         evidence,
         createdAt: e.at,
       };
-      // A token seen from another network or workload is a baseline signal (NAT, meshes, clusters
-      // produce it), not the key evidence that earns the critical grade (evidence-grade.ts).
-      if (f.severity === 'critical' && evidenceGrade(f) === 'baseline') f.severity = 'high';
+      // Only a proof by another key earns critical: a token from a strange address or workload
+      // is also produced by NAT pools and meshes the baseline has not seen yet (evidence-grade.ts).
+      if (f.severity === 'critical' && (evidenceGrade(f) === 'baseline' || evidence.reason === 'source_changed')) f.severity = 'high';
       if (e.identityKind !== undefined) f.identityKind = e.identityKind;
       // A replay without a grant id on the event still names the grant from the token's first sighting,
       // so a revoke_grant response knows what to revoke.

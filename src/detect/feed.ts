@@ -121,11 +121,11 @@ export function fromRefusal(r: CredentialRefusal, ctx: RefusalContext): Detectio
 }
 
 /**
- * One issuance, as one `issue` event per granted action (the audience is the resource). No source
- * address: workloads reach the token endpoint and the gateway through different paths (NAT, mesh),
- * so an address recorded here would make every first gateway call look like a token used elsewhere.
+ * One issuance, as one `issue` event per granted action (the audience is the resource), with the
+ * address the token endpoint saw (socket or trusted proxy): the token's first sighting. Workloads
+ * may reach the gateway by another path (NAT, mesh); the rules allow for that (rules/replay.ts).
  */
-export function fromIssuance(f: Pick<IssuedTokenFacts, 'at' | 'identity' | 'identityKind' | 'environment' | 'jti' | 'grant' | 'audience' | 'scopes' | 'jkt'>): DetectionEvent[] {
+export function fromIssuance(f: Pick<IssuedTokenFacts, 'at' | 'identity' | 'identityKind' | 'environment' | 'jti' | 'grant' | 'audience' | 'scopes' | 'jkt'> & { sourceIp?: string | undefined }): DetectionEvent[] {
   const kind = kindOf(f.identityKind);
   return f.scopes.map((action) => {
     const ev: DetectionEvent = {
@@ -143,6 +143,7 @@ export function fromIssuance(f: Pick<IssuedTokenFacts, 'at' | 'identity' | 'iden
     if (kind) ev.identityKind = kind;
     if (f.jkt) ev.issuedJkt = f.jkt;
     if (f.environment) ev.environment = f.environment;
+    if (f.sourceIp) ev.sourceIp = f.sourceIp;
     return ev;
   });
 }
@@ -166,7 +167,7 @@ export function fromAuditRecord(rec: AuditRecord, info: { kind(id: string): Iden
     const aud = str(d.aud);
     const scopes = strings(d.scope);
     if (!identity || !jti || !grant || !aud || !scopes) return [];
-    return fromIssuance({ at: new Date(at), identity, identityKind: info.kind(identity) ?? '', environment: info.environment(identity) ?? null, jti, grant, audience: aud, scopes, jkt: str(d.jkt) ?? null });
+    return fromIssuance({ at: new Date(at), identity, identityKind: info.kind(identity) ?? '', environment: info.environment(identity) ?? null, jti, grant, audience: aud, scopes, jkt: str(d.jkt) ?? null, sourceIp: str(d.source_ip) });
   }
   // Request-time kernel decisions only: issuance is learned from token.issued, and the gateway's own
   // route-stage refusals are not decisions on a resource.
