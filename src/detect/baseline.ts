@@ -42,8 +42,10 @@ export interface TokenSighting {
   ip?: string;
   /** Address the token endpoint saw the exchange come from (socket or trusted proxy, never a header). */
   issuedIp?: string;
-  /** Distinct addresses it was used from at the gateway (first few), from every instance. */
+  /** Distinct addresses it was used from at the gateway on this instance (first few). */
   ips?: string[];
+  /** ... and on the cluster's other instances (cluster-activity.ts). */
+  elsewhere?: string[];
   environment?: string;
 }
 
@@ -328,6 +330,18 @@ export function noteTokenPlace(t: TokenSighting, kind: 'issue' | 'request', ip: 
   if (t.ips.length < MAX_PER_GRANT_VALUES && !t.ips.includes(ip)) t.ips.push(ip);
 }
 
+/** A place another instance saw the token at (cluster-activity.ts): an issuance or a use. */
+export function noteRemotePlace(b: IdentityBaseline, t: TokenSighting, a: { ip: string; issue: boolean; at: number; jti: string }): void {
+  if (a.at > t.lastAt) t.lastAt = a.at;
+  if (a.issue) t.issuedIp ??= a.ip;
+  else {
+    t.elsewhere ??= [];
+    if (t.elsewhere.length < MAX_PER_GRANT_VALUES && !t.elsewhere.includes(a.ip)) t.elsewhere.push(a.ip);
+  }
+  // Where the identity works from, whichever instance saw it (a copy's place stays pending).
+  learnAddress(b, { kind: a.issue ? 'issue' : 'request', at: a.at, jti: a.jti } as DetectionEvent, a.ip);
+}
+
 function learnToken(b: IdentityBaseline, e: DetectionEvent, limits: BaselineLimits): void {
   if (e.jti === undefined) return;
   const t = b.tokens.get(e.jti);
@@ -442,7 +456,7 @@ export function baselineToJSON(b: IdentityBaseline): BaselineJSON {
     weekdays: [...b.weekdays],
     rate: { ...b.rate, hist: [...b.rate.hist] },
     grants: [...b.grants].map(([k, g]) => [k, { ...g, jkts: [...g.jkts], ips: [...g.ips] }]),
-    tokens: [...b.tokens].map(([k, t]) => [k, { ...t, ...(t.ips ? { ips: [...t.ips] } : {}) }]),
+    tokens: [...b.tokens].map(([k, t]) => [k, { ...t, ...(t.ips ? { ips: [...t.ips] } : {}), ...(t.elsewhere ? { elsewhere: [...t.elsewhere] } : {}) }]),
     addresses: [...b.addresses],
     prefixes: [...b.prefixes],
     pendingAddresses: [...b.pendingAddresses],
@@ -479,7 +493,7 @@ export function baselineFromJSON(j: BaselineJSON): IdentityBaseline {
   b.weekdays = [...j.weekdays];
   b.rate = { ...j.rate, hist: [...j.rate.hist] };
   b.grants = new Map(j.grants.map(([k, g]) => [k, { ...g, jkts: [...g.jkts], ips: [...g.ips] }]));
-  b.tokens = new Map(j.tokens.map(([k, t]) => [k, { ...t, ...(Array.isArray(t.ips) ? { ips: [...t.ips] } : {}) }]));
+  b.tokens = new Map(j.tokens.map(([k, t]) => [k, { ...t, ...(Array.isArray(t.ips) ? { ips: [...t.ips] } : {}), ...(Array.isArray(t.elsewhere) ? { elsewhere: [...t.elsewhere] } : {}) }]));
   // Absent in snapshots taken before addresses were learned.
   if (Array.isArray(j.addresses)) b.addresses = new Map(j.addresses);
   if (Array.isArray(j.prefixes)) b.prefixes = new Map(j.prefixes);

@@ -12,6 +12,7 @@ import {
   countRate,
   isMature,
   learnEvent,
+  noteRemotePlace,
   resourceNovelty,
   resourceTypeOf,
   type BaselineJSON,
@@ -22,6 +23,7 @@ import type { Finding } from './finding.js';
 import { resolveDetectionOptions, type DetectionOptionsInput } from './options.js';
 import { addFindingRisk, removeFindingRisk, riskScore } from './risk.js';
 import { BUILTIN_RULES } from './rules/all.js';
+import { strangePlace } from './rules/replay.js';
 import type { Rule, RuleContext } from './rules/rule.js';
 import { createIdentityState, newIdentityState, type IdentityState } from './state.js';
 import { createActionClassifier, trackDeny, trackEscalation, trackNewResource } from './windows.js';
@@ -50,9 +52,17 @@ export interface BaselineSnapshot {
   baselines: BaselineJSON[];
 }
 
+/** Activity another instance of the cluster saw (cluster-activity.ts). */
+export type RemoteActivity =
+  | { kind: 'place'; identity: string; jti: string; grant: string; ip: string; issue: boolean; at: number }
+  | { kind: 'deny'; identity: string; at: number; action: string; resource: string }
+  | { kind: 'count'; identity: string; count: number; at: number };
+
 export interface Detector {
   /** Judge one event, then learn it. Returns the findings it raised (usually none). */
   observe(event: DetectionEvent): readonly Finding[];
+  /** Take in what another instance saw; may raise a replay found only by putting both together. */
+  observeRemote(activity: RemoteActivity): readonly Finding[];
   /** Learn a history (oldest first) without judging it: no findings, no risk. Returns events learned. */
   replay(events: Iterable<DetectionEvent>): number;
   /** Export every baseline. */
@@ -148,6 +158,65 @@ export function createDetector(input: CreateDetectorInput): Detector {
     }
   };
 
+  const raise = (s: IdentityState, rule: Rule, e: Pick<DetectionEvent, 'identity' | 'identityKind' | 'at' | 'grantId' | 'jti'>, evidence: Record<string, unknown>): Finding => {
+    const f: Finding = {
+      id: newId(),
+      rule: rule.id,
+      identity: e.identity,
+      severity: o.severity[rule.id],
+      status: 'open',
+      evidence,
+      createdAt: e.at,
+    };
+    // Only a proof by another key earns critical: a token from a strange address or workload
+    // is also produced by NAT pools and meshes the baseline has not seen yet (evidence-grade.ts).
+    if (f.severity === 'critical' && (evidenceGrade(f) === 'baseline' || evidence.reason === 'source_changed')) f.severity = 'high';
+    const kind = e.identityKind ?? s.baseline.kind;
+    if (kind !== undefined) f.identityKind = kind;
+    // A replay without a grant id on the event still names the grant from the token's first sighting,
+    // so a revoke_grant response knows what to revoke.
+    const grantId = e.grantId ?? (typeof evidence.grantId === 'string' ? evidence.grantId : undefined);
+    if (grantId !== undefined) f.grantId = grantId;
+    if (e.jti !== undefined) f.jti = e.jti;
+    if (s.open.size >= MAX_OPEN_PER_IDENTITY) forgetOldestNonCritical(s);
+    s.open.set(f.id, f);
+    openById.set(f.id, s);
+    addFindingRisk(s, f, o.risk, wide);
+    return f;
+  };
+
+  const replayRuleOn = rules.find((r) => r.id === 'replay');
+
+  /**
+   * What another instance saw (cluster-activity.ts): token places, policy denies, request counts.
+   * Counted into this instance's windows and token sightings, so replay and enumeration judge the
+   * cluster's activity; a copied token is raised here only when the strange place was seen here.
+   */
+  const observeRemote = (a: RemoteActivity): readonly Finding[] => {
+    const s = stateOf({ identity: a.identity } as DetectionEvent);
+    const b = s.baseline;
+    if (a.kind === 'count') {
+      for (let i = 0; i < a.count; i++) countRate(b, a.at, o.baseline);
+      return NO_FINDINGS;
+    }
+    if (a.kind === 'deny') {
+      trackDeny(s, { kind: 'request', at: a.at, identity: a.identity, allowed: false, action: a.action, resource: a.resource, reason: 'denied on another instance' });
+      return NO_FINDINGS;
+    }
+    let t = b.tokens.get(a.jti);
+    if (!t) {
+      if (b.tokens.size >= o.baseline.maxTokens) b.tokens.delete(b.tokens.keys().next().value as string);
+      t = { firstAt: a.at, lastAt: a.at, uses: 0, grantId: a.grant, ip: a.ip };
+      b.tokens.set(a.jti, t);
+    }
+    const strange = !a.issue && isMature(b, o.learning) && replayRuleOn ? strangePlace(b, t, a.ip, false) : undefined;
+    noteRemotePlace(b, t, a);
+    if (strange === undefined || !replayRuleOn || inCooldown(s, replayRuleOn, a.grant, a.at)) return NO_FINDINGS;
+    startCooldown(s, replayRuleOn, a.grant, a.at);
+    const evidence = { reason: 'source_changed', jti: a.jti, grantId: a.grant, strangeIp: strange, firstSeen: { ...t, ...(t.ips ? { ips: [...t.ips] } : {}) }, elsewhere: { sourceIp: a.ip, at: a.at } };
+    return [raise(s, replayRuleOn, { identity: a.identity, at: a.at, grantId: a.grant, jti: a.jti }, evidence)];
+  };
+
   const observe = (e: DetectionEvent): readonly Finding[] => {
     const s = stateOf(e);
     const b = s.baseline;
@@ -179,29 +248,7 @@ export function createDetector(input: CreateDetectorInput): Detector {
       const evidence = rule.check(ctx);
       if (!evidence) continue;
       startCooldown(s, rule, key, e.at);
-      const f: Finding = {
-        id: newId(),
-        rule: rule.id,
-        identity: e.identity,
-        severity: o.severity[rule.id],
-        status: 'open',
-        evidence,
-        createdAt: e.at,
-      };
-      // Only a proof by another key earns critical: a token from a strange address or workload
-      // is also produced by NAT pools and meshes the baseline has not seen yet (evidence-grade.ts).
-      if (f.severity === 'critical' && (evidenceGrade(f) === 'baseline' || evidence.reason === 'source_changed')) f.severity = 'high';
-      if (e.identityKind !== undefined) f.identityKind = e.identityKind;
-      // A replay without a grant id on the event still names the grant from the token's first sighting,
-      // so a revoke_grant response knows what to revoke.
-      const grantId = e.grantId ?? (typeof evidence.grantId === 'string' ? evidence.grantId : undefined);
-      if (grantId !== undefined) f.grantId = grantId;
-      if (e.jti !== undefined) f.jti = e.jti;
-      if (s.open.size >= MAX_OPEN_PER_IDENTITY) forgetOldestNonCritical(s);
-      s.open.set(f.id, f);
-      openById.set(f.id, s);
-      addFindingRisk(s, f, o.risk, wide);
-      (out ??= []).push(f);
+      (out ??= []).push(raise(s, rule, e, evidence));
     }
     learnEvent(b, e, o.baseline);
     return out ?? NO_FINDINGS;
@@ -260,6 +307,7 @@ export function createDetector(input: CreateDetectorInput): Detector {
 
   return {
     observe,
+    observeRemote,
     replay,
     baselines,
     importBaselines,

@@ -16,17 +16,20 @@ import { eventEvidence, type Rule } from './rule.js';
 /**
  * The address that does not belong, if the token's places (with this one) show a copy in use:
  * two or more places with one the identity does not use, or one place on a network the identity
- * never used, away from where the token was issued.
+ * never used, away from where the token was issued. Only an address seen on this instance is
+ * named (`local`: `ip` was seen here), so of two instances only the one that saw the copy raises it.
  */
-export function strangePlace(b: IdentityBaseline, t: TokenSighting, ip: string): string | undefined {
-  const seen = t.ips ?? [];
-  if (seen.includes(ip) && seen.length < 2) return undefined;
-  const places = seen.includes(ip) ? seen : [...seen, ip];
-  if (places.length >= 2) {
-    for (const p of places) if (p !== t.issuedIp && !knownAddress(b, p)) return p;
+export function strangePlace(b: IdentityBaseline, t: TokenSighting, ip: string, local = true): string | undefined {
+  const here = t.ips ?? [];
+  const there = t.elsewhere ?? [];
+  const mine = local && !here.includes(ip) ? [...here, ip] : here;
+  const all = new Set([...mine, ...there]);
+  if (!local) all.add(ip);
+  if (all.size >= 2) {
+    for (const p of mine) if (p !== t.issuedIp && !knownAddress(b, p)) return p;
     return undefined;
   }
-  if (t.issuedIp === undefined || ip === t.issuedIp || knownAddress(b, ip) || knownNetwork(b, ip)) return undefined;
+  if (!local || t.issuedIp === undefined || ip === t.issuedIp || knownAddress(b, ip) || knownNetwork(b, ip)) return undefined;
   return networkOf(ip) === networkOf(t.issuedIp) ? undefined : ip;
 }
 
