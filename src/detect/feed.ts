@@ -50,6 +50,7 @@ export function resourceKey(type: string, id: string): string {
 export function fromDecision(e: DecisionEvent): DetectionEvent | undefined {
   const p = e.input.principal;
   const t = e.input.token;
+  if (e.input.entry === 'token' && e.input.phase === 'issue' && p.type === 'Identity') return fromIssueDecision(e);
   if (p.type !== 'Identity' || !t) return undefined;
   const ev: DetectionEvent = {
     kind: 'request',
@@ -70,6 +71,34 @@ export function fromDecision(e: DecisionEvent): DetectionEvent | undefined {
   if (e.input.request?.source_ip) ev.sourceIp = e.input.request.source_ip;
   if (e.own.environment !== undefined) ev.environment = e.own.environment;
   if (e.output.reasons.reason !== undefined) ev.reason = e.output.reasons.reason;
+  return ev;
+}
+
+/**
+ * A token-endpoint decision. The exchange asks the kernel only after the subject token verified
+ * (tokens/exchange.ts), so its principal is a verified fact. Issuances themselves arrive with their
+ * token (fromIssuance); what detection would miss otherwise is fed from here: refusals (a policy
+ * refusal counts toward enumeration like one at the gateway), approvals requested and break-glass.
+ */
+function fromIssueDecision(e: DecisionEvent): DetectionEvent | undefined {
+  const allowed = e.output.decision;
+  const approval = allowed && (e.output.heldForApproval || e.output.obligations.approval);
+  const breakGlass = e.input.issuance?.breakGlass === true;
+  if (allowed && !approval && !breakGlass) return undefined;
+  const ev: DetectionEvent = {
+    kind: 'issue',
+    at: e.at.getTime(),
+    identity: e.input.principal.id,
+    allowed,
+    action: e.input.action.name,
+    resource: e.input.resource.id,
+    reason: !allowed ? (e.output.reasons.reason ?? 'refused by policy at the token endpoint') : breakGlass ? 'break-glass requested' : 'approval requested',
+  };
+  if (!allowed && e.output.stage !== 'policy') ev.credentialStage = true; // an identity gate, not probing
+  const kind = kindOf(e.identity?.kind);
+  if (kind) ev.identityKind = kind;
+  if (e.input.request?.source_ip) ev.sourceIp = e.input.request.source_ip;
+  if (e.own.environment !== undefined) ev.environment = e.own.environment;
   return ev;
 }
 

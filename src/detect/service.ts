@@ -333,7 +333,8 @@ export function createDetectionService(deps: DetectionServiceDeps): DetectionSer
       if (!deps.enabled) return;
       const ev = fromDecision(e);
       if (!ev) {
-        st.anonymous += 1;
+        // A plain issuance arrives with its token (observeIssuance); anything else names nobody verified.
+        if (!(e.input.entry === 'token' && e.input.phase === 'issue')) st.anonymous += 1;
         return;
       }
       if (ev.jti && ev.grantId && !known.has(ev.jti)) remember(ev.jti, { grant: ev.grantId, scopes: ev.taskActions ?? [], jkt: ev.issuedJkt });

@@ -106,8 +106,9 @@ export function createDecisionPipeline(deps: PipelineDeps): DecisionPipeline {
       const rec = await deps.audit.append(decisionRecord(input, c, own, v, held));
       const output: DecideOutput = { decision: v.allow, stage: v.stage, obligations: v.obligations, heldForApproval: held, reasons: v.reasons, auditSeq: rec.seq, policyVersion: v.policyVersion };
       deps.metrics?.decisions.inc({ entry: input.entry, decision: v.allow ? 'allow' : 'deny' });
-      // Observers (detection) learn issuance from the token.issued feed; here, request-time use only.
-      if (own.phase !== 'issue') observers.emit({ at, input, output, own, identity: ident });
+      // Every decision: detection learns issued tokens from the token.issued feed and takes from the
+      // issue phase what that feed lacks (refusals, approvals requested, break-glass; detect/feed.ts).
+      observers.emit({ at, input, output, own, identity: ident });
       return output;
     },
     onDecision: (cb) => observers.add(cb),
