@@ -104,11 +104,12 @@ export function createClusterActivity(db: Queryable, logger: Pick<Logger, 'warn'
         if (dropped % 10_000 === 1) logger.warn({ dropped }, 'detection activity summary is full: dropping');
         return;
       }
-      const c = counts.get(e.identity);
+      // Requests only, like the detector's own rate (issuances are not traffic).
+      const c = e.kind === 'request' ? counts.get(e.identity) : undefined;
       if (c) {
         c[0] += 1;
         c[1] = Math.max(c[1], e.at);
-      } else counts.set(e.identity, [1, e.at]);
+      } else if (e.kind === 'request') counts.set(e.identity, [1, e.at]);
       if (e.kind === 'request' && !e.allowed && e.credentialStage !== true) denies.push([e.identity, e.at, e.action, e.resource]);
       // Where the token was: its issuance, or a use the policy judged (its key and signature were good).
       if (e.jti !== undefined && e.grantId !== undefined && e.sourceIp !== undefined && e.credentialStage !== true) {

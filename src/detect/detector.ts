@@ -85,6 +85,19 @@ export interface Detector {
 }
 
 const NO_FINDINGS: readonly Finding[] = Object.freeze([]);
+
+/**
+ * The request rate (rate_spike, enumeration's volume) counts requests, not issuances (replicas
+ * refreshing together after expiry are not traffic), and a request repeated at once with the same
+ * token, action and resource (a client retrying on a flaky network) only once.
+ */
+function countsTowardRate(s: IdentityState, e: DetectionEvent): boolean {
+  if (e.kind !== 'request') return false;
+  const key = `${e.jti ?? ''}|${e.action}|${e.resource}`;
+  if (key === s.lastRequest) return false;
+  s.lastRequest = key;
+  return true;
+}
 /** Prune a rule's cooldown map when it grows past this (grant-scoped rules key it by grant). */
 const COOLDOWN_PRUNE_AT = 256;
 /**
@@ -231,7 +244,7 @@ export function createDetector(input: CreateDetectorInput): Detector {
     ctx.highCardinality = b.dropped.resources > 0 || resourceNovelty(b) > o.baseline.highCardinalityRatio;
     ctx.resourceNew = !ctx.resourceSeen && (!ctx.resourceTypeSeen || !ctx.highCardinality);
 
-    countRate(b, e.at, o.baseline);
+    if (countsTowardRate(s, e)) countRate(b, e.at, o.baseline);
     trackDeny(s, e);
     if (ctx.mature && ctx.resourceNew) trackNewResource(s, e, o.enumeration);
     // Only requests perform actions: a token obtained for secrets:read, iam:write and egress:post
@@ -260,7 +273,7 @@ export function createDetector(input: CreateDetectorInput): Detector {
       const b = stateOf(e).baseline;
       // History older than the minute being counted (it arrived after live events) must not be
       // counted into that minute: countRate folds late events into it, which would fake a spike.
-      if (b.events === 0 || Math.floor(e.at / 60_000) >= b.rate.minute) countRate(b, e.at, o.baseline);
+      if ((b.events === 0 || Math.floor(e.at / 60_000) >= b.rate.minute) && e.kind === 'request') countRate(b, e.at, o.baseline);
       learnEvent(b, e, o.baseline);
       n += 1;
     }

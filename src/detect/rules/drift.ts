@@ -12,7 +12,9 @@ export const driftRule: Rule = {
   dedupe: 'grant',
   check({ event: e, baseline, options }) {
     const key = grantKeyOf(e);
-    if (key === undefined) return undefined;
+    // A refused credential (another key, a revoked token) did no work for the task: replay and
+    // after_task judge it, not drift.
+    if (key === undefined || e.credentialStage === true) return undefined;
     const g = baseline.grants.get(key);
     if (!g) return undefined;
     const envChanged = e.environment !== undefined && g.environment !== undefined && e.environment !== g.environment;

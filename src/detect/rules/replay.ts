@@ -15,10 +15,13 @@ import { eventEvidence, type Rule } from './rule.js';
 
 /**
  * The address that does not belong, if the token's places (with this one) show a copy in use:
- * two or more places with one the identity does not use, or one place on a network the identity
- * never used, away from where the token was issued. Only an address seen on this instance is
+ * two or more places with one the identity does not use, or one place on a network an identity with
+ * stable networks never used, away from where the token was issued. Only an address seen on this instance is
  * named (`local`: `ip` was seen here), so of two instances only the one that saw the copy raises it.
  */
+/** Below this many known networks an identity's networks are stable (a service, a NAT-ed job). */
+export const STABLE_NETWORKS = 8;
+
 export function strangePlace(b: IdentityBaseline, t: TokenSighting, ip: string, local = true): string | undefined {
   const here = t.ips ?? [];
   const there = t.elsewhere ?? [];
@@ -30,6 +33,9 @@ export function strangePlace(b: IdentityBaseline, t: TokenSighting, ip: string, 
     return undefined;
   }
   if (!local || t.issuedIp === undefined || ip === t.issuedIp || knownAddress(b, ip) || knownNetwork(b, ip)) return undefined;
+  // An identity that works from many networks (CI runners on ephemeral addresses) gets new ones all
+  // the time: one place alone says nothing there.
+  if (b.prefixes.size >= STABLE_NETWORKS || (b.dropped.prefixes ?? 0) > 0) return undefined;
   return networkOf(ip) === networkOf(t.issuedIp) ? undefined : ip;
 }
 
