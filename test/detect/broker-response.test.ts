@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startBroker, type RunningBroker } from '../helpers/broker.js';
-import { claimsOf, client, createDpopKey, eventually, ID, optInConfig, setupOrders } from './fixture.js';
+import { claimsOf, client, createDpopKey, eventually, ID, optInConfig, ordersBroker, setupOrders } from './fixture.js';
 
 describe('detection and response in a running broker', () => {
   let b: RunningBroker;
@@ -202,39 +202,31 @@ describe('resolving a finding lifts what it imposed', () => {
 });
 
 describe('a leaked token string presented with another key (default responses: nothing identity-wide)', () => {
-  let b: RunningBroker;
-  let c: ReturnType<typeof client>;
-  before(async () => {
-    b = await startBroker('pglite');
-    c = client(b.url, b.url, await setupOrders((m, p, body) => b.admin(m, p, body)));
-  });
-  after(async () => {
-    await b?.stop();
-  });
+  const h = ordersBroker();
 
   test('the token dies within a second, the finding stays open, and the identity exchanges a fresh token', async () => {
     const key = await createDpopKey();
-    const a = await c.exchange(key, { purpose: 'leaky task' });
+    const a = await h.c.exchange(key, { purpose: 'leaky task' });
     assert.equal(a.status, 200, JSON.stringify(a.body));
     const siblingKey = await createDpopKey();
-    const sibling = await c.exchange(siblingKey, { purpose: 'sibling task' });
+    const sibling = await h.c.exchange(siblingKey, { purpose: 'sibling task' });
     assert.equal(sibling.status, 200, JSON.stringify(sibling.body));
-    assert.equal(await c.call(a.token!, key, 'GET', '/orders/1'), 200);
+    assert.equal(await h.c.call(a.token!, key, 'GET', '/orders/1'), 200);
     // Whoever saw the token string (a log line, a proxy) presents it with a key of their own.
     const t0 = performance.now();
-    assert.equal(await c.call(a.token!, await createDpopKey(), 'GET', '/orders/1', '203.0.113.9'), 401);
-    const f = await eventually(async () => ((await b.admin('GET', `/admin/v1/findings?identity=${encodeURIComponent(ID)}&rule=replay`)).body.findings as Array<Record<string, any>>)[0]); // eslint-disable-line @typescript-eslint/no-explicit-any
-    await eventually(async () => ((await c.call(a.token!, key, 'GET', '/orders/1')) === 401 ? true : undefined));
+    assert.equal(await h.c.call(a.token!, await createDpopKey(), 'GET', '/orders/1', '203.0.113.9'), 401);
+    const f = await eventually(async () => ((await h.b.admin('GET', `/admin/v1/findings?identity=${encodeURIComponent(ID)}&rule=replay`)).body.findings as Array<Record<string, any>>)[0]); // eslint-disable-line @typescript-eslint/no-explicit-any
+    await eventually(async () => ((await h.c.call(a.token!, key, 'GET', '/orders/1')) === 401 ? true : undefined));
     const ms = performance.now() - t0;
     assert.ok(ms < 1000, `leaked token dead after ${ms} ms`);
     assert.equal(f.status, 'open');
     assert.equal(f.severity, 'critical');
     assert.equal(f.response, 'revoke_grant');
-    const view = await b.admin('GET', `/admin/v1/identities/${encodeURIComponent(ID)}`);
+    const view = await h.b.admin('GET', `/admin/v1/identities/${encodeURIComponent(ID)}`);
     assert.ok(view.body.risk > 0 && view.body.risk < 80, `bounded risk ${view.body.risk}`);
     assert.equal(view.body.status, 'active');
-    assert.equal(await c.call(sibling.token!, siblingKey, 'GET', '/orders/2'), 200, "the identity's other task goes on");
-    const fresh = await c.exchange(await createDpopKey(), { purpose: 'leaky task, again' });
+    assert.equal(await h.c.call(sibling.token!, siblingKey, 'GET', '/orders/2'), 200, "the identity's other task goes on");
+    const fresh = await h.c.exchange(await createDpopKey(), { purpose: 'leaky task, again' });
     assert.equal(fresh.status, 200, `the identity is not locked out of re-exchange: ${JSON.stringify(fresh.body)}`);
   });
 });

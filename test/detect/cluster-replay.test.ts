@@ -12,7 +12,8 @@ import { after, before, describe, test } from 'node:test';
 import { startCluster } from '../helpers/cluster.js';
 import { createDpopKey } from '../helpers/dpop.js';
 import { ordersRoute } from '../helpers/gateway-fixture.js';
-import { createWorkloadIssuer, EXCHANGE_IDENTITIES, ORDERS_AUD } from '../helpers/workload-issuer.js';
+import { createWorkloadIssuer, EXCHANGE_IDENTITIES } from '../helpers/workload-issuer.js';
+import { clusterExchange } from './fixture.js';
 
 const GATEWAY = 'http://gateway.cluster.test';
 const POLICIES = {
@@ -34,28 +35,7 @@ describe('replay → grant revoked cluster-wide (3 nodes, PostgreSQL)', () => {
     await cluster?.stop();
   });
 
-  async function issue(node: number, key: Awaited<ReturnType<typeof createDpopKey>>, purpose: string): Promise<string> {
-    const tokenUrl = `${cluster.issuerUrl}/oauth/token`;
-    for (let attempt = 0; attempt < 100; attempt++) {
-      const res = await fetch(`${cluster.nodes[node]!.url}/oauth/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await key.proof('POST', tokenUrl) },
-        body: new URLSearchParams({
-          grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-          subject_token: await gha.token(),
-          subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-          scope: 'orders:read',
-          audience: ORDERS_AUD,
-          authorization_details: JSON.stringify([{ type: 'tether_task', purpose }]),
-        }).toString(),
-      });
-      const body = (await res.json()) as { access_token?: string; error_description?: string };
-      if (res.status === 200) return body.access_token!;
-      await new Promise((r) => setTimeout(r, 20)); // the node may not have the applied config yet
-      if (attempt === 99) assert.fail(`node ${node} would not issue: ${body.error_description}`);
-    }
-    throw new Error('unreachable');
-  }
+  const issue = (node: number, key: Awaited<ReturnType<typeof createDpopKey>>, purpose: string) => clusterExchange(cluster.nodes[node]!.url, cluster.issuerUrl, gha, key, purpose);
 
   const call = async (node: number, token: string, key: Awaited<ReturnType<typeof createDpopKey>>, path: string): Promise<number> => {
     const res = await fetch(`${cluster.nodes[node]!.url}/ext-authz/orders${path}`, {

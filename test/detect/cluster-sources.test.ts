@@ -12,6 +12,7 @@ import { startCluster } from '../helpers/cluster.js';
 import { createDpopKey } from '../helpers/dpop.js';
 import { ordersRoute } from '../helpers/gateway-fixture.js';
 import { createWorkloadIssuer, EXCHANGE_IDENTITIES, ORDERS_AUD } from '../helpers/workload-issuer.js';
+import { clusterExchange } from './fixture.js';
 
 const GATEWAY = 'http://gateway.cluster-sources.test';
 const ID = 'ci/acme/api';
@@ -52,26 +53,7 @@ describe('cluster-wide activity (2 nodes, PostgreSQL)', () => {
     await cluster?.stop();
   });
 
-  async function issue(node: number, key: Key, purpose: string): Promise<string> {
-    for (let attempt = 0; ; attempt++) {
-      const res = await fetch(`${cluster.nodes[node]!.url}/oauth/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await key.proof('POST', `${cluster.issuerUrl}/oauth/token`) },
-        body: new URLSearchParams({
-          grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-          subject_token: await gha.token(),
-          subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-          scope: 'orders:read',
-          audience: ORDERS_AUD,
-          authorization_details: JSON.stringify([{ type: 'tether_task', purpose }]),
-        }).toString(),
-      });
-      const body = (await res.json()) as { access_token?: string; error_description?: string };
-      if (res.status === 200) return body.access_token!;
-      if (attempt >= 100) assert.fail(`node ${node} would not issue: ${body.error_description}`);
-      await new Promise((r) => setTimeout(r, 20)); // the node may not have the applied config yet
-    }
-  }
+  const issue = (node: number, key: Key, purpose: string) => clusterExchange(cluster.nodes[node]!.url, cluster.issuerUrl, gha, key, purpose);
 
   const call = async (node: number, token: string, key: Key, path: string, ip: string): Promise<number> => {
     const res = await fetch(`${cluster.nodes[node]!.url}/ext-authz/orders${path}`, {

@@ -9,7 +9,7 @@ import { createDetector } from '../../src/detect/index.js';
 import { fromDecision } from '../../src/detect/feed.js';
 import type { DecisionEvent } from '../../src/pdp/index.js';
 import { startBroker, type RunningBroker } from '../helpers/broker.js';
-import { client, createDpopKey, eventually, ID, setupOrders } from './fixture.js';
+import { createDpopKey, eventually, ID, ordersBroker } from './fixture.js';
 import { DAY, fakeClock, HOUR, makeEvent, T0 } from './streams.js';
 
 const issueDecision = (o: { allowed: boolean; approval?: boolean; breakGlass?: boolean; stage?: string; entry?: string }): DecisionEvent =>
@@ -72,24 +72,16 @@ describe('slow probing', () => {
 });
 
 describe('token endpoint refusals in a running broker', () => {
-  let b: RunningBroker;
-  let c: ReturnType<typeof client>;
-  before(async () => {
-    b = await startBroker('pglite');
-    c = client(b.url, b.url, await setupOrders((m, p, body) => b.admin(m, p, body)));
-  });
-  after(async () => {
-    await b?.stop();
-  });
+  const h = ordersBroker();
 
   test('ten refused exchanges for a scope policy never grants are enumeration; the identity is not locked out', async () => {
     for (let i = 0; i < 10; i++) {
-      const r = await c.exchange(await createDpopKey(), { scope: 'orders:admin', purpose: `probe ${i}` });
+      const r = await h.c.exchange(await createDpopKey(), { scope: 'orders:admin', purpose: `probe ${i}` });
       assert.equal(r.body.error, 'invalid_scope');
     }
-    const en = await eventually(async () => ((await b.admin('GET', `/admin/v1/findings?identity=${encodeURIComponent(ID)}&rule=enumeration`)).body.findings as Array<Record<string, any>>)[0]); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const en = await eventually(async () => ((await h.b.admin('GET', `/admin/v1/findings?identity=${encodeURIComponent(ID)}&rule=enumeration`)).body.findings as Array<Record<string, any>>)[0]); // eslint-disable-line @typescript-eslint/no-explicit-any
     assert.equal(en.response, 'alert', 'identity-wide holds wait for an opt-in');
-    const ok = await c.exchange(await createDpopKey(), { purpose: 'real work' });
+    const ok = await h.c.exchange(await createDpopKey(), { purpose: 'real work' });
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
   });
 });
