@@ -10,6 +10,7 @@
 import { invalidRequest } from '../errors.js';
 import type { DetectionEvent, IdentityKind } from './events.js';
 import type { DetectionOptions } from './options.js';
+import { ipPrefix } from './ip-prefix.js';
 import { RATE_BUCKETS, rateBucket } from './rate-histogram.js';
 
 export interface CountEntry {
@@ -37,7 +38,14 @@ export interface TokenSighting {
   grantId?: string;
   /** `cnf.jkt` it was issued to, or the first key presented with it when the issuance was not seen. */
   jkt?: string;
+  /** Address of the first sighting (the issuance when it was seen). */
   ip?: string;
+  /** Address the token endpoint saw the exchange come from (socket or trusted proxy, never a header). */
+  issuedIp?: string;
+  /** Distinct addresses it was used from at the gateway on this instance (first few). */
+  ips?: string[];
+  /** ... and on the cluster's other instances (cluster-activity.ts). */
+  elsewhere?: string[];
   environment?: string;
 }
 
@@ -66,12 +74,21 @@ export interface IdentityBaseline {
   environments: Map<string, CountEntry>;
   /** Allowed events whose resource was not in `resources` at the time (cardinality signal). */
   newResourceEvents: number;
-  dropped: { actions: number; resources: number; resourceTypes: number; environments: number };
+  dropped: { actions: number; resources: number; resourceTypes: number; environments: number; addresses?: number; prefixes?: number };
   hours: number[];
   weekdays: number[];
   rate: RateState;
   grants: Map<string, GrantSighting>;
   tokens: Map<string, TokenSighting>;
+  /**
+   * Source addresses (exact) and their networks (/24, /64) the identity exchanged or made allowed
+   * requests from → last seen: replicas and NAT pools are normal for workloads, and a token used
+   * from a place the identity already uses is not news (rules/replay.ts, rules/drift.ts).
+   */
+  addresses: Map<string, number>;
+  prefixes: Map<string, number>;
+  /** Addresses seen with one token so far → that token (not the identity's yet; learnAddress). */
+  pendingAddresses: Map<string, string>;
   /** AI agents: tool-call bigrams, previous action → next action → count (`^` = start of a task). */
   transitions: Map<string, Map<string, number>>;
   lastAction?: string;
@@ -86,6 +103,27 @@ const DAY = 86_400_000;
 /** Marks the start of an agent's task in the transition table. */
 export const TASK_START = '^';
 const MAX_PER_GRANT_VALUES = 8;
+/** Addresses and networks remembered per identity (least recently seen forgotten first). */
+export const MAX_ADDRESSES = 256;
+export const MAX_PREFIXES = 64;
+
+/** The network an address belongs to, for "does this identity already use it" (/24, /64). */
+export function networkOf(ip: string): string {
+  return ipPrefix(ip, 24, 64);
+}
+
+/**
+ * Whether the identity already uses this exact address. Past the cap (a workload on addresses that
+ * change all the time) its known networks stand in for the addresses.
+ */
+export function knownAddress(b: IdentityBaseline, ip: string): boolean {
+  return b.addresses.has(ip) || ((b.dropped.addresses ?? 0) > 0 && knownNetwork(b, ip));
+}
+
+/** Whether the identity already uses this network (/24, /64). */
+export function knownNetwork(b: IdentityBaseline, ip: string): boolean {
+  return b.prefixes.has(networkOf(ip));
+}
 
 export function hourOfDay(at: number): number {
   return Math.floor(at / HOUR) % 24;
@@ -126,6 +164,9 @@ export function createBaseline(identity: string, kind?: IdentityKind): IdentityB
     rate: { minute: 0, count: 0, prevCount: 0, hist: new Array<number>(RATE_BUCKETS).fill(0), histMinutes: 0 },
     grants: new Map(),
     tokens: new Map(),
+    addresses: new Map(),
+    prefixes: new Map(),
+    pendingAddresses: new Map(),
     transitions: new Map(),
   };
   if (kind) b.kind = kind;
@@ -194,6 +235,8 @@ export function learnEvent(b: IdentityBaseline, e: DetectionEvent, limits: Basel
   }
   learnGrant(b, e, limits);
   learnToken(b, e, limits);
+  // Only where the identity really worked from: a refused request (a thief's key) teaches nothing.
+  if (e.allowed && e.sourceIp !== undefined) learnAddress(b, e, e.sourceIp);
   if (!e.allowed) {
     // A refused action did not happen: it must not become "usual" for the identity.
     b.denied += 1;
@@ -240,16 +283,63 @@ function learnGrant(b: IdentityBaseline, e: DetectionEvent, limits: BaselineLimi
     if (b.grants.size >= limits.maxGrants) evictOldest(b.grants);
     g = { firstAt: e.at, lastAt: e.at, jkts: [], ips: [] };
     if (e.environment !== undefined) g.environment = e.environment;
-    if (e.sourceIp !== undefined) g.ip = e.sourceIp;
     b.grants.set(key, g);
   } else {
     if (e.at > g.lastAt) g.lastAt = e.at;
     if (g.environment === undefined && e.environment !== undefined) g.environment = e.environment;
-    if (g.ip === undefined && e.sourceIp !== undefined) g.ip = e.sourceIp;
   }
   const jkt = e.presentedJkt ?? e.issuedJkt;
   if (jkt !== undefined && g.jkts.length < MAX_PER_GRANT_VALUES && !g.jkts.includes(jkt)) g.jkts.push(jkt);
-  if (e.sourceIp !== undefined && g.ips.length < MAX_PER_GRANT_VALUES && !g.ips.includes(e.sourceIp)) g.ips.push(e.sourceIp);
+  // Where the task works from: its requests. The exchange may come by another path (NAT, mesh).
+  if (e.sourceIp === undefined || e.kind !== 'request') return;
+  g.ip ??= e.sourceIp;
+  if (g.ips.length < MAX_PER_GRANT_VALUES && !g.ips.includes(e.sourceIp)) g.ips.push(e.sourceIp);
+}
+
+/**
+ * An address becomes the identity's once it exchanged from it, or used it with two different tokens
+ * (a pod re-exchanging): a copied token's place, seen with that one token, never does. Past the cap
+ * a new address is counted, not stored (like every other baseline value).
+ */
+function learnAddress(b: IdentityBaseline, e: DetectionEvent, ip: string): void {
+  const at = e.at;
+  const net = networkOf(ip);
+  if (b.prefixes.has(net) || b.prefixes.size < MAX_PREFIXES) b.prefixes.set(net, at);
+  else b.dropped.prefixes = (b.dropped.prefixes ?? 0) + 1;
+  if (!b.addresses.has(ip) && e.kind === 'request') {
+    const token = e.jti ?? '';
+    const first = b.pendingAddresses.get(ip);
+    if (first === undefined || first === token) {
+      if (first === undefined && b.pendingAddresses.size >= MAX_ADDRESSES) evictOldest(b.pendingAddresses);
+      b.pendingAddresses.set(ip, token);
+      return;
+    }
+    b.pendingAddresses.delete(ip);
+  }
+  if (b.addresses.has(ip) || b.addresses.size < MAX_ADDRESSES) b.addresses.set(ip, at);
+  else b.dropped.addresses = (b.dropped.addresses ?? 0) + 1;
+}
+
+/** Record where a token was seen (an issuance, or a use at the gateway); also from another instance. */
+export function noteTokenPlace(t: TokenSighting, kind: 'issue' | 'request', ip: string): void {
+  if (kind === 'issue') {
+    t.issuedIp ??= ip;
+    return;
+  }
+  t.ips ??= [];
+  if (t.ips.length < MAX_PER_GRANT_VALUES && !t.ips.includes(ip)) t.ips.push(ip);
+}
+
+/** A place another instance saw the token at (cluster-activity.ts): an issuance or a use. */
+export function noteRemotePlace(b: IdentityBaseline, t: TokenSighting, a: { ip: string; issue: boolean; at: number; jti: string }): void {
+  if (a.at > t.lastAt) t.lastAt = a.at;
+  if (a.issue) t.issuedIp ??= a.ip;
+  else {
+    t.elsewhere ??= [];
+    if (t.elsewhere.length < MAX_PER_GRANT_VALUES && !t.elsewhere.includes(a.ip)) t.elsewhere.push(a.ip);
+  }
+  // Where the identity works from, whichever instance saw it (a copy's place stays pending).
+  learnAddress(b, { kind: a.issue ? 'issue' : 'request', at: a.at, jti: a.jti } as DetectionEvent, a.ip);
 }
 
 function learnToken(b: IdentityBaseline, e: DetectionEvent, limits: BaselineLimits): void {
@@ -263,6 +353,9 @@ function learnToken(b: IdentityBaseline, e: DetectionEvent, limits: BaselineLimi
       const jkt = e.issuedJkt ?? e.presentedJkt;
       if (jkt !== undefined) t.jkt = jkt;
     }
+    if (t.ip === undefined && e.sourceIp !== undefined) t.ip = e.sourceIp;
+    // A refused use (a thief's key) is a place the token was presented from, too.
+    if (e.sourceIp !== undefined) noteTokenPlace(t, e.kind, e.sourceIp);
     return;
   }
   if (b.tokens.size >= limits.maxTokens) evictOldest(b.tokens);
@@ -270,7 +363,10 @@ function learnToken(b: IdentityBaseline, e: DetectionEvent, limits: BaselineLimi
   if (e.grantId !== undefined) s.grantId = e.grantId;
   const jkt = e.issuedJkt ?? e.presentedJkt;
   if (jkt !== undefined) s.jkt = jkt;
-  if (e.sourceIp !== undefined) s.ip = e.sourceIp;
+  if (e.sourceIp !== undefined) {
+    s.ip = e.sourceIp;
+    noteTokenPlace(s, e.kind, e.sourceIp);
+  }
   if (e.environment !== undefined) s.environment = e.environment;
   b.tokens.set(e.jti, s);
 }
@@ -331,6 +427,9 @@ export interface BaselineJSON {
   rate: RateState;
   grants: [string, GrantSighting][];
   tokens: [string, TokenSighting][];
+  addresses?: [string, number][];
+  prefixes?: [string, number][];
+  pendingAddresses?: [string, string][];
   transitions: [string, [string, number][]][];
   lastAction?: string;
   lastTask?: string;
@@ -357,7 +456,10 @@ export function baselineToJSON(b: IdentityBaseline): BaselineJSON {
     weekdays: [...b.weekdays],
     rate: { ...b.rate, hist: [...b.rate.hist] },
     grants: [...b.grants].map(([k, g]) => [k, { ...g, jkts: [...g.jkts], ips: [...g.ips] }]),
-    tokens: [...b.tokens].map(([k, t]) => [k, { ...t }]),
+    tokens: [...b.tokens].map(([k, t]) => [k, { ...t, ...(t.ips ? { ips: [...t.ips] } : {}), ...(t.elsewhere ? { elsewhere: [...t.elsewhere] } : {}) }]),
+    addresses: [...b.addresses],
+    prefixes: [...b.prefixes],
+    pendingAddresses: [...b.pendingAddresses],
     transitions: [...b.transitions].map(([k, m]) => [k, [...m]]),
   };
   if (b.kind) j.kind = b.kind;
@@ -391,7 +493,11 @@ export function baselineFromJSON(j: BaselineJSON): IdentityBaseline {
   b.weekdays = [...j.weekdays];
   b.rate = { ...j.rate, hist: [...j.rate.hist] };
   b.grants = new Map(j.grants.map(([k, g]) => [k, { ...g, jkts: [...g.jkts], ips: [...g.ips] }]));
-  b.tokens = new Map(j.tokens.map(([k, t]) => [k, { ...t }]));
+  b.tokens = new Map(j.tokens.map(([k, t]) => [k, { ...t, ...(Array.isArray(t.ips) ? { ips: [...t.ips] } : {}), ...(Array.isArray(t.elsewhere) ? { elsewhere: [...t.elsewhere] } : {}) }]));
+  // Absent in snapshots taken before addresses were learned.
+  if (Array.isArray(j.addresses)) b.addresses = new Map(j.addresses);
+  if (Array.isArray(j.prefixes)) b.prefixes = new Map(j.prefixes);
+  if (Array.isArray(j.pendingAddresses)) b.pendingAddresses = new Map(j.pendingAddresses);
   b.transitions = new Map(j.transitions.map(([k, m]) => [k, new Map(m)]));
   if (j.lastAction !== undefined) b.lastAction = j.lastAction;
   if (j.lastTask !== undefined) b.lastTask = j.lastTask;

@@ -20,9 +20,11 @@ export interface ClusterView {
   open(identity: string): FindingSummary[];
   /**
    * Risk from the identity's open findings anywhere in the cluster, decayed like the detector's own
-   * (risk.ts): what every instance agrees on, and what survives a restart.
+   * (risk.ts): what every instance agrees on, and what survives a restart. `identityWide`: the
+   * identity's kind is opted in to identity-wide responses, so credential and chain findings count
+   * unbounded; otherwise all of them are bounded like baseline ones (evidence-grade.ts).
    */
-  risk(identity: string, now: number, o: { halfLifeMs: number; points: Record<string, number>; baselineMax: number }): number;
+  risk(identity: string, now: number, o: { halfLifeMs: number; points: Record<string, number>; baselineMax: number }, identityWide: boolean): number;
 }
 
 const REVOKING = new Set(['revoke_grant', 'narrow', 'suspend', 'revoke_identity']);
@@ -84,17 +86,18 @@ export function createClusterView(): ClusterView {
     },
     grantRevoked: (grant) => grants.has(grant),
     open: (identity) => [...(byIdentity.get(identity)?.values() ?? [])].filter((f) => f.open),
-    risk(identity, now, o) {
+    risk(identity, now, o, identityWide) {
       let strong = 0;
       let baseline = 0;
       const rules = new Set<string>();
       for (const f of byIdentity.get(identity)?.values() ?? []) {
         if (!f.open) continue;
         const pts = (o.points[f.severity] ?? 0) * 2 ** (-Math.max(0, now - f.createdAt) / o.halfLifeMs);
-        if (f.grade === 'baseline') {
+        if (f.grade !== 'baseline' && identityWide) strong += pts;
+        else {
           baseline += pts;
-          rules.add(f.rule);
-        } else strong += pts;
+          if (f.grade === 'baseline') rules.add(f.rule);
+        }
       }
       return combineRisk(strong, baseline, rules.size, o.baselineMax);
     },

@@ -12,17 +12,19 @@ import {
   countRate,
   isMature,
   learnEvent,
+  noteRemotePlace,
   resourceNovelty,
   resourceTypeOf,
   type BaselineJSON,
 } from './baseline.js';
 import { evidenceGrade, ONE_OPEN_PER_IDENTITY } from './evidence-grade.js';
-import type { DetectionEvent } from './events.js';
+import type { DetectionEvent, IdentityKind } from './events.js';
 import type { Finding } from './finding.js';
 import { resolveDetectionOptions, type DetectionOptionsInput } from './options.js';
 import { addFindingRisk, removeFindingRisk, riskScore } from './risk.js';
 import { BUILTIN_RULES } from './rules/all.js';
 import type { Clock } from '../clock.js';
+import { strangePlace } from './rules/replay.js';
 import type { Rule, RuleContext } from './rules/rule.js';
 import { createIdentityState, newIdentityState, type IdentityState } from './state.js';
 import { createActionClassifier, trackDeny, trackEscalation, trackNewResource } from './windows.js';
@@ -34,6 +36,11 @@ export interface CreateDetectorInput {
   clock: Clock;
   /** Finding id generator; random UUIDs by default. */
   newId?: () => string;
+  /**
+   * Identity kinds opted in to identity-wide responses (responses.ts): only their credential and
+   * chain findings hold the critical risk floor. None by default, like the response policy.
+   */
+  identityWide?: readonly IdentityKind[];
 }
 
 /** All baselines of a detector as one JSON document (store it, load it into a new instance). */
@@ -43,9 +50,17 @@ export interface BaselineSnapshot {
   baselines: BaselineJSON[];
 }
 
+/** Activity another instance of the cluster saw (cluster-activity.ts). */
+export type RemoteActivity =
+  | { kind: 'place'; identity: string; jti: string; grant: string; ip: string; issue: boolean; at: number }
+  | { kind: 'deny'; identity: string; at: number; action: string; resource: string }
+  | { kind: 'count'; identity: string; count: number; at: number };
+
 export interface Detector {
   /** Judge one event, then learn it. Returns the findings it raised (usually none). */
   observe(event: DetectionEvent): readonly Finding[];
+  /** Take in what another instance saw; may raise a replay found only by putting both together. */
+  observeRemote(activity: RemoteActivity): readonly Finding[];
   /** Learn a history (oldest first) without judging it: no findings, no risk. Returns events learned. */
   replay(events: Iterable<DetectionEvent>): number;
   /** Export every baseline. */
@@ -54,7 +69,10 @@ export interface Detector {
   importBaselines(snapshot: BaselineSnapshot): void;
   /** One identity's baseline, as JSON; undefined if never seen. */
   baseline(identity: string): BaselineJSON | undefined;
-  /** 0–100; ≥ 80 while a critical finding of the identity is open. `now` defaults to the clock. */
+  /**
+   * 0–100; ≥ 80 while a critical finding of the identity is open and its kind is opted in to
+   * identity-wide responses. `now` defaults to the clock.
+   */
   risk(identity: string, now?: number): number;
   /** Resolve an open finding; returns the resolved copy, or undefined if unknown or already resolved. */
   resolve(findingId: string, reason?: string): Finding | undefined;
@@ -65,6 +83,19 @@ export interface Detector {
 }
 
 const NO_FINDINGS: readonly Finding[] = Object.freeze([]);
+
+/**
+ * The request rate (rate_spike, enumeration's volume) counts requests, not issuances (replicas
+ * refreshing together after expiry are not traffic), and a request repeated at once with the same
+ * token, action and resource (a client retrying on a flaky network) only once.
+ */
+function countsTowardRate(s: IdentityState, e: DetectionEvent): boolean {
+  if (e.kind !== 'request') return false;
+  const key = `${e.jti ?? ''}|${e.action}|${e.resource}`;
+  if (key === s.lastRequest) return false;
+  s.lastRequest = key;
+  return true;
+}
 /** Prune a rule's cooldown map when it grows past this (grant-scoped rules key it by grant). */
 const COOLDOWN_PRUNE_AT = 256;
 /**
@@ -79,6 +110,7 @@ export function createDetector(input: CreateDetectorInput): Detector {
   const o = resolveDetectionOptions(input.options);
   const clock = input.clock;
   const newId = input.newId ?? randomUUID;
+  const wide: readonly IdentityKind[] = [...(input.identityWide ?? [])];
   const disabled = new Set(o.disabled);
   const rules: readonly Rule[] = BUILTIN_RULES.filter((r) => !disabled.has(r.id));
   const classify = createActionClassifier(o.escalation);
@@ -137,6 +169,65 @@ export function createDetector(input: CreateDetectorInput): Detector {
     }
   };
 
+  const raise = (s: IdentityState, rule: Rule, e: Pick<DetectionEvent, 'identity' | 'identityKind' | 'at' | 'grantId' | 'jti'>, evidence: Record<string, unknown>): Finding => {
+    const f: Finding = {
+      id: newId(),
+      rule: rule.id,
+      identity: e.identity,
+      severity: o.severity[rule.id],
+      status: 'open',
+      evidence,
+      createdAt: e.at,
+    };
+    // Only a proof by another key earns critical: a token from a strange address or workload
+    // is also produced by NAT pools and meshes the baseline has not seen yet (evidence-grade.ts).
+    if (f.severity === 'critical' && (evidenceGrade(f) === 'baseline' || evidence.reason === 'source_changed')) f.severity = 'high';
+    const kind = e.identityKind ?? s.baseline.kind;
+    if (kind !== undefined) f.identityKind = kind;
+    // A replay without a grant id on the event still names the grant from the token's first sighting,
+    // so a revoke_grant response knows what to revoke.
+    const grantId = e.grantId ?? (typeof evidence.grantId === 'string' ? evidence.grantId : undefined);
+    if (grantId !== undefined) f.grantId = grantId;
+    if (e.jti !== undefined) f.jti = e.jti;
+    if (s.open.size >= MAX_OPEN_PER_IDENTITY) forgetOldestNonCritical(s);
+    s.open.set(f.id, f);
+    openById.set(f.id, s);
+    addFindingRisk(s, f, o.risk, wide);
+    return f;
+  };
+
+  const replayRuleOn = rules.find((r) => r.id === 'replay');
+
+  /**
+   * What another instance saw (cluster-activity.ts): token places, policy denies, request counts.
+   * Counted into this instance's windows and token sightings, so replay and enumeration judge the
+   * cluster's activity; a copied token is raised here only when the strange place was seen here.
+   */
+  const observeRemote = (a: RemoteActivity): readonly Finding[] => {
+    const s = stateOf({ identity: a.identity } as DetectionEvent);
+    const b = s.baseline;
+    if (a.kind === 'count') {
+      for (let i = 0; i < a.count; i++) countRate(b, a.at, o.baseline);
+      return NO_FINDINGS;
+    }
+    if (a.kind === 'deny') {
+      trackDeny(s, { kind: 'request', at: a.at, identity: a.identity, allowed: false, action: a.action, resource: a.resource, reason: 'denied on another instance' });
+      return NO_FINDINGS;
+    }
+    let t = b.tokens.get(a.jti);
+    if (!t) {
+      if (b.tokens.size >= o.baseline.maxTokens) b.tokens.delete(b.tokens.keys().next().value as string);
+      t = { firstAt: a.at, lastAt: a.at, uses: 0, grantId: a.grant, ip: a.ip };
+      b.tokens.set(a.jti, t);
+    }
+    const strange = !a.issue && isMature(b, o.learning) && replayRuleOn ? strangePlace(b, t, a.ip, false) : undefined;
+    noteRemotePlace(b, t, a);
+    if (strange === undefined || !replayRuleOn || inCooldown(s, replayRuleOn, a.grant, a.at)) return NO_FINDINGS;
+    startCooldown(s, replayRuleOn, a.grant, a.at);
+    const evidence = { reason: 'source_changed', jti: a.jti, grantId: a.grant, strangeIp: strange, firstSeen: { ...t, ...(t.ips ? { ips: [...t.ips] } : {}) }, elsewhere: { sourceIp: a.ip, at: a.at } };
+    return [raise(s, replayRuleOn, { identity: a.identity, at: a.at, grantId: a.grant, jti: a.jti }, evidence)];
+  };
+
   const observe = (e: DetectionEvent): readonly Finding[] => {
     const s = stateOf(e);
     const b = s.baseline;
@@ -151,7 +242,7 @@ export function createDetector(input: CreateDetectorInput): Detector {
     ctx.highCardinality = b.dropped.resources > 0 || resourceNovelty(b) > o.baseline.highCardinalityRatio;
     ctx.resourceNew = !ctx.resourceSeen && (!ctx.resourceTypeSeen || !ctx.highCardinality);
 
-    countRate(b, e.at, o.baseline);
+    if (countsTowardRate(s, e)) countRate(b, e.at, o.baseline);
     trackDeny(s, e);
     if (ctx.mature && ctx.resourceNew) trackNewResource(s, e, o.enumeration);
     // Only requests perform actions: a token obtained for secrets:read, iam:write and egress:post
@@ -168,29 +259,7 @@ export function createDetector(input: CreateDetectorInput): Detector {
       const evidence = rule.check(ctx);
       if (!evidence) continue;
       startCooldown(s, rule, key, e.at);
-      const f: Finding = {
-        id: newId(),
-        rule: rule.id,
-        identity: e.identity,
-        severity: o.severity[rule.id],
-        status: 'open',
-        evidence,
-        createdAt: e.at,
-      };
-      // A token seen from another network or workload is a baseline signal (NAT, meshes, clusters
-      // produce it), not the key evidence that earns the critical grade (evidence-grade.ts).
-      if (f.severity === 'critical' && evidenceGrade(f) === 'baseline') f.severity = 'high';
-      if (e.identityKind !== undefined) f.identityKind = e.identityKind;
-      // A replay without a grant id on the event still names the grant from the token's first sighting,
-      // so a revoke_grant response knows what to revoke.
-      const grantId = e.grantId ?? (typeof evidence.grantId === 'string' ? evidence.grantId : undefined);
-      if (grantId !== undefined) f.grantId = grantId;
-      if (e.jti !== undefined) f.jti = e.jti;
-      if (s.open.size >= MAX_OPEN_PER_IDENTITY) forgetOldestNonCritical(s);
-      s.open.set(f.id, f);
-      openById.set(f.id, s);
-      addFindingRisk(s, f, o.risk);
-      (out ??= []).push(f);
+      (out ??= []).push(raise(s, rule, e, evidence));
     }
     learnEvent(b, e, o.baseline);
     return out ?? NO_FINDINGS;
@@ -202,7 +271,7 @@ export function createDetector(input: CreateDetectorInput): Detector {
       const b = stateOf(e).baseline;
       // History older than the minute being counted (it arrived after live events) must not be
       // counted into that minute: countRate folds late events into it, which would fake a spike.
-      if (b.events === 0 || Math.floor(e.at / 60_000) >= b.rate.minute) countRate(b, e.at, o.baseline);
+      if ((b.events === 0 || Math.floor(e.at / 60_000) >= b.rate.minute) && e.kind === 'request') countRate(b, e.at, o.baseline);
       learnEvent(b, e, o.baseline);
       n += 1;
     }
@@ -233,7 +302,7 @@ export function createDetector(input: CreateDetectorInput): Detector {
     const now = clock().getTime();
     openById.delete(findingId);
     s.open.delete(findingId);
-    removeFindingRisk(s, f, now, o.risk);
+    removeFindingRisk(s, f, now, o.risk, wide);
     // A new object: the caller may still hold the open one observe() returned.
     const done: Finding = { ...f, status: 'resolved', resolvedAt: now };
     if (reason !== undefined) done.resolution = reason;
@@ -249,6 +318,7 @@ export function createDetector(input: CreateDetectorInput): Detector {
 
   return {
     observe,
+    observeRemote,
     replay,
     baselines,
     importBaselines,

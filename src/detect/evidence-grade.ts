@@ -2,12 +2,17 @@
  * How strong a finding's evidence is, which decides how far its response and risk may go:
  *
  * - credential-specific: a verified access token presented with a DPoP proof by another key than its
- *   `cnf.jkt` (RFC 9449 §6). Only a holder of a copy of that one token can produce it, and no
- *   legitimate client can: it may contain that credential automatically and hold the risk floor.
+ *   `cnf.jkt` (RFC 9449 §6). No legitimate client can produce it, but anyone who merely saw the token
+ *   string can (a log line, a proxy): it contains that one credential automatically, and its risk is
+ *   bounded like a baseline finding's unless identity-wide responses are opted in for the identity's
+ *   kind (otherwise a leaked token string would lock the legitimate identity out). Also one token
+ *   used beside its holder from an address the identity never works from (rules/replay.ts): the
+ *   server's own view of the address, about that one token (graded high, not critical: NAT pools
+ *   the baseline has not seen yet produce it too, and the holder simply exchanges again).
  * - chain: a completed escalation chain of allowed steps, novel for the identity. Strong, but about
  *   the identity rather than one credential: identity-wide responses only where opted in per kind.
  * - baseline: everything compared with what the identity usually does (first seen, off hours,
- *   dormant, drift, rate, enumeration, use after the task ended, a token from another network).
+ *   dormant, drift, rate, enumeration, use after the task ended, a token in another environment).
  *   Real workloads trip these (replicas, releases, NAT, expiry): they alert and add risk bounded
  *   below the thresholds policies use, unless several rules corroborate each other.
  */
@@ -16,9 +21,18 @@ import type { RuleId } from './finding.js';
 export type EvidenceGrade = 'credential' | 'chain' | 'baseline';
 
 export function evidenceGrade(f: { rule: RuleId | string; evidence: Record<string, unknown> }): EvidenceGrade {
-  if (f.rule === 'replay' && f.evidence.reason === 'key_mismatch') return 'credential';
+  if (f.rule === 'replay' && (f.evidence.reason === 'key_mismatch' || f.evidence.reason === 'source_changed')) return 'credential';
   if (f.rule === 'escalation') return 'chain';
   return 'baseline';
+}
+
+/**
+ * Whether a finding may weigh on the whole identity (unbounded points, the critical risk floor): only
+ * credential or chain evidence, and only for identity kinds opted in to identity-wide responses.
+ * Everything else adds bounded risk (combineRisk).
+ */
+export function weighsOnIdentity(f: { rule: RuleId | string; evidence: Record<string, unknown>; identityKind?: string | undefined }, identityWide: readonly string[]): boolean {
+  return evidenceGrade(f) !== 'baseline' && f.identityKind !== undefined && identityWide.includes(f.identityKind);
 }
 
 /** Rules of which an identity has at most one open finding at a time (a second one adds nothing). */

@@ -50,6 +50,7 @@ export function resourceKey(type: string, id: string): string {
 export function fromDecision(e: DecisionEvent): DetectionEvent | undefined {
   const p = e.input.principal;
   const t = e.input.token;
+  if (e.input.entry === 'token' && e.input.phase === 'issue' && p.type === 'Identity') return fromIssueDecision(e);
   if (p.type !== 'Identity' || !t) return undefined;
   const ev: DetectionEvent = {
     kind: 'request',
@@ -70,6 +71,34 @@ export function fromDecision(e: DecisionEvent): DetectionEvent | undefined {
   if (e.input.request?.source_ip) ev.sourceIp = e.input.request.source_ip;
   if (e.own.environment !== undefined) ev.environment = e.own.environment;
   if (e.output.reasons.reason !== undefined) ev.reason = e.output.reasons.reason;
+  return ev;
+}
+
+/**
+ * A token-endpoint decision. The exchange asks the kernel only after the subject token verified
+ * (tokens/exchange.ts), so its principal is a verified fact. Issuances themselves arrive with their
+ * token (fromIssuance); what detection would miss otherwise is fed from here: refusals (a policy
+ * refusal counts toward enumeration like one at the gateway), approvals requested and break-glass.
+ */
+function fromIssueDecision(e: DecisionEvent): DetectionEvent | undefined {
+  const allowed = e.output.decision;
+  const approval = allowed && (e.output.heldForApproval || e.output.obligations.approval);
+  const breakGlass = e.input.issuance?.breakGlass === true;
+  if (allowed && !approval && !breakGlass) return undefined;
+  const ev: DetectionEvent = {
+    kind: 'issue',
+    at: e.at.getTime(),
+    identity: e.input.principal.id,
+    allowed,
+    action: e.input.action.name,
+    resource: e.input.resource.id,
+    reason: !allowed ? (e.output.reasons.reason ?? 'refused by policy at the token endpoint') : breakGlass ? 'break-glass requested' : 'approval requested',
+  };
+  if (!allowed && e.output.stage !== 'policy') ev.credentialStage = true; // an identity gate, not probing
+  const kind = kindOf(e.identity?.kind);
+  if (kind) ev.identityKind = kind;
+  if (e.input.request?.source_ip) ev.sourceIp = e.input.request.source_ip;
+  if (e.own.environment !== undefined) ev.environment = e.own.environment;
   return ev;
 }
 
@@ -121,11 +150,11 @@ export function fromRefusal(r: CredentialRefusal, ctx: RefusalContext): Detectio
 }
 
 /**
- * One issuance, as one `issue` event per granted action (the audience is the resource). No source
- * address: workloads reach the token endpoint and the gateway through different paths (NAT, mesh),
- * so an address recorded here would make every first gateway call look like a token used elsewhere.
+ * One issuance, as one `issue` event per granted action (the audience is the resource), with the
+ * address the token endpoint saw (socket or trusted proxy): the token's first sighting. Workloads
+ * may reach the gateway by another path (NAT, mesh); the rules allow for that (rules/replay.ts).
  */
-export function fromIssuance(f: Pick<IssuedTokenFacts, 'at' | 'identity' | 'identityKind' | 'environment' | 'jti' | 'grant' | 'audience' | 'scopes' | 'jkt'>): DetectionEvent[] {
+export function fromIssuance(f: Pick<IssuedTokenFacts, 'at' | 'identity' | 'identityKind' | 'environment' | 'jti' | 'grant' | 'audience' | 'scopes' | 'jkt'> & { sourceIp?: string | undefined }): DetectionEvent[] {
   const kind = kindOf(f.identityKind);
   return f.scopes.map((action) => {
     const ev: DetectionEvent = {
@@ -143,6 +172,7 @@ export function fromIssuance(f: Pick<IssuedTokenFacts, 'at' | 'identity' | 'iden
     if (kind) ev.identityKind = kind;
     if (f.jkt) ev.issuedJkt = f.jkt;
     if (f.environment) ev.environment = f.environment;
+    if (f.sourceIp) ev.sourceIp = f.sourceIp;
     return ev;
   });
 }
@@ -166,7 +196,7 @@ export function fromAuditRecord(rec: AuditRecord, info: { kind(id: string): Iden
     const aud = str(issued.aud);
     const scopes = strings(issued.scope);
     if (!identity || !jti || !grant || !aud || !scopes) return [];
-    return fromIssuance({ at: new Date(at), identity, identityKind: info.kind(identity) ?? '', environment: info.environment(identity) ?? null, jti, grant, audience: aud, scopes, jkt: str(issued.jkt) ?? null });
+    return fromIssuance({ at: new Date(at), identity, identityKind: info.kind(identity) ?? '', environment: info.environment(identity) ?? null, jti, grant, audience: aud, scopes, jkt: str(issued.jkt) ?? null, sourceIp: str(issued.source_ip) });
   }
   // Request-time kernel decisions only: issuance is learned from token.issued, and the gateway's own
   // route-stage refusals are not decisions on a resource.

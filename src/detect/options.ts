@@ -52,9 +52,10 @@ export interface DetectionOptions {
    * Deny bursts count policy denies on verified tokens: `denies` within `windowMs`, or `slowDenies`
    * within `slowWindowMs` (probing paced under the short threshold); either only when the denies are
    * at least `denyShare` of the identity's traffic in the last minute (a busy service's routine
-   * refusals are not probing).
+   * refusals are not probing). New resources likewise: `distinctResources` within `windowMs`, or
+   * `slowDistinctResources` within `slowWindowMs`.
    */
-  enumeration: { windowMs: number; denies: number; distinctResources: number; slowWindowMs: number; slowDenies: number; denyShare: number };
+  enumeration: { windowMs: number; denies: number; distinctResources: number; slowWindowMs: number; slowDenies: number; slowDistinctResources: number; denyShare: number };
   offHours: { rareFraction: number; toleranceHours: number };
   rateSpike: { factor: number; minPerMinute: number; percentile: number };
   dormant: { idleMs: number };
@@ -109,7 +110,7 @@ export const DEFAULT_DETECTION_OPTIONS: DetectionOptions = deepFreeze({
   },
   disabled: [],
   replay: { tokenLifetimeMs: HOUR },
-  enumeration: { windowMs: MINUTE, denies: 10, distinctResources: 20, slowWindowMs: 10 * MINUTE, slowDenies: 30, denyShare: 0.5 },
+  enumeration: { windowMs: MINUTE, denies: 10, distinctResources: 20, slowWindowMs: 10 * MINUTE, slowDenies: 30, slowDistinctResources: 30, denyShare: 0.5 },
   offHours: { rareFraction: 0.01, toleranceHours: 1 },
   rateSpike: { factor: 10, minPerMinute: 30, percentile: 0.95 },
   dormant: { idleMs: 30 * DAY },
@@ -151,7 +152,7 @@ export function resolveDetectionOptions(input: DetectionOptionsInput = {}): Dete
     if (!Number.isFinite(v) || v < 0) throw invalidRequest(`detection option ${path} must be a finite number >= 0`);
   }
   if (o.baseline.maxIdentities < 1) throw invalidRequest('detection option baseline.maxIdentities must be >= 1');
-  if (o.enumeration.denies < 1 || o.enumeration.distinctResources < 1) {
+  if (o.enumeration.denies < 1 || o.enumeration.distinctResources < 1 || o.enumeration.slowDistinctResources < 1) {
     throw invalidRequest('detection enumeration thresholds must be >= 1');
   }
   if (o.rateSpike.percentile <= 0 || o.rateSpike.percentile > 1) {

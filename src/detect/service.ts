@@ -6,7 +6,9 @@
  * holds answered from memory for the request path.
  *
  * Scope of a detector: each instance judges the traffic it sees, with baselines learned from the
- * audited history at start (and from the learning endpoint). Findings, risk floors and holds are
+ * audited history at start (and from the learning endpoint), plus a summary of what the other
+ * instances see (token places, policy denies, request counts; cluster-activity.ts), so replay,
+ * source change and enumeration judge the cluster's activity. Findings, risk floors and holds are
  * cluster-wide: they live in the table and every instance's ClusterView.
  */
 import type { Logger } from 'pino';
@@ -14,11 +16,12 @@ import { iterateAuditEvents, type AuditInput, type AuditWriter } from '../audit/
 import { TetherError } from '../errors.js';
 import type { DecisionEvent } from '../pdp/index.js';
 import type { CredentialRefusal } from '../routes/index.js';
-import { notifyChange, type Queryable } from '../store/index.js';
+import { notifyChange, type ChangeNotice, type Queryable } from '../store/index.js';
 import type { IssuedTokenFacts } from '../tokens/exchange.js';
+import { createClusterActivity } from './cluster-activity.js';
 import { createClusterView } from './cluster-view.js';
 import { createDetector, type Detector } from './detector.js';
-import { evidenceGrade } from './evidence-grade.js';
+import { evidenceGrade, ONE_OPEN_PER_IDENTITY } from './evidence-grade.js';
 import type { DetectionEvent, IdentityKind } from './events.js';
 import { fromAuditRecord, fromDecision, fromIssuance, fromRefusal, type KnownToken } from './feed.js';
 import type { Finding } from './finding.js';
@@ -79,6 +82,8 @@ export interface DetectionService {
   observeDecision(e: DecisionEvent): void;
   observeRefusal(r: CredentialRefusal): void;
   observeIssuance(f: IssuedTokenFacts): void;
+  /** What another instance's detector saw (cluster-activity.ts), from the change feed. */
+  observeActivity(n: Extract<ChangeNotice, { kind: 'activity' }>): void;
   /** Learn events (no judging); returns how many. */
   learn(events: DetectionEvent[]): number;
   riskOf(identity: string): number;
@@ -100,9 +105,11 @@ export interface DetectionService {
 export function createDetectionService(deps: DetectionServiceDeps): DetectionService {
   const { db, audit, logger, clock } = deps;
   const policy = deps.responses ?? DEFAULT_RESPONSE_POLICY;
-  const detector = createDetector({ clock, ...(deps.options ? { options: deps.options } : {}) });
+  const identityWide = policy.identityWide ?? [];
+  const detector = createDetector({ clock, identityWide, ...(deps.options ? { options: deps.options } : {}) });
   const riskOptions = resolveDetectionOptions(deps.options).risk;
   const view = createClusterView();
+  const activity = createClusterActivity(db, logger);
   const known = new Map<string, KnownToken>();
   const revokedHere = new Set<string>();
   // A FIFO as an array and a head index: dropping the oldest under overload must be O(1), not shift().
@@ -175,6 +182,7 @@ export function createDetectionService(deps: DetectionServiceDeps): DetectionSer
         continue;
       }
       for (const f of found) track(persist(f));
+      activity.local(e);
     }
     if (queued()) schedule();
   }
@@ -186,6 +194,12 @@ export function createDetectionService(deps: DetectionServiceDeps): DetectionSer
 
   /** Finding + response + audit + notice, in one transaction; then memory, log line and webhook. */
   const persist = async (f: Finding): Promise<void> => {
+    // One open finding per baseline rule and identity in the whole cluster: another instance may
+    // have raised it already (each judges the cluster's activity, cluster-activity.ts).
+    if (ONE_OPEN_PER_IDENTITY.has(f.rule) && view.open(f.identity).some((x) => x.rule === f.rule)) {
+      detector.resolve(f.id, 'already open in the cluster');
+      return;
+    }
     st.findings_raised += 1;
     const wanted = responseFor(f, policy);
     const now = clock();
@@ -320,7 +334,8 @@ export function createDetectionService(deps: DetectionServiceDeps): DetectionSer
       if (!deps.enabled) return;
       const ev = fromDecision(e);
       if (!ev) {
-        st.anonymous += 1;
+        // A plain issuance arrives with its token (observeIssuance); anything else names nobody verified.
+        if (!(e.input.entry === 'token' && e.input.phase === 'issue')) st.anonymous += 1;
         return;
       }
       if (ev.jti && ev.grantId && !known.has(ev.jti)) remember(ev.jti, { grant: ev.grantId, scopes: ev.taskActions ?? [], jkt: ev.issuedJkt });
@@ -340,6 +355,16 @@ export function createDetectionService(deps: DetectionServiceDeps): DetectionSer
       remember(f.jti, { grant: f.grant, scopes: f.scopes, jkt: f.jkt ?? undefined });
       for (const ev of fromIssuance(f)) enqueue(ev);
     },
+    observeActivity(n) {
+      if (!deps.enabled) return;
+      for (const a of activity.remote(n)) {
+        try {
+          for (const f of detector.observeRemote(a)) track(persist(f));
+        } catch (err) {
+          logger.error({ err: { message: (err as Error).message } }, 'detector failed on remote activity');
+        }
+      }
+    },
     learn(events) {
       if (!deps.enabled) throw new TetherError('conflict', 'detection is switched off on this instance (TETHER_DETECTION=false)');
       const sorted = [...events].sort((a, b) => a.at - b.at);
@@ -350,8 +375,12 @@ export function createDetectionService(deps: DetectionServiceDeps): DetectionSer
     riskOf(identity) {
       if (!deps.enabled) return 0;
       // The larger of what this instance's detector holds and what the cluster's open findings say.
-      const r = Math.max(detector.risk(identity), view.risk(identity, clock().getTime(), riskOptions));
-      return view.hasOpenCritical(identity) ? Math.max(CRITICAL_RISK_FLOOR, r) : r;
+      // The floor only for kinds opted in to identity-wide responses: elsewhere a critical finding is
+      // about one credential (contained by its response), and a floor at 80 would lock the identity out.
+      const kind = deps.identityInfo(identity)?.kind;
+      const wide = kind !== undefined && identityWide.includes(kind);
+      const r = Math.max(detector.risk(identity), view.risk(identity, clock().getTime(), riskOptions, wide));
+      return wide && view.hasOpenCritical(identity) ? Math.max(CRITICAL_RISK_FLOOR, r) : r;
     },
     requireApproval: (identity, actions) => deps.enabled && view.requireApproval(identity, actions),
     openCount: (identity) => view.openCount(identity),
@@ -366,6 +395,7 @@ export function createDetectionService(deps: DetectionServiceDeps): DetectionSer
         if (inflight.size) await Promise.all([...inflight]);
         else await new Promise<void>((r) => setTimeout(r, 5));
       }
+      await activity.flush();
     },
     status: () => ({ ...st, history: { ...st.history }, queued: queued(), tracked: detector.tracked() }),
     baseline: (identity) => detector.baseline(identity),

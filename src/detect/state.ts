@@ -42,6 +42,8 @@ export interface IdentityState {
   riskAt: number;
   open: Map<string, Finding>;
   openCritical: number;
+  /** The last request counted into the rate (token, action, resource): retries count once. */
+  lastRequest?: string;
 }
 
 export function createIdentityState(baseline: IdentityBaseline, denyWindow: number, slowWindow = 0): IdentityState {

@@ -71,8 +71,11 @@ export function trackNewResource(s: IdentityState, e: DetectionEvent, o: Detecti
   m.delete(e.resource); // re-insert so Map order stays oldest-first
   m.set(e.resource, e.at);
   // Prune from the old end; the cap keeps a flood from growing the map past what the rule needs.
+  // Kept for the slow window too: probing paced under the fast threshold adds up over minutes.
+  const keepMs = Math.max(o.windowMs, o.slowWindowMs);
+  const cap = Math.max(o.distinctResources, o.slowDistinctResources) * 2;
   for (const [r, t] of m) {
-    if (e.at - t <= o.windowMs && m.size <= o.distinctResources * 4) break;
+    if (e.at - t <= keepMs && m.size <= cap) break;
     m.delete(r);
   }
 }

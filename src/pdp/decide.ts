@@ -56,6 +56,8 @@ export interface UnrecordedDecision {
   readonly output: Omit<DecideOutput, 'auditSeq'>;
   /** The `decision` event: append it in the same tick as the issuance record (one group commit). */
   readonly record: AuditInput;
+  /** Call once the record is durable, with its seq: observers (detection) learn the decision then. */
+  readonly committed: (auditSeq: number) => void;
 }
 
 export interface DecisionPipeline {
@@ -134,14 +136,17 @@ export function createDecisionPipeline(deps: PipelineDeps): DecisionPipeline {
       // Fail closed: append rejects with 503 `unavailable` when the record cannot be made durable.
       const rec = await deps.audit.append(record);
       const output: DecideOutput = { ...o, auditSeq: rec.seq };
-      // Observers (detection) learn issuance from the token.issued feed; here, request-time use only.
-      if (own.phase !== 'issue') observers.emit({ at, input, output, own, identity: ident });
+      // Every decision: detection learns issued tokens from the token.issued feed and takes from the
+      // issue phase what that feed lacks (refusals, approvals requested, break-glass; detect/feed.ts).
+      observers.emit({ at, input, output, own, identity: ident });
       return output;
     },
     async decideUnrecorded(input) {
       if (input.phase !== 'issue') throw new TypeError('decideUnrecorded: request-time decisions are recorded by decide');
-      const { output, record } = await run(input);
-      return { output, record };
+      const { at, own, ident, output, record } = await run(input);
+      // Observers learn it once the caller made the record durable (detect/feed.ts reads issue-phase
+      // refusals, approvals requested and break-glass from here).
+      return { output, record, committed: (auditSeq: number) => observers.emit({ at, input, output: { ...output, auditSeq }, own, identity: ident }) };
     },
     onDecision: (cb) => observers.add(cb),
     async verdict(input, own, set) {

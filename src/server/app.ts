@@ -157,6 +157,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     },
   });
   changes.on('findings', (n) => detection.reload(n.identity));
+  changes.on('activity', (n) => detection.observeActivity(n));
   changes.onResync(() => detection.reload());
   credentialRefusals.push((r) => detection.observeRefusal(r));
 

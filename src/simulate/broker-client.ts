@@ -18,12 +18,18 @@ export interface HttpResult<T = Record<string, unknown>> {
   headers: Headers;
 }
 
-async function send<T>(url: string, init: RequestInit): Promise<HttpResult<T>> {
+/** A kept-alive connection the server closed as the request went out: nothing was processed. */
+const STALE_CONNECTION = new Set(['EPIPE', 'ECONNRESET', 'UND_ERR_SOCKET']);
+
+async function send<T>(url: string, init: RequestInit, retried = false): Promise<HttpResult<T>> {
   let res: Response;
   try {
     res = await fetch(url, init);
   } catch (e) {
-    throw new TetherError('unavailable', `cannot reach ${new URL(url).origin}: ${(e as Error).message}`);
+    const code = (e as { cause?: { code?: string } }).cause?.code;
+    if (!retried && code !== undefined && STALE_CONNECTION.has(code)) return send<T>(url, init, true);
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    throw new TetherError('unavailable', `cannot reach ${new URL(url).origin}${new URL(url).pathname}: ${(e as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`);
   }
   const text = await res.text();
   let body: unknown = {};

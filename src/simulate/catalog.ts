@@ -73,6 +73,11 @@ permit (principal == $ID, action == Action::"vault:read", resource == Vault::"pu
   { name: 'attack-dormant', kind: 'service_account', purpose: 'forgotten monthly reporter waking up', actions: ['reports:read'] },
   { name: 'attack-escalation', kind: 'ai_agent', purpose: 'agent hijacked into escalation and exfiltration', actions: ['secrets:read', 'iam:write', 'egress:post'] },
   { name: 'attack-drift', kind: 'workload', purpose: 'token moved to another network mid-task', actions: ['orders:read'] },
+  // Cluster, multi-address and expiry scenarios.
+  { name: 'nat-ci', kind: 'ci_job', purpose: 'CI job behind a NAT with two addresses', actions: ['artifacts:read'] },
+  { name: 'expiry-replicas', kind: 'workload', purpose: '6 replicas refreshing after expiry, retrying on a flaky network', actions: ['inventory:read'] },
+  { name: 'attack-leaked-token', kind: 'workload', purpose: 'token string leaked in a log, presented with another key', actions: ['orders:read'] },
+  { name: 'attack-copied-key', kind: 'workload', purpose: 'token and DPoP key copied, used on the other instance from the same /24', actions: ['orders:read'] },
 ];
 
 export function policyText(identityId: (name: string) => string): string {

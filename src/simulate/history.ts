@@ -72,6 +72,9 @@ function taskEvents(t: TaskSpec, r: () => number, audience: string): DetectionEv
   return out;
 }
 
+/** The NAT-ed CI job's two egress addresses (scenarios.ts uses the same). */
+export const NAT_ADDRESSES = ['198.51.100.20', '198.51.100.21'] as const;
+
 const int = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
 const wrap = (h: number) => ((h % 24) + 24) % 24;
 
@@ -143,6 +146,14 @@ export function buildHistory(ctx: HistoryContext): DetectionEvent[] {
       const steps: Step[] = [];
       for (let m = 0; m < 4; m++) for (let c = int(r, 2, 4); c > 0; c--) steps.push(['inventory:read', 'Sku', String(int(r, 1, 50))]);
       add('attack-rate-spike', 'workload', at(ctx.now, d, hour, int(r, 0, 40)), ['inventory:read'], steps, '10.6.0.3', [5000, 25_000]);
+    }
+    for (const hour of all) {
+      // A CI job behind a NAT with two egress addresses; its tasks leave by either.
+      add('nat-ci', 'ci_job', at(ctx.now, d, hour, int(r, 0, 50)), ['artifacts:read'], [0, 1, 2].map((): Step => ['artifacts:read', 'Artifact', 'build-cache']), NAT_ADDRESSES[int(r, 0, 1)]!, [1000, 5000]);
+      // Six replicas on six node networks, one token each, refreshed hourly.
+      for (let p = 0; p < 6; p++) add('expiry-replicas', 'workload', at(ctx.now, d, hour, int(r, 0, 50)), ['inventory:read'], [['inventory:read', 'Sku', String(int(r, 1, 20))]], `10.31.${p}.5`, [1000, 5000]);
+      // Pods of a service on one node network (the copied-key victim).
+      add('attack-copied-key', 'workload', at(ctx.now, d, hour, int(r, 0, 50)), ['orders:read'], [0, 1].map((): Step => ['orders:read', 'Order', String(int(r, 1, 50))]), `10.30.0.${10 + int(r, 0, 3)}`, [1000, 5000]);
     }
     // off_hours victim: every hour of the day except H-2..H+2.
     for (const hour of hoursAround(H, 3, 21)) {

@@ -50,6 +50,17 @@ export interface ScenarioReport {
   unexpected: ScenarioFinding[];
   surprises: string[];
   harm: Harm;
+  /** Attacks: the attacker got data (a 2xx) with the credential. */
+  obtained_data: boolean;
+}
+
+/** Data-obtaining attacks and how fast their credential died (the target: all within 1 s). */
+export interface Containment {
+  data_obtaining_attacks: number;
+  contained_within_1s: number;
+  /** Names of those whose credential was not dead within 1 s (baseline evidence alerts by design). */
+  not_contained: string[];
+  max_ms: number | null;
 }
 
 export interface SimulationReport {
@@ -59,6 +70,7 @@ export interface SimulationReport {
   false_positives: number;
   /** Summed over benign scenarios; the target is all zeros. */
   harm: Harm;
+  containment: Containment;
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
@@ -76,6 +88,19 @@ export function totals(scenarios: ScenarioReport[]): SimulationReport {
       (h, s) => ({ lockouts: h.lockouts + s.harm.lockouts, holds: h.holds + s.harm.holds, collateral_revocations: h.collateral_revocations + s.harm.collateral_revocations }),
       { lockouts: 0, holds: 0, collateral_revocations: 0 },
     ),
+    containment: containmentOf(attacks),
+  };
+}
+
+function containmentOf(attacks: ScenarioReport[]): Containment {
+  const data = attacks.filter((s) => s.obtained_data);
+  const fast = data.filter((s) => s.time_to_revocation_ms !== null && s.time_to_revocation_ms < 1000);
+  const times = fast.map((s) => s.time_to_revocation_ms!);
+  return {
+    data_obtaining_attacks: data.length,
+    contained_within_1s: fast.length,
+    not_contained: data.filter((s) => !fast.includes(s)).map((s) => s.name),
+    max_ms: times.length ? Math.max(...times) : null,
   };
 }
 
@@ -98,5 +123,6 @@ export function formatReport(r: SimulationReport): string {
     ...lines,
     '',
     `precision ${r.precision}  recall ${r.recall}  false positives ${r.false_positives}  harm: ${r.harm.lockouts} lock-outs, ${r.harm.holds} holds, ${r.harm.collateral_revocations} collateral revocations`,
+    `data-obtaining attacks contained within 1 s: ${r.containment.contained_within_1s}/${r.containment.data_obtaining_attacks}${r.containment.not_contained.length ? ` (alerted only: ${r.containment.not_contained.join(', ')})` : ''}`,
   ].join('\n');
 }

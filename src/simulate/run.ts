@@ -17,13 +17,16 @@ import { SCENARIOS, type LiveOutcome } from './scenarios.js';
 import { createDpopKey, createSimIssuer, createWorkload, SIMULATED_CLIENT_ADDRESS_HEADER, type Workload } from './workload.js';
 
 export interface SimulateOptions extends BrokerTarget {
+  /** A second instance of the same cluster (same database): cluster scenarios use both. */
+  peerUrl?: string | undefined;
   /** How long to wait for an attack's finding (and for its token to die) before calling it missed. */
   timeoutMs?: number;
   /** Progress lines (stderr in the CLI); silent by default. */
   log?: (line: string) => void;
 }
 
-const LEARN_CHUNK = 50_000;
+// Small requests: a loaded broker answers each well within its request timeout.
+const LEARN_CHUNK = 5_000;
 const REVOKING = new Set(['revoke_grant', 'narrow', 'suspend', 'revoke_identity']);
 
 interface FindingRow {
@@ -39,6 +42,7 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationRepor
   const log = o.log ?? (() => {});
   const timeoutMs = o.timeoutMs ?? 5000;
   const broker = createBrokerClient(o);
+  const brokers = [broker, ...(o.peerUrl ? [createBrokerClient({ ...o, url: o.peerUrl })] : [])];
 
   const status = await broker.admin<{ enabled?: boolean }>('GET', '/admin/v1/detection');
   if (!status.enabled) throw new TetherError('conflict', 'detection is switched off on this broker (TETHER_DETECTION=false)');
@@ -64,17 +68,18 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationRepor
 
   // 2. History.
   const history = buildHistory({ now: Date.now(), id, audience: ep.audience, seed: parseInt(run, 16) });
-  for (let i = 0; i < history.length; i += LEARN_CHUNK) await broker.admin('POST', '/admin/v1/detection/learn', { events: history.slice(i, i + LEARN_CHUNK) });
+  // Baselines live in each instance's memory: every instance learns the history.
+  for (const b of brokers) for (let i = 0; i < history.length; i += LEARN_CHUNK) await b.admin('POST', '/admin/v1/detection/learn', { events: history.slice(i, i + LEARN_CHUNK) });
   log(`simulate: learned ${history.length} history events`);
 
   // 3. Live traffic. The broker learns identities by notification: the first exchange may race it.
   const workloads = new Map<string, Workload>();
   const workload = async (name: string): Promise<Workload> => {
     let w = workloads.get(name);
-    if (!w) workloads.set(name, (w = createWorkload(broker, issuer, ep, id(name), await createDpopKey())));
+    if (!w) workloads.set(name, (w = createWorkload(brokers, issuer, ep, id(name), await createDpopKey())));
     return w;
   };
-  const replica = async (name: string): Promise<Workload> => createWorkload(broker, issuer, ep, id(name), await createDpopKey());
+  const replica = async (name: string): Promise<Workload> => createWorkload(brokers, issuer, ep, id(name), await createDpopKey());
   const revokeToken = async (token: string, reason: string): Promise<void> => {
     await broker.admin('POST', '/admin/v1/revocations', { kind: 'jti', value: decodeJwt(token).jti, reason });
   };
@@ -83,7 +88,7 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationRepor
 
   const outcomes: Array<{ s: (typeof SCENARIOS)[number]; out: LiveOutcome; found?: FindingRow; tFinding: number | null; tRevoked: number | null }> = [];
   for (const s of SCENARIOS) {
-    const out = await s.drive({ workload, replica, revokeToken, run });
+    const out = await s.drive({ workload, replica, revokeToken, run, instances: brokers.length });
     let found: FindingRow | undefined;
     let tFinding: number | null = null;
     let tRevoked: number | null = null;
@@ -106,6 +111,7 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationRepor
         }
       }
     }
+    if (out.after) out.surprises.push(...(await out.after()));
     log(`simulate: ${s.name} (${s.kind}) ${s.kind === 'attack' ? (found ? `detected in ${tFinding!.toFixed(0)} ms` : 'not detected') : 'done'}`);
     outcomes.push({ s, out, ...(found ? { found } : {}), tFinding, tRevoked });
   }
@@ -132,6 +138,7 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationRepor
       unexpected: s.kind === 'attack' ? all.filter((f) => f.rule !== s.rule) : [],
       surprises: out.surprises,
       harm: s.kind === 'benign' ? harmOf(all, out.surprises) : { lockouts: 0, holds: 0, collateral_revocations: 0 },
+      obtained_data: s.kind === 'attack' && out.obtainedData === true,
     });
   }
   return totals(scenarios);

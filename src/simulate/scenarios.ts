@@ -7,6 +7,7 @@
  * times start from) and the token a revoking response should kill.
  */
 import type { RuleId } from '../detect/index.js';
+import { NAT_ADDRESSES } from './history.js';
 import { createDpopKey, type Workload } from './workload.js';
 
 export interface LiveContext {
@@ -17,6 +18,8 @@ export interface LiveContext {
   revokeToken(token: string, reason: string): Promise<void>;
   /** A short random suffix, so two runs against one broker never share resources or tasks. */
   run: string;
+  /** Instances of the cluster the simulator drives (1, or 2 with a peer URL). */
+  instances: number;
 }
 
 export interface LiveOutcome {
@@ -26,6 +29,10 @@ export interface LiveOutcome {
   token?: string;
   /** Status codes seen that the scenario did not expect (reported, never fatal). */
   surprises: string[];
+  /** The attack got data (a 2xx) with the credential: its containment is timed. */
+  obtainedData?: boolean;
+  /** Run once the finding and containment were timed: what the victim can still do (surprises). */
+  after?: () => Promise<string[]>;
 }
 
 export interface Scenario {
@@ -243,7 +250,7 @@ export const SCENARIOS: readonly Scenario[] = [
       const t0 = performance.now();
       const t = await w.mustExchange(['config:read'], `job ${run}`);
       await calls(w, t, [['GET', '/config/acme-api'], ['GET', '/config/acme-api']], '10.7.0.4', s);
-      return { t0, token: t, surprises: s };
+      return { t0, token: t, surprises: s, obtainedData: true };
     },
   },
   {
@@ -260,7 +267,7 @@ export const SCENARIOS: readonly Scenario[] = [
       const list: Array<[string, string]> = [];
       for (let i = 0; i < 120; i++) list.push(['GET', `/skus/${1 + (i % 50)}`]);
       await calls(w, t, list, '10.6.0.3', s, 200, 4);
-      return { t0, token: t, surprises: s };
+      return { t0, token: t, surprises: s, obtainedData: true };
     },
   },
   {
@@ -293,7 +300,7 @@ export const SCENARIOS: readonly Scenario[] = [
       const t0 = performance.now();
       const t = await w.mustExchange(['reports:read'], `monthly ${run}`);
       await calls(w, t, [['GET', '/reports/monthly']], '10.8.0.2', s);
-      return { t0, token: t, surprises: s };
+      return { t0, token: t, surprises: s, obtainedData: true };
     },
   },
   {
@@ -308,7 +315,7 @@ export const SCENARIOS: readonly Scenario[] = [
       const t = await w.mustExchange(['secrets:read', 'iam:write', 'egress:post'], `maintenance ${run}`);
       const t0 = performance.now();
       await calls(w, t, [['GET', '/secrets/db-password'], ['PUT', '/iam/roles/admin'], ['POST', '/egress/paste.example.net']], '10.12.0.9', s);
-      return { t0, token: t, surprises: s };
+      return { t0, token: t, surprises: s, obtainedData: true };
     },
   },
   {
@@ -324,7 +331,91 @@ export const SCENARIOS: readonly Scenario[] = [
       await calls(w, t, [['GET', '/orders/10'], ['GET', '/orders/11'], ['GET', '/orders/12']], '10.20.1.5', s);
       const t0 = performance.now();
       await calls(w, t, [['GET', '/orders/13'], ['GET', '/orders/14']], '198.51.100.7', s);
-      return { t0, token: t, surprises: s };
+      return { t0, token: t, surprises: s, obtainedData: true };
+    },
+  },
+  {
+    // A CI job behind a NAT with two egress addresses, its calls spread over both instances.
+    name: 'nat-ci-cluster',
+    kind: 'benign',
+    rule: null,
+    identity: 'nat-ci',
+    async drive({ workload, run }) {
+      const s: string[] = [];
+      const w = await workload('nat-ci');
+      const t = await w.mustExchange(['artifacts:read'], `build ${run}`, 0);
+      for (let i = 0; i < 12; i++) expect(s, `call ${i}`, await w.call(t, 'GET', '/artifacts/build-cache', NAT_ADDRESSES[(i >> 1) % 2]!, w.key, i % 2), 200);
+      const again = await w.mustExchange(['artifacts:read'], `build ${run} step 2`, 1);
+      for (let i = 0; i < 4; i++) expect(s, `step 2 call ${i}`, await w.call(again, 'GET', '/artifacts/build-cache', NAT_ADDRESSES[i % 2]!, w.key, i % 2), 200);
+      await w.revoke(again);
+      return { surprises: s };
+    },
+  },
+  {
+    // Six replicas on six networks; their tokens expire together and they all refresh at once
+    // (spread over the instances), and one retries a call 19 times on a flaky network.
+    name: 'expiry-retry',
+    kind: 'benign',
+    rule: null,
+    identity: 'expiry-replicas',
+    async drive({ replica }) {
+      const s: string[] = [];
+      const pods = await Promise.all(Array.from({ length: 6 }, async (_, p) => ({ w: await replica('expiry-replicas'), ip: `10.31.${p}.5`, p })));
+      for (const round of [0, 1]) {
+        const tokens = await Promise.all(pods.map((x) => x.w.mustExchange(['inventory:read'], 'serve stock', x.p + round)));
+        await Promise.all(pods.map(async (x, i) => expect(s, `replica ${x.p} round ${round}`, await x.w.call(tokens[i]!, 'GET', `/skus/${1 + x.p}`, x.ip, x.w.key, x.p + round), 200)));
+        if (round === 1) for (let k = 0; k < 19; k++) expect(s, `retry ${k}`, await pods[0]!.w.call(tokens[0]!, 'GET', '/skus/1', pods[0]!.ip, pods[0]!.w.key, k), 200);
+      }
+      return { surprises: s };
+    },
+  },
+  {
+    // The token string leaked (a log line); someone presents it with their own key. The token dies,
+    // and the identity is not locked out: it exchanges and works again at once.
+    name: 'leaked-token',
+    kind: 'attack',
+    rule: 'replay',
+    identity: 'attack-leaked-token',
+    async drive({ workload, run, instances }) {
+      const s: string[] = [];
+      const w = await workload('attack-leaked-token');
+      const t = await w.mustExchange(['orders:read'], `sync ${run}`);
+      await calls(w, t, [['GET', '/orders/1']], '10.32.0.5', s);
+      const thief = await createDpopKey();
+      const t0 = performance.now();
+      expect(s, 'leaked token, other key', await w.call(t, 'GET', '/orders/2', '203.0.113.9', thief, instances - 1), 401);
+      const after = async () => {
+        const out: string[] = [];
+        const fresh = await w.exchange(['orders:read'], `sync ${run} again`, 0);
+        expect(out, 'victim re-exchange after the leak', fresh.status, 200);
+        if (fresh.token) expect(out, 'victim works after the leak', await w.call(fresh.token, 'GET', '/orders/3', '10.32.0.5'), 200);
+        return out;
+      };
+      return { t0, token: t, surprises: s, after };
+    },
+  },
+  {
+    // The token and its DPoP key were copied off a pod; the copy is used on the other instance from
+    // an address in the pod's own /24, while the pod keeps working.
+    name: 'copied-key',
+    kind: 'attack',
+    rule: 'replay',
+    identity: 'attack-copied-key',
+    async drive({ workload, run, instances }) {
+      const s: string[] = [];
+      const w = await workload('attack-copied-key');
+      const t = await w.mustExchange(['orders:read'], `serve ${run}`, 0);
+      await calls(w, t, [['GET', '/orders/4'], ['GET', '/orders/5']], '10.30.0.11', s);
+      await new Promise((r) => setTimeout(r, 150)); // the holder's use has reached every instance
+      const t0 = performance.now();
+      expect(s, 'copied token and key', await w.call(t, 'GET', '/orders/6', '10.30.0.99', w.key, instances - 1), 200);
+      const after = async () => {
+        const out: string[] = [];
+        const fresh = await w.exchange(['orders:read'], `serve ${run} again`, 0);
+        expect(out, 'victim re-exchange after the copy', fresh.status, 200);
+        return out;
+      };
+      return { t0, token: t, surprises: s, obtainedData: true, after };
     },
   },
 ];

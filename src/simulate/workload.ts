@@ -75,12 +75,18 @@ export interface Exchanged {
   error?: string;
 }
 
-export function createWorkload(broker: BrokerClient, issuer: SimIssuer, ep: Endpoints, identity: string, key: DpopKey) {
+/**
+ * `brokers`: the instances of one cluster (one, or two with `--peer-url`); calls and exchanges name
+ * the instance they go to (0 unless given), as a load balancer would spread them.
+ */
+export function createWorkload(brokers: readonly BrokerClient[], issuer: SimIssuer, ep: Endpoints, identity: string, key: DpopKey) {
   const tokenPath = new URL(ep.tokenEndpoint).pathname;
+  const on = (instance: number) => brokers[instance % brokers.length]!;
   return {
     identity,
     key,
-    async exchange(scopes: readonly string[], purpose: string): Promise<Exchanged> {
+    async exchange(scopes: readonly string[], purpose: string, instance = 0): Promise<Exchanged> {
+      const broker = on(instance);
       const form = {
         grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
         subject_token: await issuer.subjectToken(identity),
@@ -100,14 +106,14 @@ export function createWorkload(broker: BrokerClient, issuer: SimIssuer, ep: Endp
       if (typeof r.body.error === 'string') out.error = `${r.body.error}: ${String(r.body.error_description ?? '')}`;
       return out;
     },
-    async mustExchange(scopes: readonly string[], purpose: string): Promise<string> {
-      const r = await this.exchange(scopes, purpose);
+    async mustExchange(scopes: readonly string[], purpose: string, instance = 0): Promise<string> {
+      const r = await this.exchange(scopes, purpose, instance);
       if (!r.token) throw new TetherError('invalid_request', `token exchange for ${identity} failed (${r.status}): ${r.error ?? ''}`);
       return r.token;
     },
     /** One gateway call with `token`, proved by `by` (the holder's key unless someone else's). */
-    async call(token: string, method: string, path: string, ip: string, by: DpopKey = key): Promise<number> {
-      return broker.extAuthz(ep.route, method, path, {
+    async call(token: string, method: string, path: string, ip: string, by: DpopKey = key, instance = 0): Promise<number> {
+      return on(instance).extAuthz(ep.route, method, path, {
         authorization: `DPoP ${token}`,
         dpop: await by.proof(method, ep.publicUrl + path, token),
         // The header the route trusts for the client address (route client_address_header), as an
@@ -117,7 +123,7 @@ export function createWorkload(broker: BrokerClient, issuer: SimIssuer, ep: Endp
     },
     /** RFC 7009: the task is over. A DPoP-bound token is revoked with a proof by its key. */
     async revoke(token: string): Promise<void> {
-      await broker.form(new URL(ep.revocationEndpoint).pathname, { token, token_type_hint: 'access_token' }, { dpop: await key.proof('POST', ep.revocationEndpoint, token) });
+      await on(0).form(new URL(ep.revocationEndpoint).pathname, { token, token_type_hint: 'access_token' }, { dpop: await key.proof('POST', ep.revocationEndpoint, token) });
     },
   };
 }

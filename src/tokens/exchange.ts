@@ -218,6 +218,7 @@ export function createExchange(deps: ExchangeDeps) {
       records.written = true;
       const recs = await Promise.all([...decided.map((d) => deps.audit.append(d.record)), ...(issued ? [deps.audit.append(issued)] : [])]);
       note({ decisions: recs.slice(0, decided.length).map((r) => r.seq) });
+      decided.forEach((d, i) => d.committed(recs[i]!.seq));
     };
     const gated = decisions.find((d) => d.stage === 'identity');
     if (gated) throw new TetherError('invalid_grant', `${gated.reasons.reason ?? `identity ${identityId} may not act`}: it needs to be active with an owner in the inventory to obtain credentials`);

@@ -1,13 +1,14 @@
 /**
  * Detection inside a real broker over HTTP (PGlite): a replayed token is refused and its grant (only
- * that grant) revoked; the critical finding raises the identity's risk to >= 80, which a policy reads
- * as `context.risk` in both phases; an operator's resolution gives access back; the findings API
- * filters, pages and refuses what it must.
+ * that grant) revoked. By default the identity is not locked out (a leaked token string is enough to
+ * raise the finding); where its kind is opted in to identity-wide responses the critical finding
+ * raises the identity's risk to >= 80, which a policy reads as `context.risk` in both phases, until
+ * an operator's resolution gives access back. The findings API filters, pages and refuses what it must.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startBroker, type RunningBroker } from '../helpers/broker.js';
-import { claimsOf, client, createDpopKey, eventually, ID, optInConfig, setupOrders } from './fixture.js';
+import { claimsOf, client, createDpopKey, eventually, ID, optInConfig, ordersBroker, setupOrders } from './fixture.js';
 
 describe('detection and response in a running broker', () => {
   let b: RunningBroker;
@@ -73,7 +74,7 @@ describe('detection and response in a running broker', () => {
     assert.deepEqual(byDetector.map((e) => [e.data.kind, e.data.value]), [['grant', claimsOf(a.token!).grant]]);
   });
 
-  test('an open critical finding holds risk >= 80: a policy reading context.risk denies both phases', async () => {
+  test('opted in (ci_job): an open critical finding holds risk >= 80: a policy reading context.risk denies both phases', async () => {
     const view = await b.admin('GET', `/admin/v1/identities/${encodeURIComponent(ID)}`);
     assert.ok(view.body.risk >= 80, `risk ${view.body.risk}`);
     assert.equal(view.body.open_findings, 1);
@@ -197,5 +198,35 @@ describe('resolving a finding lifts what it imposed', () => {
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const ok = await c.exchange(await createDpopKey(), { purpose: 'task J' });
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  });
+});
+
+describe('a leaked token string presented with another key (default responses: nothing identity-wide)', () => {
+  const h = ordersBroker();
+
+  test('the token dies within a second, the finding stays open, and the identity exchanges a fresh token', async () => {
+    const key = await createDpopKey();
+    const a = await h.c.exchange(key, { purpose: 'leaky task' });
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    const siblingKey = await createDpopKey();
+    const sibling = await h.c.exchange(siblingKey, { purpose: 'sibling task' });
+    assert.equal(sibling.status, 200, JSON.stringify(sibling.body));
+    assert.equal(await h.c.call(a.token!, key, 'GET', '/orders/1'), 200);
+    // Whoever saw the token string (a log line, a proxy) presents it with a key of their own.
+    const t0 = performance.now();
+    assert.equal(await h.c.call(a.token!, await createDpopKey(), 'GET', '/orders/1', '203.0.113.9'), 401);
+    const f = await eventually(async () => ((await h.b.admin('GET', `/admin/v1/findings?identity=${encodeURIComponent(ID)}&rule=replay`)).body.findings as Array<Record<string, any>>)[0]); // eslint-disable-line @typescript-eslint/no-explicit-any
+    await eventually(async () => ((await h.c.call(a.token!, key, 'GET', '/orders/1')) === 401 ? true : undefined));
+    const ms = performance.now() - t0;
+    assert.ok(ms < 1000, `leaked token dead after ${ms} ms`);
+    assert.equal(f.status, 'open');
+    assert.equal(f.severity, 'critical');
+    assert.equal(f.response, 'revoke_grant');
+    const view = await h.b.admin('GET', `/admin/v1/identities/${encodeURIComponent(ID)}`);
+    assert.ok(view.body.risk > 0 && view.body.risk < 80, `bounded risk ${view.body.risk}`);
+    assert.equal(view.body.status, 'active');
+    assert.equal(await h.c.call(sibling.token!, siblingKey, 'GET', '/orders/2'), 200, "the identity's other task goes on");
+    const fresh = await h.c.exchange(await createDpopKey(), { purpose: 'leaky task, again' });
+    assert.equal(fresh.status, 200, `the identity is not locked out of re-exchange: ${JSON.stringify(fresh.body)}`);
   });
 });

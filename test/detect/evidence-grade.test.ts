@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createDetector, type DetectionEvent } from '../../src/detect/index.js';
-import { fakeClock, makeEvent, MINUTE, T0 } from './streams.js';
+import { DAY, fakeClock, HOUR, makeEvent, MINUTE, T0 } from './streams.js';
 
 const ended = (grant: string, at: number): DetectionEvent =>
   makeEvent({ kind: 'request', at, identity: 'svc/a', allowed: false, action: 'x:read', resource: 'X::1', grantId: grant, taskEnded: true });
@@ -14,17 +14,28 @@ describe('evidence-graded risk', () => {
     assert.equal(det.risk('svc/a', T0 + 10), 60);
   });
 
-  it('a replay from another address is a baseline signal (high), one with another key is critical', () => {
+  it('a token used beside its holder from an address the identity never uses is source_changed (high); another key is critical; both bounded unless opted in', () => {
     const det = createDetector({ clock: fakeClock(T0) });
+    // Eight days of the identity working from two NAT addresses: both are its own.
+    det.replay(Array.from({ length: 40 }, (_, i) => makeEvent({ kind: 'request', at: T0 - 8 * DAY + i * 5 * HOUR, identity: 'svc/b', allowed: true, action: 'x:read', resource: 'X::1', jti: `h${i}`, sourceIp: i % 2 ? '10.0.0.1' : '10.0.7.1' })));
     const first = makeEvent({ kind: 'request', at: T0, identity: 'svc/b', allowed: true, action: 'x:read', resource: 'X::1', grantId: 'g', jti: 'j', issuedJkt: 'k', presentedJkt: 'k', sourceIp: '10.0.0.1' });
     det.observe(first);
-    const [moved] = det.observe({ ...first, at: T0 + MINUTE, sourceIp: '192.0.2.7' });
+    assert.deepEqual(det.observe({ ...first, at: T0 + 1000, sourceIp: '10.0.7.1' }), [], 'the NAT pool is the identity\'s own');
+    const [moved] = det.observe({ ...first, at: T0 + MINUTE, sourceIp: '10.0.0.77' });
     assert.equal(moved?.rule, 'replay');
+    assert.equal(moved.evidence.reason, 'source_changed');
+    assert.equal(moved.evidence.strangeIp, '10.0.0.77', 'even inside a /24 the identity uses');
     assert.equal(moved.severity, 'high');
     assert.ok(det.risk('svc/b', T0 + MINUTE) < 80);
     const [stolen] = det.observe({ ...first, at: T0 + 2 * MINUTE, grantId: 'g2', jti: 'j2', presentedJkt: 'thief' });
     assert.equal(stolen?.severity, 'critical');
-    assert.ok(det.risk('svc/b', T0 + 2 * MINUTE) >= 80);
+    // Anyone who saw the token string can present it with their own key: that must not lock the
+    // identity out, so without an identity-wide opt-in its risk stays below the policy threshold.
+    assert.ok(det.risk('svc/b', T0 + 2 * MINUTE) < 80);
+    const wide = createDetector({ clock: fakeClock(T0), identityWide: ['workload'] });
+    wide.observe({ ...first, identityKind: 'workload' });
+    wide.observe({ ...first, identityKind: 'workload', at: T0 + 2 * MINUTE, grantId: 'g2', jti: 'j2', presentedJkt: 'thief' });
+    assert.ok(wide.risk('svc/b', T0 + 2 * MINUTE) >= 80, 'opted in: the critical floor holds');
   });
 
   it('one open finding per baseline rule and identity; resolving it lets the rule fire again', () => {

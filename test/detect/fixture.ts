@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
+import { startBroker, type RunningBroker } from '../helpers/broker.js';
 import { createDpopKey } from '../helpers/dpop.js';
 import { CLIENT_ADDRESS_HEADER, ordersRoute } from '../helpers/gateway-fixture.js';
 import { createWorkloadIssuer, EXCHANGE_IDENTITIES, ORDERS_AUD } from '../helpers/workload-issuer.js';
@@ -87,3 +89,41 @@ export async function eventually<T>(fn: () => Promise<T | undefined>, ms = 5000,
 }
 
 export { createDpopKey };
+
+/**
+ * A PGlite broker with the orders setup for the enclosing describe (started in its `before`, stopped
+ * in its `after`); read `b` and `c` inside tests.
+ */
+export function ordersBroker(detectionConfig?: string): { b: RunningBroker; c: ReturnType<typeof client> } {
+  const h = {} as { b: RunningBroker; c: ReturnType<typeof client> };
+  before(async () => {
+    h.b = await startBroker('pglite', detectionConfig ? { detectionConfig } : {});
+    h.c = client(h.b.url, h.b.url, await setupOrders((m, p, body) => h.b.admin(m, p, body)));
+  });
+  after(async () => {
+    await h.b?.stop();
+  });
+  return h;
+}
+
+/** A token exchange at one node of a test cluster, retried while the node has not loaded the applied config yet. */
+export async function clusterExchange(nodeUrl: string, issuerUrl: string, gha: Awaited<ReturnType<typeof createWorkloadIssuer>>, key: DpopKey, purpose: string): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(`${nodeUrl}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await key.proof('POST', `${issuerUrl}/oauth/token`) },
+      body: new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: await gha.token(),
+        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+        scope: 'orders:read',
+        audience: ORDERS_AUD,
+        authorization_details: JSON.stringify([{ type: 'tether_task', purpose }]),
+      }).toString(),
+    });
+    const body = (await res.json()) as { access_token?: string; error_description?: string };
+    if (res.status === 200) return body.access_token!;
+    if (attempt >= 100) assert.fail(`${nodeUrl} would not issue: ${body.error_description}`);
+    await new Promise((r) => setTimeout(r, 20)); // the node may not have the applied config yet
+  }
+}

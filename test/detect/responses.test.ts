@@ -19,7 +19,9 @@ describe('responses', () => {
       drift: 'alert',
     });
     assert.equal(responseFor({ rule: 'replay', severity: 'critical', evidence: keyMismatch }, DEFAULT_RESPONSE_POLICY), 'revoke_grant');
-    assert.equal(responseFor({ rule: 'replay', severity: 'high', evidence: { reason: 'source_changed' } }), 'alert', 'another address is not evidence a caller cannot fake');
+    // The server's own view of the address (never a client-set header), about one token: contained.
+    assert.equal(responseFor({ rule: 'replay', severity: 'high', evidence: { reason: 'source_changed' } }), 'revoke_grant', 'a token used beside its holder from a strange address');
+    assert.equal(responseFor({ rule: 'replay', severity: 'high', evidence: { reason: 'workload_changed' } }), 'alert', 'another environment label is a baseline signal');
   });
 
   it('identity-wide responses are taken for the kinds opted in', () => {

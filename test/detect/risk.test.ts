@@ -8,7 +8,7 @@ const ended = (grant: string, when: number): DetectionEvent =>
   makeEvent({ kind: 'request', at: when, identity: 'svc/a', allowed: false, action: 'x:read', resource: 'X::1', grantId: grant, taskEnded: true });
 
 const replayed = (when: number): DetectionEvent =>
-  makeEvent({ kind: 'request', at: when, identity: 'svc/a', allowed: false, action: 'x:read', resource: 'X::1', grantId: 'g-r', jti: 'j-r', issuedJkt: 'k1', presentedJkt: 'k2' });
+  makeEvent({ kind: 'request', at: when, identity: 'svc/a', identityKind: 'workload', allowed: false, action: 'x:read', resource: 'X::1', grantId: 'g-r', jti: 'j-r', issuedJkt: 'k1', presentedJkt: 'k2' });
 
 describe('risk', () => {
   it('adds severity points and halves them every half-life', () => {
@@ -34,9 +34,9 @@ describe('risk', () => {
     assert.equal(det.risk('svc/a', T0), 100);
   });
 
-  it('keeps an identity with an open critical finding at 80 or more until it is resolved', () => {
+  it('keeps an identity opted in to identity-wide responses at 80 or more while a critical finding is open', () => {
     const clock = fakeClock(T0);
-    const det = createDetector({ clock });
+    const det = createDetector({ clock, identityWide: ['workload'] });
     const [f] = det.observe(replayed(T0)).filter((x) => x.rule === 'replay');
     assert.ok(f);
     assert.equal(f.severity, 'critical');
@@ -54,6 +54,17 @@ describe('risk', () => {
     assert.equal(det.risk('svc/a'), 0, 'its points leave with it');
     assert.deepEqual(det.openFindings('svc/a'), []);
     assert.equal(det.resolve(f.id), undefined, 'resolving twice is a no-op');
+  });
+
+  it('holds no floor for a kind not opted in: a critical replay adds bounded risk, and leaves with its resolution', () => {
+    const clock = fakeClock(T0);
+    const det = createDetector({ clock, identityWide: ['ai_agent'] });
+    const [f] = det.observe(replayed(T0)).filter((x) => x.rule === 'replay');
+    assert.equal(f?.severity, 'critical');
+    assert.equal(det.risk('svc/a', T0), 60, 'critical points, bounded at baselineMax');
+    assert.ok(det.risk('svc/a', T0 + 7 * 24 * HOUR) < 5, 'and they decay');
+    det.resolve(f!.id);
+    assert.equal(det.risk('svc/a', T0), 0);
   });
 
   it('resolving one finding keeps the decayed points of the others', () => {

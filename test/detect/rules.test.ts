@@ -14,9 +14,10 @@ const SNAPSHOT = (() => {
   return det.baselines();
 })();
 
+// Every kind opted in to identity-wide responses: these tests check each rule's full weight.
 function learned(): { det: Detector; clock: ReturnType<typeof fakeClock> } {
   const clock = fakeClock(at(8, 0));
-  const det = createDetector({ clock });
+  const det = createDetector({ clock, identityWide: ['ci_job', 'workload', 'ai_agent', 'service_account', 'api_client'] });
   det.importBaselines(SNAPSHOT);
   return { det, clock };
 }

@@ -30,7 +30,7 @@ describe('tether simulate --json against a fresh broker', () => {
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines.length, 1, 'exactly one line of JSON on stdout');
     report = JSON.parse(lines[0]!) as SimulationReport;
-    assert.deepEqual(Object.keys(report).sort(), ['false_positives', 'harm', 'precision', 'recall', 'scenarios']);
+    assert.deepEqual(Object.keys(report).sort(), ['containment', 'false_positives', 'harm', 'precision', 'recall', 'scenarios']);
     for (const s of report.scenarios) {
       process.stdout.write(
         `# ${s.name.padEnd(15)} ${s.kind.padEnd(6)} ${String(s.rule ?? '-').padEnd(11)} detected=${s.detected} finding=${s.time_to_finding_ms ?? '-'}ms revoked=${s.time_to_revocation_ms ?? '-'}ms findings=${s.findings.map((f) => f.rule).join(',')}\n`,
@@ -41,7 +41,7 @@ describe('tether simulate --json against a fresh broker', () => {
 
   test('each rule fires on its attack; benign traffic raises nothing', () => {
     const attacks = report.scenarios.filter((s) => s.kind === 'attack');
-    assert.deepEqual(attacks.map((s) => s.rule).sort(), [...RULE_IDS].sort(), 'one attack per rule');
+    assert.deepEqual([...new Set(attacks.map((s) => s.rule))].sort(), [...RULE_IDS].sort(), 'every rule has an attack');
     for (const s of attacks) {
       assert.equal(s.detected, true, `${s.name}: ${JSON.stringify(s)}`);
       assert.ok(s.time_to_finding_ms !== null && s.time_to_finding_ms < 5000, s.name);
@@ -50,8 +50,9 @@ describe('tether simulate --json against a fresh broker', () => {
     }
     const benign = report.scenarios.filter((s) => s.kind === 'benign');
     // The four steady workloads, plus a 6-replica Deployment on 6 networks rolling over with RFC 7009
-    // revocations, and a CI matrix of 8 shards of which an operator revokes one token.
-    assert.deepEqual(benign.map((s) => s.name), ['ci-deploy', 'batch-export', 'orders-service', 'support-agent', 'deployment-rollout', 'ci-matrix-revoke']);
+    // revocations, a CI matrix of 8 shards of which an operator revokes one token, a CI job behind a
+    // NAT with two addresses, and replicas refreshing together after expiry and retrying.
+    assert.deepEqual(benign.map((s) => s.name), ['ci-deploy', 'batch-export', 'orders-service', 'support-agent', 'deployment-rollout', 'ci-matrix-revoke', 'nat-ci-cluster', 'expiry-retry']);
     for (const s of benign) {
       assert.deepEqual(s.findings, [], `${s.name} is benign`);
       assert.deepEqual(s.surprises, [], `${s.name}: ${s.surprises.join('; ')}`);

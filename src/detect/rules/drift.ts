@@ -3,7 +3,7 @@
  * staging job used from prod, or a workload's traffic now coming from another /24 (/64). Moves inside
  * the prefix (a pod rescheduled on the same subnet) are not drift.
  */
-import { grantKeyOf } from '../baseline.js';
+import { grantKeyOf, knownNetwork } from '../baseline.js';
 import { ipPrefix } from '../ip-prefix.js';
 import { eventEvidence, type Rule } from './rule.js';
 
@@ -12,7 +12,9 @@ export const driftRule: Rule = {
   dedupe: 'grant',
   check({ event: e, baseline, options }) {
     const key = grantKeyOf(e);
-    if (key === undefined) return undefined;
+    // A refused credential (another key, a revoked token) did no work for the task: replay and
+    // after_task judge it, not drift.
+    if (key === undefined || e.credentialStage === true) return undefined;
     const g = baseline.grants.get(key);
     if (!g) return undefined;
     const envChanged = e.environment !== undefined && g.environment !== undefined && e.environment !== g.environment;
@@ -24,7 +26,8 @@ export const driftRule: Rule = {
       from = ipPrefix(g.ip, v4, v6);
       to = ipPrefix(e.sourceIp, v4, v6);
     }
-    const netChanged = from !== to;
+    // A network the identity already works from (another replica's, a NAT pool's) is not drift.
+    const netChanged = from !== to && !(e.sourceIp !== undefined && knownNetwork(baseline, e.sourceIp));
     if (!envChanged && !netChanged) return undefined;
     return {
       reason: envChanged ? (netChanged ? 'environment_and_network' : 'environment') : 'network',

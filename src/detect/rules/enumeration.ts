@@ -1,6 +1,6 @@
 /**
  * enumeration (high): a burst of denies, or of distinct resources the identity never touched,
- * within a short window: probing what a credential can reach. The deny half needs no baseline (a
+ * within a short window or (paced under it) a ten-minute one: probing what a credential can reach. The deny half needs no baseline (a
  * healthy client is rarely refused ten times a minute); the resource half needs a mature baseline
  * and ignores exact ids for high-cardinality identities (see RuleContext.resourceNew).
  */
@@ -32,15 +32,21 @@ export const enumerationRule: Rule = {
         };
       }
     }
-    if (!ctx.mature || !ctx.resourceNew || state.recentNew.size < o.distinctResources) return undefined;
+    if (!ctx.mature || !ctx.resourceNew || state.recentNew.size < Math.min(o.distinctResources, o.slowDistinctResources)) return undefined;
     const resources: string[] = [];
-    for (const [r, t] of state.recentNew) if (e.at - t <= o.windowMs) resources.push(r);
-    if (resources.length < o.distinctResources) return undefined;
+    let slowCount = 0;
+    for (const [r, t] of state.recentNew) {
+      if (e.at - t <= o.windowMs) resources.push(r);
+      if (e.at - t <= o.slowWindowMs) slowCount += 1;
+    }
+    const fast = resources.length >= o.distinctResources;
+    if (!fast && slowCount < o.slowDistinctResources) return undefined;
+    if (!fast) for (const [r, t] of state.recentNew) if (e.at - t <= o.slowWindowMs && e.at - t > o.windowMs) resources.push(r);
     return {
-      reason: 'distinct_resources',
-      distinctNewResources: resources.length,
-      threshold: o.distinctResources,
-      windowMs: o.windowMs,
+      reason: fast ? 'distinct_resources' : 'slow_distinct_resources',
+      distinctNewResources: fast ? resources.length : slowCount,
+      threshold: fast ? o.distinctResources : o.slowDistinctResources,
+      windowMs: fast ? o.windowMs : o.slowWindowMs,
       resources,
       knownResources: ctx.baseline.resources.size,
       event: eventEvidence(e),
