@@ -14,7 +14,9 @@ import { createDpopKey } from '../helpers/dpop.js';
 import { runCliAsync } from '../helpers/process.js';
 import { createWorkloadIssuer, EXCHANGE_IDENTITIES, EXCHANGE_POLICIES, ORDERS_AUD } from '../helpers/workload-issuer.js';
 
-const WINDOW_S = 4;
+const WINDOW_S = 30;
+/** The broker's clock runs ahead by this much once a test moves it (the approval window passing). */
+let skewMs = 0;
 const POLICIES = {
   ...EXCHANGE_POLICIES,
   'purge.cedar': `@id("purge-needs-two")\n@approval("2")\npermit (principal == Identity::"ci/acme/api", action == Action::"orders:purge", resource == Audience::"${ORDERS_AUD}");`,
@@ -27,7 +29,7 @@ describe('approvals: four eyes, requester exclusion, expiry, token --wait', () =
   const as = (name: string) => ({ authorization: `Bearer ${tokens[name]}` });
 
   before(async () => {
-    b = await startBroker('pglite', { approvalWindow: WINDOW_S });
+    b = await startBroker('pglite', { approvalWindow: WINDOW_S }, { clock: () => new Date(Date.now() + skewMs) });
     gha = await createWorkloadIssuer();
     const r = await b.admin('POST', '/admin/v1/apply', { identities: EXCHANGE_IDENTITIES, issuers: [gha.config()], policies: POLICIES });
     assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -96,7 +98,8 @@ describe('approvals: four eyes, requester exclusion, expiry, token --wait', () =
   test('a pending grant nobody decides within its window expires', async () => {
     const first = await exchange('orders:delete', 'OPS-4');
     const id = first.body.grant_id as string;
-    await new Promise((r) => setTimeout(r, WINDOW_S * 1000 + 300));
+    // The window passes on the broker's clock (DPoP proofs stay within their 60 s iat window).
+    skewMs = (WINDOW_S + 1) * 1000;
     const late = await b.admin('POST', `/admin/v1/grants/${id}/approve`, { reason: 'too late' }, as('alice'));
     assert.equal(late.body.state, 'expired', JSON.stringify(late.body));
     const again = await exchange('orders:delete', 'OPS-4');
@@ -104,6 +107,7 @@ describe('approvals: four eyes, requester exclusion, expiry, token --wait', () =
     assert.equal(again.body.grant_state, 'expired');
     const ev = (await b.admin('GET', '/admin/v1/audit?type=grant.expired')).body.events.find((e: { data: { grant: string } }) => e.data.grant === id);
     assert.equal(ev.data.reason, 'approval_window');
+    skewMs = 0;
   });
 
   test('tether token --wait prints the token once another process approves; a denial exits non-zero with the reason', async () => {
