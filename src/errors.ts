@@ -58,7 +58,7 @@ const STATUS: Record<ErrorCode, number> = {
  */
 export function oauthStatus(code: ErrorCode): number {
   const s = STATUS[code];
-  if (s >= 500 || s === 413 || s === 401 || s === 404) return s;
+  if (s >= 500 || s === 413 || s === 401 || s === 404 || s === 429) return s;
   return 400;
 }
 

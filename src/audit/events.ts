@@ -85,6 +85,8 @@ export interface AuditEventData {
   'grant.approved': GrantData;
   'grant.denied': GrantData;
   'grant.break_glass': GrantData;
+  'grant.confirmed': GrantData;
+  'grant.break_glass_unconfirmed': GrantData;
   'grant.ended': GrantData;
   'grant.expired': GrantData;
   'token.issued': TokenIssuedData;
@@ -130,6 +132,8 @@ const TYPES: { readonly [K in AuditEventType]: true } = {
   'grant.approved': true,
   'grant.denied': true,
   'grant.break_glass': true,
+  'grant.confirmed': true,
+  'grant.break_glass_unconfirmed': true,
   'grant.ended': true,
   'grant.expired': true,
   'token.issued': true,

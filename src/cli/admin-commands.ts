@@ -27,6 +27,13 @@ export function registerAdminCommands(program: Command): void {
       });
   }
 
+  urlOption(program.command('confirm <grant-id>'))
+    .description('confirm a break-glass grant after the fact, as a second operator (never the one who asked)')
+    .requiredOption('--reason <text>', 'why it was justified (audited)')
+    .action(async (id: string, o: { url?: string; reason: string }) => {
+      print(await adminCall(adminTarget(o), 'POST', `/admin/v1/grants/${encodeURIComponent(id)}/confirm`, { reason: o.reason }));
+    });
+
   const operators = program.command('operators').description('named operator accounts with roles (admin, approver, policy-author, auditor); admin only');
   urlOption(operators.command('add <name>'))
     .description('create an operator; prints its API token once (stored only as a hash)')

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditInput, AuditWriter } from '../audit/index.js';
 import { TetherError } from '../errors.js';
+import { BOOTSTRAP_ADMIN } from '../operators/operators.js';
 import { revokeIn } from '../revocation/index.js';
 import type { Queryable } from '../store/index.js';
 import type { Clock } from '../clock.js';
@@ -36,8 +37,10 @@ export interface Grant {
   approvals: GrantApproval[];
   /** The operator who asked (an exchange carrying a verified operator token); may not approve. */
   requested_by: string | null;
-  /** A pending grant nobody decides by then ends as `expired`. */
+  /** A pending grant nobody decides by then ends as `expired`; a break-glass grant must be confirmed by then. */
   decide_by: string | null;
+  /** Break-glass: the operator who confirmed it after the fact. */
+  confirmed_by: string | null;
 }
 
 export interface GrantApproval {
@@ -64,7 +67,7 @@ const toGrant = (r: Row): Grant => ({
   decide_by: iso(r.decide_by),
 });
 const COLS =
-  'id, identity, audience, actions, task, state, break_glass, justification, issuer, decided_by, decision_reason, created_at, activated_at, not_after, ended_at, end_reason, approvals_required, approvals, requested_by, decide_by';
+  'id, identity, audience, actions, task, state, break_glass, justification, issuer, decided_by, decision_reason, created_at, activated_at, not_after, ended_at, end_reason, approvals_required, approvals, requested_by, decide_by, confirmed_by';
 
 /** How long a pending grant waits for its approvers by default (README "Approvals"). */
 export const DEFAULT_APPROVAL_WINDOW_SECONDS = 3600;
@@ -142,7 +145,7 @@ export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'tr
     !!g.not_after &&
     Date.parse(g.not_after) > now + 5000 &&
     covers(g.actions, r.actions) &&
-    (!r.approval || r.breakGlass !== null || g.decided_by !== null);
+    (!r.approval || (r.breakGlass !== null && !r.held) || (g.decided_by !== null && g.approvals.length >= (r.approvals ?? 1)));
 
   // Live grants by (identity, audience, task, break-glass): the exchange's reuse lookup answered from
   // memory. Only a hint: it is emptied on every revocation notice (every grant end and revocation
@@ -193,10 +196,12 @@ export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'tr
           if (r.approval && g.state === 'expired' && sameActions && refusedRecently) return { kind: 'expired', grant: g } as const;
         }
         const id = randomUUID();
-        const pending = r.approval && !r.breakGlass;
+        // Break-glass waives a policy's @approval, never a detection hold (no policy can waive that).
+        const pending = r.held === true || (r.approval && !r.breakGlass);
         const notAfter = pending ? null : new Date(now.getTime() + r.ttlSeconds * 1000);
         const required = pending ? Math.max(1, r.approvals ?? 1) : 1;
-        const decideBy = pending ? new Date(now.getTime() + approvalWindowMs) : null;
+        // Pending: decided by then. Break-glass: confirmed by a second operator by then, else an alert.
+        const decideBy = pending || r.breakGlass ? new Date(now.getTime() + approvalWindowMs) : null;
         const ins = await q.query<Row>(
           `INSERT INTO grants (id, identity, audience, actions, task, state, break_glass, justification, issuer, created_at, activated_at, not_after, approvals_required, requested_by, decide_by)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING ${COLS}`,
@@ -271,6 +276,9 @@ export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'tr
           emit({ type: 'grant.denied', actor: approver, identity: g.identity, data: base });
           return toGrant(u.rows[0]!);
         }
+        if (g.approvals_required > 1 && approver === BOOTSTRAP_ADMIN) {
+          throw new TetherError('forbidden', `grant ${id} needs ${g.approvals_required} approvers: the bootstrap admin token is nobody in particular, approve as a named operator`);
+        }
         if (g.approvals.some((a) => a.by === approver)) throw new TetherError('conflict', `${approver} already approved grant ${id}; it needs another operator`);
         const approvals = [...g.approvals, { by: approver, at: now.toISOString(), reason }];
         const complete = approvals.length >= g.approvals_required;
@@ -282,6 +290,24 @@ export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'tr
             )
           : await q.query<Row>(`UPDATE grants SET approvals = $2 WHERE id = $1 RETURNING ${COLS}`, [id, JSON.stringify(approvals)]);
         emit({ type: 'grant.approved', actor: approver, identity: g.identity, data: { ...base, approvals: approvals.length, approvals_required: g.approvals_required, complete } });
+        return toGrant(u.rows[0]!);
+      });
+    },
+
+    /**
+     * A second operator confirms a break-glass grant after the fact (README "Approvals"): never the
+     * operator who asked for it; once. Unconfirmed past its deadline, expireDue raises the alert.
+     */
+    confirm(id: string, operator: string, reason: string): Promise<Grant> {
+      return audit.transact(async (q, emit) => {
+        const r = await q.query<Row>(`SELECT ${COLS} FROM grants WHERE id = $1 FOR UPDATE`, [id]);
+        if (!r.rows[0]) throw new TetherError('not_found', `grant ${JSON.stringify(id)} does not exist`);
+        const g = toGrant(r.rows[0]);
+        if (!g.break_glass) throw new TetherError('conflict', `grant ${id} is not break-glass: nothing to confirm`);
+        if (g.confirmed_by !== null) throw new TetherError('conflict', `grant ${id} was confirmed by ${g.confirmed_by}`);
+        if (g.requested_by !== null && g.requested_by === operator) throw new TetherError('forbidden', `${operator} asked for break-glass grant ${id} and cannot confirm it: another operator must`);
+        const u = await q.query<Row>(`UPDATE grants SET confirmed_by = $2, confirmed_at = $3 WHERE id = $1 RETURNING ${COLS}`, [id, operator, clock()]);
+        emit({ type: 'grant.confirmed', actor: operator, identity: g.identity, data: { grant: id, reason, late: g.decide_by !== null && Date.parse(g.decide_by) < clock().getTime() } });
         return toGrant(u.rows[0]!);
       });
     },
@@ -312,7 +338,12 @@ export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'tr
           [now],
         );
         for (const g of p.rows) emit({ type: 'grant.expired', actor: 'system', identity: g.identity, data: { grant: g.id, reason: 'approval_window', approvals: g.approvals.length } });
-        return r.rowCount + p.rowCount;
+        const u = await q.query<{ id: string; identity: string; justification: string | null }>(
+          `UPDATE grants SET confirm_alerted = true WHERE break_glass AND confirmed_by IS NULL AND NOT confirm_alerted AND decide_by <= $1 RETURNING id, identity, justification`,
+          [now],
+        );
+        for (const g of u.rows) emit({ type: 'grant.break_glass_unconfirmed', actor: 'system', identity: g.identity, data: { grant: g.id, justification: g.justification, severity: 'critical' } });
+        return r.rowCount + p.rowCount + u.rowCount;
       }),
   };
 }

@@ -24,6 +24,10 @@ export async function grantRoutes(app: FastifyInstance, opts: { grants: Grants }
     if (!g) throw new TetherError('not_found', 'grant does not exist');
     return g;
   });
+  app.post('/grants/:id/confirm', async (req) => {
+    const body = parseWith(Decision, req.body ?? {}, 'body');
+    return opts.grants.confirm(pathId((req.params as { id: string }).id), actorOf(req), body.reason);
+  });
   for (const action of ['approve', 'deny'] as const) {
     app.post(`/grants/:id/${action}`, async (req) => {
       const body = parseWith(Decision, req.body ?? {}, 'body');

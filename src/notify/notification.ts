@@ -5,7 +5,7 @@
  */
 import { dataOf, type AuditRecord } from '../audit/index.js';
 
-export const NOTIFIED_TYPES = ['grant.pending', 'grant.approved', 'grant.denied', 'grant.expired', 'grant.break_glass', 'finding.raised'] as const;
+export const NOTIFIED_TYPES = ['grant.pending', 'grant.approved', 'grant.denied', 'grant.expired', 'grant.break_glass', 'grant.break_glass_unconfirmed', 'finding.raised'] as const;
 export type NotifiedType = (typeof NOTIFIED_TYPES)[number];
 
 export interface Notification {

@@ -74,6 +74,7 @@ const TITLES: Record<Notification['event'], string> = {
   'grant.denied': ':no_entry: Access request denied',
   'grant.expired': ':alarm_clock: Access request expired undecided',
   'grant.break_glass': ':rotating_light: BREAK-GLASS access opened',
+  'grant.break_glass_unconfirmed': ':rotating_light: BREAK-GLASS access not confirmed by a second operator',
   'finding.raised': ':mag: Detection finding',
 };
 

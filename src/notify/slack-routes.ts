@@ -63,7 +63,8 @@ export async function slackRoutes(app: FastifyInstance, deps: SlackRouteDeps) {
     } catch {
       throw new TetherError('invalid_request', 'Slack callback without a JSON payload');
     }
-    const action = payload.actions?.[0];
+    if (payload === null || typeof payload !== 'object' || !Array.isArray(payload.actions)) throw new TetherError('invalid_request', 'not a Tether approval action');
+    const action = payload.actions[0];
     const decision = action?.action_id === 'tether_approve' ? 'approve' : action?.action_id === 'tether_deny' ? 'deny' : null;
     if (payload.type !== 'block_actions' || !decision || typeof action?.value !== 'string' || typeof payload.user?.id !== 'string') {
       throw new TetherError('invalid_request', 'not a Tether approval action');

@@ -99,7 +99,11 @@ export function createDecisionPipeline(deps: PipelineDeps): DecisionPipeline {
     const allow = r.decision === 'allow';
     // An obligation holds at request time too: a token whose grant no human approved (nor break-glass
     // waived) does not carry an action a policy has since put under @approval (DESIGN.md "Policy model").
-    if (allow && own.phase === 'request' && token !== undefined && r.obligations.approval && token.approval === undefined) {
+    const approved =
+      token === undefined ||
+      (token.approval === 'human' && (token.approvals ?? 1) >= (r.obligations.approvals ?? 1)) ||
+      (token.approval === 'break_glass' && r.obligations.breakGlass);
+    if (allow && own.phase === 'request' && r.obligations.approval && !approved) {
       const reason = `approval is required for ${JSON.stringify(c.action.id)} and this token's grant was not approved: exchange again`;
       return { allow: false, stage: 'policy', reasons: { policies: r.policies, errors: r.errors, reason }, obligations: NO_OBLIGATIONS, policyVersion: version };
     }

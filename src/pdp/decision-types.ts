@@ -50,6 +50,8 @@ export interface DecisionToken {
   readonly issuer?: string | undefined;
   /** How the grant passed an approval obligation (verified token claim); undefined when none was asked. */
   readonly approval?: 'human' | 'break_glass' | undefined;
+  /** How many distinct operators approved the grant (verified token claim). */
+  readonly approvals?: number | undefined;
 }
 
 export interface DecisionHttpRequest {

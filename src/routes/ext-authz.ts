@@ -150,6 +150,7 @@ export async function extAuthzRoutes(app: FastifyInstance, deps: ExtAuthzDeps) {
         ...(claims.act ? { act: claims.act as unknown as Record<string, unknown> } : {}),
         ...(claims.task ? { task: claims.task } : {}),
         ...(claims.approval ? { approval: claims.approval } : {}),
+        ...(claims.approvals ? { approvals: claims.approvals } : {}),
         // From the verified token: a break-glass grant's tokens carry it (access-token.ts).
         break_glass: claims.break_glass === true,
       },

@@ -23,6 +23,7 @@ declare module 'fastify' {
 const WRITES: ReadonlyArray<readonly [string, string, readonly Role[]]> = [
   ['POST', '/grants/:id/approve', ['approver']],
   ['POST', '/grants/:id/deny', ['approver']],
+  ['POST', '/grants/:id/confirm', ['approver']],
   ['POST', '/findings/:id/resolve', ['approver']],
   ['POST', '/findings/:id/reverse', ['approver']],
   ['POST', '/reviews/:id/decision', ['approver']],
@@ -115,6 +116,22 @@ export function createAdminAccess(deps: AdminAccessDeps) {
       await failure(req, auth.reason, 'name' in auth && auth.name ? { operator: auth.name } : {});
       if (after > 0) throw new TetherError('too_many_requests', `too many failed authentications from this address; retry in ${after} s`, { retry_after: after });
       throw new TetherError('unauthorized', `a valid ${what} is required (Authorization: Bearer <token>)`);
+    },
+    /**
+     * An operator token presented outside the admin API (the token endpoint's X-Tether-Operator-Token):
+     * the same per-address throttle and audit as the admin API, so it is no oracle for guessing.
+     */
+    operatorOf: async (token: string, req: FastifyRequest): Promise<string | null> => {
+      const now = deps.now();
+      if (deps.limiter.retryAfter(req.ip, now) > 0) {
+        await failure(req, 'throttled');
+        return null;
+      }
+      const auth = await deps.operators.authenticate(token);
+      if (auth.ok) return auth.operator.name;
+      deps.limiter.fail(req.ip, now);
+      await failure(req, auth.reason, 'name' in auth && auth.name ? { operator: auth.name } : {});
+      return null;
     },
     /** preHandler: may this operator do this? Throws 403, audited. */
     authorize: (prefix: string) => async (req: FastifyRequest): Promise<void> => {

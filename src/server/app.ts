@@ -304,10 +304,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   // Public routes of domains (non-admin).
   const adminGuard = access.authenticate('admin or operator token (introspection is for resource servers holding one)');
   await app.register(
-    tokens.publicRoutes(adminGuard, async (t) => {
-      const a = await operators.authenticate(t);
-      return a.ok ? a.operator.name : null;
-    }),
+    tokens.publicRoutes(adminGuard, access.operatorOf),
   );
   await app.register(auditAnchorPublicRoutes, { anchors });
   await app.register(extAuthzRoutes, {

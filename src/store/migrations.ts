@@ -222,6 +222,10 @@ ALTER TABLE grants ADD COLUMN approvals jsonb NOT NULL DEFAULT '[]';
 ALTER TABLE grants ADD COLUMN requested_by text;
 ALTER TABLE grants ADD COLUMN decide_by timestamptz;
 CREATE INDEX grants_pending_decide_by ON grants (decide_by) WHERE state = 'pending';
+-- Break-glass is confirmed by a second operator after the fact; unconfirmed past decide_by is an alert.
+ALTER TABLE grants ADD COLUMN confirmed_by text;
+ALTER TABLE grants ADD COLUMN confirmed_at timestamptz;
+ALTER TABLE grants ADD COLUMN confirm_alerted boolean NOT NULL DEFAULT false;
 `,
   },
 ];

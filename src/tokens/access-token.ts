@@ -41,6 +41,8 @@ export interface AccessTokenClaims {
    * under approval (DESIGN.md "Policy model": obligations hold at request time too).
    */
   approval?: GrantApproval;
+  /** With `approval: "human"`: how many distinct operators approved (`@approval("N")` is re-checked against it). */
+  approvals?: number;
   /**
    * Present (true) only when the grant was opened as break-glass: request-time policies read it as
    * `context.break_glass` (DESIGN.md "Policy model"). A private claim (RFC 9068 §2.2, RFC 7519 §4.3)
@@ -64,6 +66,7 @@ export interface MintAccessTokenOptions {
   task?: TaskClaim;
   act?: Actor;
   approval?: GrantApproval;
+  approvals?: number;
   /** RFC 9068 §2.2 requires client_id; a federated workload is its own client, so it defaults to subject. */
   clientId?: string;
   /** The grant is break-glass: the token says so (`break_glass: true`). */
@@ -86,7 +89,7 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 /** Mints a DPoP-bound JWT access token (RFC 9068) signed by the ring's active key. */
 export async function mintAccessToken(keyRing: KeyRing, options: MintAccessTokenOptions): Promise<MintedAccessToken> {
-  const { issuer, subject, audience, scope, ttlSeconds, jkt, grantId, task, act, approval, clientId, breakGlass, clock } = options;
+  const { issuer, subject, audience, scope, ttlSeconds, jkt, grantId, task, act, approval, approvals, clientId, breakGlass, clock } = options;
   if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > keyRing.maxTokenLifetimeSeconds) {
     throw new TypeError(`mintAccessToken: ttlSeconds must be an integer in 1..${keyRing.maxTokenLifetimeSeconds}`);
   }
@@ -110,6 +113,7 @@ export async function mintAccessToken(keyRing: KeyRing, options: MintAccessToken
     ...(task !== undefined ? { task: { ...task } } : {}),
     ...(act !== undefined ? { act } : {}),
     ...(approval !== undefined ? { approval } : {}),
+    ...(approvals !== undefined ? { approvals } : {}),
     ...(breakGlass === true ? { break_glass: true as const } : {}),
   };
   const token = await keyRing.sign({ ...claims }, { typ: ACCESS_TOKEN_TYP });
@@ -135,6 +139,7 @@ const claimsSchema = z
     task: z.object({ id: z.string(), purpose: z.string().optional(), ticket: z.string().optional() }).loose().optional(),
     act: actorSchema.optional(),
     approval: z.enum(['human', 'break_glass']).optional(),
+    approvals: z.number().int().min(1).max(5).optional(),
     break_glass: z.literal(true).optional(),
   })
   .loose();

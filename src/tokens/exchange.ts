@@ -290,7 +290,7 @@ export function createExchange(deps: ExchangeDeps) {
       grantId: grant.id,
       task: { id: grant.id, ...(task.purpose ? { purpose: task.purpose } : {}), ...(task.ticket ? { ticket: task.ticket } : {}) },
       // Request time re-checks @approval against this (a policy may add it after issuance).
-      ...(grant.decided_by !== null ? { approval: 'human' as const } : grant.break_glass ? { approval: 'break_glass' as const } : {}),
+      ...(grant.decided_by !== null ? { approval: 'human' as const, approvals: Math.max(1, grant.approvals.length) } : grant.break_glass ? { approval: 'break_glass' as const } : {}),
       ...(form.get('client_id') ? { clientId: form.get('client_id')! } : {}),
       ...(grant.break_glass ? { breakGlass: true } : {}),
       clock: deps.clock,

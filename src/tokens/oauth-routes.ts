@@ -30,7 +30,7 @@ export interface OAuthRouteDeps {
   /** Introspection is for resource servers holding the admin token (for now). */
   requireAdmin: (req: FastifyRequest) => Promise<void>;
   /** The active operator an operator token names, or null (an exchange an operator asks for). */
-  operatorOf: (token: string) => Promise<string | null>;
+  operatorOf: (token: string, req: FastifyRequest) => Promise<string | null>;
   clock: Clock;
   /** Revocations committed here: this instance enforces them at once, the others on the notice. */
   onRevoked: (entries: readonly RevocationEntry[]) => void;
@@ -71,7 +71,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps) {
       // An operator asking for the workload (e.g. break-glass from the CLI) says who with its own token;
       // only a verified operator is recorded, and that operator may not approve the grant.
       const opToken = single(req.headers['x-tether-operator-token']);
-      const requestedBy = opToken === undefined ? undefined : await deps.operatorOf(opToken);
+      const requestedBy = opToken === undefined ? undefined : await deps.operatorOf(opToken, req);
       if (requestedBy === null) throw new TetherError('invalid_client', 'X-Tether-Operator-Token is not an active operator token');
       const out = await deps.exchange({ form, dpop: single(req.headers.dpop), sourceIp: req.ip, requestedBy }, note);
       if (out.nonce) reply.header('DPoP-Nonce', out.nonce);

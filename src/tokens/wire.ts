@@ -106,7 +106,7 @@ export async function createTokenDomain(d: TokenDomainDeps) {
   const timer = setInterval(() => {
     grants.expireDue().catch((err: Error) => d.logger.warn({ err: { message: err.message } }, 'grant expiry sweep failed'));
     replay.prune().catch(() => {});
-  }, 30000);
+  }, 5000);
   timer.unref();
 
   // Revocations committed on this instance are enforced here at once; the others learn them by notice.
@@ -127,7 +127,7 @@ export async function createTokenDomain(d: TokenDomainDeps) {
     checkRequest,
     applySection: issuers.section(),
     stop: () => clearInterval(timer),
-    publicRoutes: (requireAdmin: (req: FastifyRequest) => Promise<void>, operatorOf: (token: string) => Promise<string | null>) => async (app: FastifyInstance) =>
+    publicRoutes: (requireAdmin: (req: FastifyRequest) => Promise<void>, operatorOf: (token: string, req: FastifyRequest) => Promise<string | null>) => async (app: FastifyInstance) =>
       oauthRoutes(app, { exchange, keys, grants, audit: d.audit, metrics: d.metrics, check, replay, identityStatus: async (id) => (await d.identityFacts(id))?.status, issuerUrl: d.issuerUrl, requireAdmin, operatorOf, clock: d.clock, onRevoked }),
     adminRoutes: async (app: FastifyInstance) => {
       await app.register(issuerRoutes, { issuers, audit: d.audit, db: d.store });

@@ -41,10 +41,10 @@ describe('approvals: four eyes, requester exclusion, expiry, token --wait', () =
 
   // One workload instance per ticket: the grant is keyed to its DPoP key (grants per task instance).
   const keys = new Map<string, Awaited<ReturnType<typeof createDpopKey>>>();
-  const exchange = async (scope: string, ticket: string, headers: Record<string, string> = {}) => {
+  const exchange = async (scope: string, ticket: string, headers: Record<string, string> = {}, task: Record<string, unknown> = {}) => {
     const key = keys.get(ticket) ?? (await createDpopKey());
     keys.set(ticket, key);
-    const details = [{ type: 'tether_task', ticket }];
+    const details = [{ type: 'tether_task', ticket, ...task }];
     const res = await fetch(`${b.url}/oauth/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await key.proof('POST', `${b.url}/oauth/token`), ...headers },
@@ -69,6 +69,8 @@ describe('approvals: four eyes, requester exclusion, expiry, token --wait', () =
     assert.equal(one.status, 200, JSON.stringify(one.body));
     assert.equal(one.body.state, 'pending');
     assert.equal((await b.admin('POST', `/admin/v1/grants/${id}/approve`, { reason: 'again' }, as('alice'))).status, 409, 'one operator, one approval');
+    // The bootstrap admin token is nobody in particular: it cannot be the second pair of eyes.
+    assert.equal((await b.admin('POST', `/admin/v1/grants/${id}/approve`, { reason: 'me too' })).status, 403);
     const still = await exchange('orders:purge', 'OPS-2');
     assert.equal(still.body.error, 'authorization_pending');
     assert.match(still.body.error_description!, /1 of 2 approvals/);
@@ -108,6 +110,36 @@ describe('approvals: four eyes, requester exclusion, expiry, token --wait', () =
     const ev = (await b.admin('GET', '/admin/v1/audit?type=grant.expired')).body.events.find((e: { data: { grant: string } }) => e.data.grant === id);
     assert.equal(ev.data.reason, 'approval_window');
     skewMs = 0;
+  });
+
+  test('break-glass is confirmed after the fact by a second operator, never the one who asked; unconfirmed it is an alert', async () => {
+    const glass = { break_glass: true, justification: 'orders DB on fire, INC-7' };
+    const opened = await exchange('orders:admin', 'INC-7', { 'x-tether-operator-token': tokens['carol']! }, glass);
+    assert.equal(opened.status, 200, JSON.stringify(opened.body));
+    const grant = (JSON.parse(Buffer.from(String(opened.body.access_token).split('.')[1]!, 'base64url').toString()) as { grant: string }).grant;
+    const self = await b.admin('POST', `/admin/v1/grants/${grant}/confirm`, { reason: 'I did it' }, as('carol'));
+    assert.equal(self.status, 403, JSON.stringify(self.body));
+    const ok = await b.admin('POST', `/admin/v1/grants/${grant}/confirm`, { reason: 'incident INC-7 reviewed' }, as('alice'));
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.equal(ok.body.confirmed_by, 'alice');
+    assert.equal((await b.admin('POST', `/admin/v1/grants/${grant}/confirm`, { reason: 'again' }, as('bob'))).status, 409);
+    const confirmed = (await b.admin('GET', '/admin/v1/audit?type=grant.confirmed')).body.events.at(-1);
+    assert.equal(confirmed.actor, 'alice');
+
+    // Another break-glass nobody confirms: once its window passes, the sweep raises the alert.
+    const other = await exchange('orders:admin', 'INC-8', {}, { ...glass, justification: 'orders queue stuck, INC-8' });
+    assert.equal(other.status, 200, JSON.stringify(other.body));
+    const otherGrant = (JSON.parse(Buffer.from(String(other.body.access_token).split('.')[1]!, 'base64url').toString()) as { grant: string }).grant;
+    skewMs = (WINDOW_S + 1) * 1000;
+    let alert: { data: { grant: string; severity: string } } | undefined;
+    for (let i = 0; i < 100 && !alert; i++) {
+      alert = (await b.admin('GET', '/admin/v1/audit?type=grant.break_glass_unconfirmed')).body.events.find((e: { data: { grant: string } }) => e.data.grant === otherGrant);
+      if (!alert) await new Promise((r) => setTimeout(r, 200));
+    }
+    skewMs = 0;
+    assert.ok(alert, 'grant.break_glass_unconfirmed');
+    assert.equal(alert.data.severity, 'critical');
+    assert.ok(!(await b.admin('GET', '/admin/v1/audit?type=grant.break_glass_unconfirmed')).body.events.some((e: { data: { grant: string } }) => e.data.grant === grant), 'the confirmed one raised nothing');
   });
 
   test('tether token --wait prints the token once another process approves; a denial exits non-zero with the reason', async () => {

@@ -215,6 +215,10 @@ for (const kind of STORE_KINDS) {
       assert.notEqual(again.body.grant_id, decodeJwt(token).grant);
       const last = (await decisions('ci/acme/api')).filter((e) => e.data.phase === 'issue').at(-1)!;
       assert.deepEqual(last.data.obligations, { approval: true, break_glass: false, bearer: false, held: true });
+      // Break-glass waives a policy's @approval, never detection's hold: it waits for a human too.
+      const glass = await exchange('acme/api', 'orders:admin', await createDpopKey(), [{ type: 'tether_task', break_glass: true, justification: 'INC-10: said it was urgent' }]);
+      assert.equal(glass.status, 400, JSON.stringify(glass.body));
+      assert.equal(glass.body.error, 'authorization_pending');
     });
   });
 }
