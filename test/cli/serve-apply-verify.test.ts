@@ -49,17 +49,19 @@ describe('tether serve / apply / audit on the embedded store', () => {
     }
     const v = runCli(['audit', 'verify', '--data-dir', dataDir]);
     assert.equal(v.code, 0, v.stdout + v.stderr);
-    // keys.created (first start), three identity.created, config.applied
-    assert.match(v.stdout, /intact: 5 events/);
+    // keys.created (first start), operator.auth_failed (the wrong token: failed admin authentications
+    // are audited), three identity.created, config.applied
+    assert.match(v.stdout, /intact: 6 events/);
     const ex = runCli(['audit', 'export', '--data-dir', dataDir]);
     assert.equal(ex.code, 0, ex.stderr);
     const lines = ex.stdout.trim().split('\n').map((l) => JSON.parse(l) as { seq: number; hash: string });
-    assert.deepEqual(lines.map((l) => l.seq), [1, 2, 3, 4, 5]);
+    assert.deepEqual(lines.map((l) => l.seq), [1, 2, 3, 4, 5, 6]);
+    assert.ok(ex.stdout.includes('"operator.auth_failed"') && !ex.stdout.includes('wrong-token-wrong-token'), 'the failure is audited, the presented secret is not');
     const oc = runCli(['audit', 'export', '--format', 'ocsf', '--data-dir', dataDir]);
     const ocsf = oc.stdout.trim().split('\n').map((l) => JSON.parse(l) as { class_uid: number; message: string; metadata: { tether_chain: { seq: number } } });
     const created = ocsf.find((e) => e.message === 'identity.created')!;
     assert.equal(created.class_uid, 3001);
-    assert.equal(created.metadata.tether_chain.seq, 2);
+    assert.equal(created.metadata.tether_chain.seq, 3);
   });
 
   test('first start without TETHER_ADMIN_TOKEN writes a working token to <data-dir>/admin-token, mode 0600, never to the log', async () => {
