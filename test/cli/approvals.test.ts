@@ -95,6 +95,14 @@ describe('approvals: four eyes, requester exclusion, expiry, token --wait', () =
     assert.equal(other.body.state, 'active');
     const pending = (await b.admin('GET', '/admin/v1/audit?type=grant.pending')).body.events.find((e: { data: { grant: string } }) => e.data.grant === id);
     assert.equal(pending.data.requested_by, 'carol');
+    assert.equal((await exchange('orders:delete', 'OPS-3')).status, 200, 'the approved grant is reused');
+    // Raising the count takes effect at once: a grant one operator approved is not reused under @approval("2").
+    const two = { ...POLICIES, 'orders.cedar': POLICIES['orders.cedar'].replace('@approval("required")', '@approval("2")') };
+    assert.equal((await b.admin('POST', '/admin/v1/apply', { policies: two })).status, 200);
+    const raised = await exchange('orders:delete', 'OPS-3');
+    assert.equal(raised.body.error, 'authorization_pending', JSON.stringify(raised.body));
+    assert.notEqual(raised.body.grant_id, id);
+    assert.equal((await b.admin('POST', '/admin/v1/apply', { policies: POLICIES })).status, 200);
   });
 
   test('a pending grant nobody decides within its window expires', async () => {

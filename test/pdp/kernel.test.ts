@@ -142,6 +142,17 @@ for (const kind of STORE_KINDS) {
       assert.equal(last.data.own.break_glass, true);
       assert.deepEqual(last.data.policies, ['break-glass-admin']);
 
+      // Break-glass stands in for approval only where the deciding permit allows break-glass: a
+      // request-time permit under @approval without @break_glass refuses the break-glass token.
+      const split = {
+        'group.cedar': GROUP_POLICIES['group.cedar'].replace('when { context.break_glass };', 'when { context.break_glass && context.phase == "issue" };'),
+        'request.cedar': '@id("admin-at-request-needs-approval")\n@approval("required")\npermit (principal == Identity::"ci/acme/api", action == Action::"orders:admin", resource) when { context.phase == "request" };',
+      };
+      assert.equal((await b.admin('POST', '/admin/v1/apply', { identities: IDENTITIES, issuers: [gha.config()], entities: ENTITIES, policies: split, routes: [ROUTE] })).status, 200);
+      assert.equal(await post(token, '/orders/7/admin'), 403);
+      assert.match(String((await decisions('ci/acme/api')).filter((e) => e.data.phase === 'request').at(-1)!.data.reason), /approval is required/);
+      assert.equal((await b.admin('POST', '/admin/v1/apply', { identities: IDENTITIES, issuers: [gha.config()], entities: ENTITIES, policies: GROUP_POLICIES, routes: [ROUTE] })).status, 200);
+
       // An ordinary token never says break-glass: the same policy does not apply at request time.
       const plain = await exchange('acme/api', 'orders:read', key);
       assert.equal(plain.status, 200, JSON.stringify(plain.body));
