@@ -24,7 +24,7 @@ export interface Notifier {
 
 export function createNotifier(o: { db: Queryable; specs: readonly string[]; secret?: string | undefined; consoleBase: () => string; now: () => number; logger: Pick<Logger, 'warn' | 'info'>; registry?: Registry; idleMs?: number }): Notifier {
   const instance = randomUUID();
-  const sinks = o.specs.map((spec) => createNotifySink(parseNotifySpec(spec), { secret: o.secret, consoleBase: o.consoleBase, now: o.now }));
+  const sinks = o.specs.map((spec) => createNotifySink(parseNotifySpec(spec), { secret: o.secret, consoleBase: o.consoleBase, now: o.now, logger: o.logger }));
   const runners: ExportRunner[] = sinks.map((sink) =>
     createExportRunner({ source: auditEventSource(o.db), sink, lease: createJobLease(o.db, `@${sink.name}`, instance, 15), logger: o.logger, batch: 100, idleMs: o.idleMs ?? 200 }),
   );

@@ -39,13 +39,27 @@ export function parseNotifySpec(spec: string): NotifySinkSpec {
   return { kind: m[1] as 'webhook' | 'slack', url: url.toString() };
 }
 
-async function post(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<void> {
+/**
+ * One delivery. Network errors, 5xx, 408 and 429 throw (the runner retries the batch); any other 4xx
+ * is the receiver refusing this one notification for good: it is logged and skipped, so one payload a
+ * receiver will never take cannot hold back every notification after it.
+ */
+async function post(url: string, headers: Record<string, string>, body: string, timeoutMs: number, log: NotifyLogger, seq: number): Promise<void> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, signal: AbortSignal.timeout(timeoutMs) });
   await res.arrayBuffer().catch(() => undefined);
-  if (res.status < 200 || res.status > 299) throw new Error(`${new URL(url).origin} answered ${res.status}`);
+  if (res.status >= 200 && res.status <= 299) return;
+  if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
+    log.warn({ sink: new URL(url).origin, status: res.status, seq }, 'notification refused by the receiver: skipped');
+    return;
+  }
+  throw new Error(`${new URL(url).origin} answered ${res.status}`);
 }
 
-export function createNotifySink(spec: NotifySinkSpec, o: { secret?: string | undefined; consoleBase: () => string; now: () => number; timeoutMs?: number }): ExportSink<AuditRecord> {
+export interface NotifyLogger {
+  warn(obj: object, msg: string): void;
+}
+
+export function createNotifySink(spec: NotifySinkSpec, o: { secret?: string | undefined; consoleBase: () => string; now: () => number; logger: NotifyLogger; timeoutMs?: number }): ExportSink<AuditRecord> {
   if (spec.kind === 'webhook' && !o.secret) throw invalidRequest('a webhook notification sink needs TETHER_NOTIFY_SECRET: unsigned notifications could be forged');
   const timeout = o.timeoutMs ?? 5_000;
   const origin = new URL(spec.url).origin;
@@ -58,9 +72,9 @@ export function createNotifySink(spec: NotifySinkSpec, o: { secret?: string | un
         if (spec.kind === 'webhook') {
           const body = JSON.stringify({ type: 'tether.notification', notification: n });
           const ts = String(Math.floor(o.now() / 1000));
-          await post(spec.url, { [NOTIFY_TIMESTAMP_HEADER]: ts, [NOTIFY_SIGNATURE_HEADER]: signNotification(ts, body, o.secret!) }, body, timeout);
+          await post(spec.url, { [NOTIFY_TIMESTAMP_HEADER]: ts, [NOTIFY_SIGNATURE_HEADER]: signNotification(ts, body, o.secret!) }, body, timeout, o.logger, n.seq);
         } else {
-          await post(spec.url, {}, JSON.stringify(slackMessage(n)), timeout);
+          await post(spec.url, {}, JSON.stringify(slackMessage(n)), timeout, o.logger, n.seq);
         }
       }
     },

@@ -31,6 +31,8 @@ describe('notifications: signed webhook and Slack, outbox across restarts, Slack
   let receiverUrl: string;
   const received: Received[] = [];
   let failing = false;
+  /** Tickets whose notifications the receiver refuses for good (400), as a receiver may refuse a payload. */
+  const refused = new Set<string>();
   let db: TestDb;
   let b: RunningBroker;
   let gha: Awaited<ReturnType<typeof createWorkloadIssuer>>;
@@ -44,6 +46,10 @@ describe('notifications: signed webhook and Slack, outbox across restarts, Slack
       req.on('end', () => {
         if (failing) {
           res.writeHead(503).end();
+          return;
+        }
+        if ([...refused].some((g) => body.includes(g))) {
+          res.writeHead(400).end();
           return;
         }
         received.push({ path: req.url ?? '', headers: req.headers, body, at: Date.now() });
@@ -114,6 +120,15 @@ describe('notifications: signed webhook and Slack, outbox across restarts, Slack
     const hook = await waitFor((r) => r.path === '/hook' && notification(r).grant === grant, 5000);
     assert.ok(hook, 'the queued grant.pending arrived after the restart');
     assert.equal(hook.headers['x-tether-signature'], signNotification(String(hook.headers['x-tether-timestamp']), hook.body, SECRET));
+  });
+
+  test('a notification the receiver refuses for good (400) is skipped: the ones after it still arrive', async () => {
+    refused.add('OPS-10');
+    const poison = await pending('OPS-10');
+    const next = await pending('OPS-11');
+    const hook = await waitFor((r) => r.path === '/hook' && notification(r).grant === next, 5000);
+    assert.ok(hook, 'the notification after a refused one arrived');
+    assert.ok(!received.some((r) => r.body.includes(poison)));
   });
 
   const callback = async (o: { user: string; grant: string; action?: string; ts?: number; secret?: string; raw?: string; sig?: string }) => {
