@@ -22,6 +22,8 @@ export interface SlackRouteDeps {
   operators: Pick<Operators, 'bySlackUser'>;
   grants: Pick<Grants, 'decide'>;
   audit: Pick<AuditWriter, 'append'>;
+  /** Audits a refused callback under the admin API's per-second cap (admin-access.ts). */
+  refused: (req: FastifyRequest, reason: string, extra?: Record<string, unknown>) => Promise<void>;
   now: () => number;
 }
 
@@ -40,7 +42,7 @@ export async function slackRoutes(app: FastifyInstance, deps: SlackRouteDeps) {
     seen.set(sig, now);
   };
   const refuse = async (req: FastifyRequest, reason: string, status: 401 | 403, extra: Record<string, unknown> = {}) => {
-    await deps.audit.append({ type: 'operator.auth_failed', actor: 'anonymous', data: { reason, source_ip: req.ip, method: req.method, path: '/integrations/slack/interactions', ...extra } });
+    await deps.refused(req, reason, extra);
     throw new TetherError(status === 401 ? 'unauthorized' : 'forbidden', `Slack callback refused: ${reason}`);
   };
 

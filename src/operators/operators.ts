@@ -101,7 +101,7 @@ export function createOperators(deps: { db: Queryable; audit: Pick<AuditWriter, 
     async revoke(name: string, actor: string, reason: string): Promise<OperatorView> {
       const now = deps.clock();
       const row = await deps.audit.transact(async (q, emit) => {
-        const r = await q.query<Row>(`UPDATE operators SET revoked_at = $2, revoked_by = $3 WHERE name = $1 AND revoked_at IS NULL RETURNING ${COLS}`, [name, now, actor]);
+        const r = await q.query<Row>(`UPDATE operators SET revoked_at = $2, revoked_by = $3, slack_user_id = NULL WHERE name = $1 AND revoked_at IS NULL RETURNING ${COLS}`, [name, now, actor]);
         const done = r.rows[0];
         if (!done) {
           const exists = await q.query('SELECT 1 FROM operators WHERE name = $1', [name]);

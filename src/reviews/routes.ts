@@ -11,12 +11,15 @@ import { listReviews, REVIEW_REASONS, REVIEW_STATUSES } from './review-store.js'
 import type { ReviewSignals } from './signals.js';
 import type { Clock } from '../clock.js';
 
+/** Review ids as review-store.ts makes them. */
+const REVIEW_ID = /^rev_[0-9a-z]{9,}_[0-9a-f]{10}$/;
+
 const ReviewListQuery = z.strictObject({
   identity: z.string().min(1).max(256).optional(),
   reason: z.enum(REVIEW_REASONS).optional(),
   status: z.enum(REVIEW_STATUSES).optional(),
   limit: z.coerce.number().int('must be a whole number').min(1).max(1000).default(100),
-  after: z.string().min(1).max(64).optional(),
+  after: z.string().regex(REVIEW_ID, 'not a review id (the next_after of a previous page)').optional(),
 });
 
 const isoDateTime = z
@@ -30,7 +33,7 @@ const DecisionBody = z.strictObject({
   review_by: isoDateTime.optional(),
 });
 
-const ReviewId = z.string().regex(/^rev_[0-9a-z]{9,}_[0-9a-f]{10}$/, 'not a review id');
+const ReviewId = z.string().regex(REVIEW_ID, 'not a review id');
 
 export interface ReviewRouteOptions {
   db: Queryable;

@@ -1,6 +1,7 @@
 import { actorOf } from '../server/admin-access.js';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { TetherError } from '../errors.js';
 import type { AuditWriter } from '../audit/index.js';
 import { parseWith } from '../server/validate.js';
 import type { Queryable } from '../store/index.js';
@@ -31,6 +32,11 @@ export async function revocationRoutes(
   app.post('/revocations', async (req, reply) => {
     const body = parseWith(RevokeBody, req.body, 'body');
     const out = await opts.audit.transact(async (q, emit) => {
+      // An issuer revocation stops the issuer by name: a misspelt name would answer 201 and stop
+      // nothing, so only a configured issuer can be revoked.
+      if (body.kind === 'issuer' && (await q.query('SELECT 1 FROM issuers WHERE name = $1', [body.value])).rows.length === 0) {
+        throw new TetherError('not_found', `no issuer named ${JSON.stringify(body.value)}`);
+      }
       const r = await revokeIn(q, emit, { kind: body.kind, value: body.value, reason: body.reason, actor: actorOf(req) }, opts.clock());
       if (body.kind === 'identity' && body.suspend !== false) {
         await opts.suspendIn(q, body.value);

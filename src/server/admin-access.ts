@@ -93,6 +93,12 @@ export function createAdminAccess(deps: AdminAccessDeps) {
   };
 
   return {
+    /**
+     * Audits a refused credential (an admin token, an operator token, a Slack callback) under the
+     * one per-second cap, so a flood of refusals cannot flood the audit log; the next audited
+     * refusal carries how many were not.
+     */
+    refused: failure,
     /** onRequest: who is calling. Throws 401/429; sets `req.operator`. */
     authenticate: (what: string) => async (req: FastifyRequest): Promise<void> => {
       const now = deps.now();

@@ -318,7 +318,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   });
   await app.register(authzenRoutes, { pipeline: pdp.pipeline, pdpToken: config.pdpToken, baseUrl: config.issuerUrl });
   if (config.slackSigningSecret) {
-    await app.register(slackRoutes, { signingSecret: config.slackSigningSecret, operators, grants: tokens.grants, audit, now: () => clock().getTime() });
+    await app.register(slackRoutes, { signingSecret: config.slackSigningSecret, operators, grants: tokens.grants, audit, refused: access.refused, now: () => clock().getTime() });
   }
   // Notifications: committed audit events to webhooks and Slack, from a cursor (the audit log is the outbox).
   const notifier = createNotifier({ db: store, specs: config.notify, secret: config.notifySecret, consoleBase: issuerUrl, now: () => clock().getTime(), logger, registry: metrics.registry });

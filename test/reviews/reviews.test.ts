@@ -129,6 +129,8 @@ for (const kind of STORE_KINDS) {
     it('pages with limit and after', async () => {
       const p1 = await b.admin('GET', '/admin/v1/reviews?limit=2');
       assert.equal(p1.body.reviews.length, 2);
+      // A cursor that no page handed out is refused, not read as an empty page.
+      for (const bad of ['%FF', 'zzz', 'rev_1']) assert.equal((await b.admin('GET', `/admin/v1/reviews?after=${bad}`)).status, 400, bad);
       const p2 = await b.admin('GET', `/admin/v1/reviews?limit=100&after=${p1.body.next_after}`);
       const ids = [...p1.body.reviews, ...p2.body.reviews].map((r: { id: string }) => r.id);
       assert.equal(new Set(ids).size, ids.length);

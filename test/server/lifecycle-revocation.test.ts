@@ -64,6 +64,10 @@ for (const kind of STORE_KINDS) {
     test('a revoked issuer is refused at the next exchange, stays refused across re-apply, and is back only once restored (audited)', async () => {
       const t = await issue();
       assert.equal(await introspect(t), true);
+      // A misspelt issuer stops nothing, so it is refused rather than recorded.
+      const typo = await b.admin('POST', '/admin/v1/revocations', { kind: 'issuer', value: 'githb', reason: 'issuer key leaked' });
+      assert.equal(typo.status, 404, JSON.stringify(typo.body));
+      assert.match(String(typo.body.error_description ?? typo.body.message ?? JSON.stringify(typo.body)), /no issuer named "githb"/);
       const rv = await b.admin('POST', '/admin/v1/revocations', { kind: 'issuer', value: 'github', reason: 'issuer key leaked' });
       assert.equal(rv.status, 201, JSON.stringify(rv.body));
       assert.equal(rv.body.grants_revoked, 1);

@@ -159,4 +159,32 @@ describe('notifications: signed webhook and Slack, outbox across restarts, Slack
     const failures = (await b.admin('GET', '/admin/v1/audit?type=operator.auth_failed&limit=1000')).body.events.map((e: { data: { reason: string } }) => e.data.reason);
     for (const r of ['slack_bad_signature', 'slack_stale_timestamp', 'slack_unsigned', 'slack_unmapped', 'slack_replay']) assert.ok(failures.includes(r), r);
   });
+
+  test('a flood of forged Slack callbacks is audited under the per-second cap, with a count of the rest', async () => {
+    const before = (await b.admin('GET', '/admin/v1/audit?type=operator.auth_failed&limit=1000')).body.events.length as number;
+    const t0 = Date.now();
+    const statuses = await Promise.all(Array.from({ length: 300 }, () => callback({ user: 'U0ALICE', grant: 'g', secret: 'not-the-signing-secret-000' }).then((r) => r.status)));
+    const seconds = Math.ceil((Date.now() - t0) / 1000) + 1;
+    assert.ok(statuses.every((s) => s === 401 || s === 429), String([...new Set(statuses)]));
+    // One more after the second turns over carries the count of those not audited one by one.
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await callback({ user: 'U0ALICE', grant: 'g', secret: 'not-the-signing-secret-000' })).status, 401);
+    const events = (await b.admin('GET', '/admin/v1/audit?type=operator.auth_failed&limit=1000')).body.events as Array<{ data: { unaudited_before?: number } }>;
+    const added = events.length - before;
+    // At most 100 a second are audited one by one (admin-access.ts), whatever the machine's speed.
+    assert.ok(added <= 100 * seconds + 1, `audited ${added} of 301 refusals one by one in ${seconds} s`);
+    const counted = events.reduce((n, e) => n + (e.data.unaudited_before ?? 0), 0);
+    assert.equal(added + counted, 301, 'every refusal is either audited or counted');
+  });
+
+  test('revoking an operator releases its Slack id, so it can be mapped to another operator', async () => {
+    assert.equal((await b.admin('POST', '/admin/v1/operators', { name: 'carol', role: 'approver', slack_user_id: 'U0CAROL' })).status, 201);
+    assert.equal((await b.admin('POST', '/admin/v1/operators', { name: 'carol2', role: 'approver', slack_user_id: 'U0CAROL' })).status, 409, 'taken while carol is active');
+    assert.equal((await b.admin('POST', '/admin/v1/operators/carol/revoke', { reason: 'left the team' })).status, 200);
+    assert.equal((await b.admin('POST', '/admin/v1/operators', { name: 'carol2', role: 'approver', slack_user_id: 'U0CAROL' })).status, 201);
+    const grant = await pending('OPS-10');
+    const ok = await callback({ user: 'U0CAROL', grant });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.match(String(ok.body.text), /approved by carol2/);
+  });
 });
