@@ -107,6 +107,8 @@ export interface AuditEventData {
   'operator.revoked': Data & { operator: string };
   'operator.auth_failed': Data & { reason: string; source_ip: string };
   'operator.forbidden': Data & { operator: string; role: string };
+  'operator.session_started': Data & { operator: string; role: string; source_ip: string; expires_at: string };
+  'operator.session_ended': Data & { operator: string; reason: string };
 }
 
 export type AuditEventType = keyof AuditEventData;
@@ -153,6 +155,8 @@ const TYPES: { readonly [K in AuditEventType]: true } = {
   'operator.revoked': true,
   'operator.auth_failed': true,
   'operator.forbidden': true,
+  'operator.session_started': true,
+  'operator.session_ended': true,
 };
 export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = Object.freeze(Object.keys(TYPES) as AuditEventType[]);
 

@@ -10,6 +10,8 @@ const AuditListQuery = z.strictObject({
   since: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date-time').optional(),
   type: z.string().max(128).optional(),
   identity: z.string().max(256).optional(),
+  before: z.coerce.number().int().min(1).optional(),
+  order: z.enum(['asc', 'desc']).default('asc'),
 });
 
 export async function auditRoutes(app: FastifyInstance, opts: { db: Queryable }) {
@@ -17,6 +19,7 @@ export async function auditRoutes(app: FastifyInstance, opts: { db: Queryable })
     const q = parseWith(AuditListQuery, req.query, 'query');
     const events = await listAuditEvents(opts.db, { ...q, since: q.since ? new Date(q.since) : undefined });
     const last = events[events.length - 1];
-    return { events, next_after: events.length === q.limit && last ? last.seq : null };
+    const full = events.length === q.limit && last !== undefined;
+    return q.order === 'desc' ? { events, next_before: full ? last.seq : null } : { events, next_after: full ? last.seq : null };
   });
 }

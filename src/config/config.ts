@@ -19,6 +19,8 @@ const ConfigSchema = z.object({
   requireDpopNonce: z.boolean().default(false),
   /** How long a pending grant waits for its approvers before it ends as expired, seconds. */
   approvalWindow: z.coerce.number().int().min(1).max(7 * 86400).default(3600),
+  /** How long a console login lasts, seconds (absolute; logout or revoking the operator ends it sooner). */
+  consoleSessionTtl: z.coerce.number().int().min(1).max(7 * 86400).default(8 * 3600),
   /** Default and ceiling for access token lifetimes, seconds. */
   tokenTtl: z.coerce.number().int().min(30).max(900).default(300),
   /** How long an instance may go without a live notification connection before it fails closed. */
@@ -77,6 +79,7 @@ const ENV: Record<string, keyof ConfigInput> = {
   TETHER_PDP_TOKEN: 'pdpToken',
   TETHER_TOKEN_TTL: 'tokenTtl',
   TETHER_APPROVAL_WINDOW: 'approvalWindow',
+  TETHER_CONSOLE_SESSION_TTL: 'consoleSessionTtl',
   TETHER_STATEMENT_TIMEOUT_MS: 'statementTimeoutMs',
   TETHER_EMBEDDED_SCHEDULER: 'embeddedScheduler',
   TETHER_WEBHOOK_URL: 'webhookUrl',

@@ -132,8 +132,9 @@ export function createInventory({ db, audit, clock }: InventoryDeps) {
     const identity = toIdentity(u.rows[0]!);
     const before = Object.fromEntries(changed.map((k) => [k, cur[k]]));
     const after = Object.fromEntries(changed.map((k) => [k, identity[k]]));
-    const ended = ENDS_ACCESS.has(identity.status) && !ENDS_ACCESS.has(cur.status) ? await endAccessIn(q, emit, id, `identity ${identity.status} by ${actor}`, actor) : null;
-    emit({ type: 'identity.updated', actor, identity: id, data: { changed, before, after, ...ended?.audit } });
+    const why = patch.reason ? `: ${patch.reason}` : '';
+    const ended = ENDS_ACCESS.has(identity.status) && !ENDS_ACCESS.has(cur.status) ? await endAccessIn(q, emit, id, `identity ${identity.status} by ${actor}${why}`, actor) : null;
+    emit({ type: 'identity.updated', actor, identity: id, data: { changed, before, after, ...(patch.reason ? { reason: patch.reason } : {}), ...ended?.audit } });
     await notifyChange(q, { kind: 'identity', id });
     return { identity, changed, ...(ended ? { revoked: ended.entries } : {}) };
   }

@@ -44,8 +44,10 @@ export const IdentityPatch = z
     review_by: isoDate.nullable().optional(),
     status: z.enum(['active', 'suspended']).optional(),
     labels: labels.optional(),
+    /** Why (recorded in the audit event; the console asks for one on suspend and restore). */
+    reason: text(1024).optional(),
   })
-  .refine((p) => Object.keys(p).length > 0, { message: 'nothing to change' });
+  .refine((p) => Object.keys(p).some((k) => k !== 'reason'), { message: 'nothing to change' });
 export type IdentityPatch = z.infer<typeof IdentityPatch>;
 
 export interface Identity {

@@ -12,6 +12,8 @@ import type { Operators } from '../operators/operators.js';
 import { BOOTSTRAP_ADMIN } from '../operators/operators.js';
 import type { OperatorPrincipal, Role } from '../operators/roles.js';
 import type { AuthFailureLimiter } from './auth-failures.js';
+import { csrfMatches, SESSION_COOKIE, type ConsoleSessions } from '../console/sessions.js';
+import { cookieValue } from './cookies.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -57,6 +59,26 @@ export interface AdminAccessDeps {
   now: () => number;
   /** Audited failures per second at most; beyond, they are counted into the next audited one. */
   auditPerSecond?: number;
+  /** Console sessions (cookie authentication), when the console is served. */
+  sessions?: Pick<ConsoleSessions, 'find'>;
+}
+
+/** The header a console page echoes its session's CSRF token in. */
+export const CSRF_HEADER = 'x-tether-csrf';
+
+/**
+ * A browser names the page's origin on state-changing requests (Fetch standard, `Origin`); a
+ * request from another origin is refused even with a valid cookie (defence beside SameSite=Strict
+ * and the CSRF token). Non-browser clients send none.
+ */
+function sameOrigin(req: FastifyRequest): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
 }
 
 /** The route pattern under the admin prefix (`/grants/:id/approve`), as fastify matched it. */
@@ -92,6 +114,23 @@ export function createAdminAccess(deps: AdminAccessDeps) {
     });
   };
 
+  const byToken = async (req: FastifyRequest, h: string | undefined, what: string): Promise<OperatorPrincipal> => {
+    const now = deps.now();
+    const wait = deps.limiter.retryAfter(req.ip, now);
+    if (wait > 0) {
+      await failure(req, 'throttled');
+      throw new TetherError('too_many_requests', `too many failed authentications from this address; retry in ${wait} s`, { retry_after: wait });
+    }
+    if (typeof h === 'string' && deps.bootstrap(h)) return { name: BOOTSTRAP_ADMIN, role: 'admin', bootstrap: true };
+    const m = typeof h === 'string' ? /^Bearer ([\x21-\x7e]{1,512})$/i.exec(h) : null;
+    const auth = m ? await deps.operators.authenticate(m[1]!) : ({ ok: false, reason: h === undefined ? 'missing' : 'unknown_token' } as const);
+    if (auth.ok) return auth.operator;
+    const after = deps.limiter.fail(req.ip, now);
+    await failure(req, auth.reason, 'name' in auth && auth.name ? { operator: auth.name } : {});
+    if (after > 0) throw new TetherError('too_many_requests', `too many failed authentications from this address; retry in ${after} s`, { retry_after: after });
+    throw new TetherError('unauthorized', `a valid ${what} is required (Authorization: Bearer <token>)`);
+  };
+
   return {
     /**
      * Audits a refused credential (an admin token, an operator token, a Slack callback) under the
@@ -99,30 +138,37 @@ export function createAdminAccess(deps: AdminAccessDeps) {
      * refusal carries how many were not.
      */
     refused: failure,
-    /** onRequest: who is calling. Throws 401/429; sets `req.operator`. */
+    /**
+     * onRequest: who is calling. Throws 401/429/403; sets `req.operator`. An `Authorization` header
+     * (bootstrap admin or operator token) wins; without one, a console session cookie
+     * (console/sessions.ts), whose state changes must carry the session's CSRF token and, when the
+     * browser names one, the broker's own origin.
+     */
     authenticate: (what: string) => async (req: FastifyRequest): Promise<void> => {
-      const now = deps.now();
-      const wait = deps.limiter.retryAfter(req.ip, now);
-      if (wait > 0) {
-        await failure(req, 'throttled');
-        throw new TetherError('too_many_requests', `too many failed authentications from this address; retry in ${wait} s`, { retry_after: wait });
-      }
       const h = req.headers.authorization;
-      if (typeof h === 'string' && deps.bootstrap(h)) {
-        req.operator = { name: BOOTSTRAP_ADMIN, role: 'admin', bootstrap: true };
-        return;
+      if (h === undefined && deps.sessions) {
+        const sid = cookieValue(req.headers.cookie, SESSION_COOKIE);
+        if (sid !== undefined) {
+          const session = await deps.sessions.find(sid);
+          if (!session) throw new TetherError('unauthorized', 'the console session has ended (expired, logged out, or its operator revoked); log in again');
+          if (!READ_METHODS.has(req.method)) {
+            const why = !sameOrigin(req) ? 'cross_origin' : !csrfMatches(session, req.headers[CSRF_HEADER]) ? 'csrf_missing_or_wrong' : null;
+            if (why) {
+              await deps.audit.append({ type: 'operator.forbidden', actor: session.operator.name, data: { operator: session.operator.name, role: session.operator.role, method: req.method, path: req.url.split('?')[0]!.slice(0, 256), reason: why } });
+              throw new TetherError('forbidden', `a state change from a console session needs the session's CSRF token in ${CSRF_HEADER} from the broker's own origin (${why})`);
+            }
+          }
+          req.operator = session.operator;
+          return;
+        }
       }
-      const m = typeof h === 'string' ? /^Bearer ([\x21-\x7e]{1,512})$/i.exec(h) : null;
-      const auth = m ? await deps.operators.authenticate(m[1]!) : ({ ok: false, reason: h === undefined ? 'missing' : 'unknown_token' } as const);
-      if (auth.ok) {
-        req.operator = auth.operator;
-        return;
-      }
-      const after = deps.limiter.fail(req.ip, now);
-      await failure(req, auth.reason, 'name' in auth && auth.name ? { operator: auth.name } : {});
-      if (after > 0) throw new TetherError('too_many_requests', `too many failed authentications from this address; retry in ${after} s`, { retry_after: after });
-      throw new TetherError('unauthorized', `a valid ${what} is required (Authorization: Bearer <token>)`);
+      req.operator = await byToken(req, h, what);
     },
+    /**
+     * A console login: the token an operator typed, checked exactly like an `Authorization` header
+     * (same throttle, same audit of failures). Throws 401/429.
+     */
+    login: (req: FastifyRequest, token: string): Promise<OperatorPrincipal> => byToken(req, `Bearer ${token}`, 'admin or operator token'),
     /**
      * An operator token presented outside the admin API (the token endpoint's X-Tether-Operator-Token):
      * the same per-address throttle and audit as the admin API, so it is no oracle for guessing.

@@ -23,6 +23,8 @@ import { createOperators } from '../operators/operators.js';
 import { operatorRoutes } from '../operators/routes.js';
 import { createNotifier } from '../notify/notifier.js';
 import { slackRoutes } from '../notify/slack-routes.js';
+import { consoleRoutes } from '../console/routes.js';
+import { createConsoleSessions } from '../console/sessions.js';
 import { renderError } from './error-render.js';
 import { refuseUnstorableInput } from './input-guard.js';
 import { capConnections, serverTimeoutOptions } from './limits.js';
@@ -281,7 +283,8 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
 
   // Who calls the admin API, and may they (server/admin-access.ts: one table of roles).
   const operators = createOperators({ db: store, audit, clock });
-  const access = createAdminAccess({ bootstrap: bearerMatcher(deps.adminToken), operators, limiter: createAuthFailureLimiter(), audit, now: () => clock().getTime() });
+  const consoleSessions = createConsoleSessions({ db: store, audit, clock, ttlSeconds: config.consoleSessionTtl });
+  const access = createAdminAccess({ bootstrap: bearerMatcher(deps.adminToken), operators, limiter: createAuthFailureLimiter(), audit, sessions: consoleSessions, now: () => clock().getTime() });
   await app.register(
     async (admin) => {
       admin.addHook('onRequest', access.authenticate('admin or operator token'));
@@ -307,6 +310,8 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     tokens.publicRoutes(adminGuard, access.operatorOf),
   );
   await app.register(auditAnchorPublicRoutes, { anchors });
+  // The web console: static pages and the session endpoints; its screens call the admin API above.
+  await app.register(consoleRoutes, { sessions: consoleSessions, login: access.login, secure: () => issuerUrl().startsWith('https:') });
   await app.register(extAuthzRoutes, {
     routes,
     pipeline: pdp.pipeline,

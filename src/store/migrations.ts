@@ -228,6 +228,24 @@ ALTER TABLE grants ADD COLUMN confirmed_at timestamptz;
 ALTER TABLE grants ADD COLUMN confirm_alerted boolean NOT NULL DEFAULT false;
 `,
   },
+  {
+    version: 23,
+    name: 'console sessions',
+    sql: `
+-- Console sessions (README "Console"): the cookie's value only as its SHA-256; the CSRF token the page
+-- echoes on state changes; an absolute expiry. Any instance serves any session.
+CREATE TABLE console_sessions (
+  id_hash    text PRIMARY KEY,
+  operator   text NOT NULL,
+  role       text NOT NULL,
+  bootstrap  boolean NOT NULL,
+  csrf       text NOT NULL,
+  created_at timestamptz NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX console_sessions_expires ON console_sessions (expires_at);
+`,
+  },
 ];
 
 /** Applies pending migrations. Safe to run from several instances at once (advisory lock). */
