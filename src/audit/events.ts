@@ -10,7 +10,7 @@ type Data = Record<string, unknown>;
 
 /** What a `decision` event records (pdp/decision-record.ts builds it). */
 export interface DecisionEventData extends Data {
-  entry: 'authzen' | 'ext-authz' | 'token';
+  entry: 'authzen' | 'ext-authz' | 'token' | 'mcp';
   phase: 'issue' | 'request';
   stage?: 'credential' | 'identity' | 'route' | 'policy';
   decision: 'allow' | 'deny';
@@ -79,6 +79,8 @@ export interface AuditEventData {
   'issuer.deleted': Data;
   'issuer.restored': Data;
   'route.upserted': Data;
+  'mcp_server.upserted': Data;
+  'mcp.approval_consumed': Data & { grant: string; tool: string; arguments_sha256: string };
   'entities.replaced': Data;
   'grant.opened': GrantData;
   'grant.pending': GrantData;
@@ -128,6 +130,8 @@ const TYPES: { readonly [K in AuditEventType]: true } = {
   'issuer.deleted': true,
   'issuer.restored': true,
   'route.upserted': true,
+  'mcp_server.upserted': true,
+  'mcp.approval_consumed': true,
   'entities.replaced': true,
   'grant.opened': true,
   'grant.pending': true,

@@ -13,6 +13,7 @@ export const ApplyBundle = z.strictObject({
   identities: z.array(IdentityCreate).max(100000).default([]),
   issuers: z.array(z.record(z.string(), z.unknown())).max(1000).optional(),
   routes: z.array(z.record(z.string(), z.unknown())).max(1000).optional(),
+  mcp_servers: z.array(z.record(z.string(), z.unknown())).max(1000).optional(),
   policies: z.record(z.string().min(1).max(512), z.string().max(1024 * 1024)).optional(),
   schema: z.string().max(1024 * 1024).optional(),
   entities: z.array(z.unknown()).max(100000).optional(),

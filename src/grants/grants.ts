@@ -177,6 +177,22 @@ export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'tr
     /** Any grant may have ended: forget what is cached (called on every revocation notice). */
     forgetLive: () => live.clear(),
 
+    /**
+     * A single-use grant is used (an approved MCP tool call, README "MCP gateway"): it ends, once. False
+     * when it was no longer active (used by a concurrent call, revoked, expired).
+     */
+    async consume(id: string, actor: string, data: { tool: string; arguments_sha256: string }): Promise<boolean> {
+      const used = await audit.transact(async (q, emit) => {
+        const u = await q.query<{ identity: string }>(`UPDATE grants SET state = 'ended', ended_at = $2, end_reason = 'used' WHERE id = $1 AND state = 'active' RETURNING identity`, [id, clock()]);
+        const row = u.rows[0];
+        if (!row) return false;
+        emit({ type: 'mcp.approval_consumed', actor, identity: row.identity, data: { grant: id, ...data } });
+        return true;
+      });
+      live.clear();
+      return used;
+    },
+
     async openOrReuse(r: GrantRequest): Promise<GrantOutcome> {
       const found = await findActive(r);
       if (found) return { kind: 'active', grant: found, reused: true };

@@ -28,6 +28,8 @@ export interface CheckedInput {
   readonly action: EntityRef;
   readonly principalProps: CedarRecord | undefined;
   readonly resourceProps: CedarRecord | undefined;
+  /** Parents Tether itself names for the resource (an MCP tool's server); never from a PEP's input. */
+  readonly resourceParents: readonly EntityRef[];
   readonly actionProps: CedarRecord;
   readonly callerContext: CedarRecord;
 }
@@ -42,6 +44,8 @@ export function checkInput(input: DecideInput): CheckedInput {
     action: toEntityRef({ type: 'Action', id: input.action.name }, 'action'),
     principalProps: props(input.principal, subj),
     resourceProps: props(input.resource, 'resource'),
+    // AuthZEN input is a PEP's JSON: only Tether's own entry points may place a resource in a hierarchy.
+    resourceParents: input.entry === 'authzen' ? [] : (input.resource.parents ?? []).map((p, i) => toEntityRef(p, `resource.parents[${i}]`)),
     actionProps: toCedarRecord(input.action.properties ?? {}, 'action.properties'),
     callerContext: toCedarRecord(input.context ?? {}, 'context'),
   };
@@ -70,7 +74,7 @@ export async function buildRequest(
   principalIdentityEntity: IdentityEntity | null,
 ): Promise<DecisionRequest> {
   const built = new Map<string, CedarEntityJson>();
-  const place = async (ref: EntityRef, props: CedarRecord | undefined, inv: IdentityEntity | null | undefined) => {
+  const place = async (ref: EntityRef, props: CedarRecord | undefined, inv: IdentityEntity | null | undefined, extraParents: readonly EntityRef[] = []) => {
     const k = refKey(ref);
     const stored = deps.entities.get(ref);
     if (ref.type === INVENTORY_TYPE) {
@@ -85,10 +89,10 @@ export async function buildRequest(
     // over the request's. Principal and resource may be one entity: it is placed over itself.
     const base = built.get(k) ?? stored;
     const attrs = props === undefined ? (base?.attrs ?? {}) : overlayRecord(props, (base?.attrs ?? {}) as CedarRecord);
-    built.set(k, { uid: ref, attrs, parents: base?.parents ?? [] });
+    built.set(k, { uid: ref, attrs, parents: [...(base?.parents ?? []), ...extraParents.filter((p) => !(base?.parents ?? []).some((b) => refKey(b) === refKey(p)))] });
   };
   await place(c.principal, c.principalProps, principalIdentityEntity);
-  await place(c.resource, c.resourceProps, undefined);
+  await place(c.resource, c.resourceProps, undefined, c.resourceParents);
   const parents: EntityRef[] = [];
   for (const e of built.values()) parents.push(...e.parents);
   // A stored action entity with parents (action groups in entities.json) comes with its ancestors.

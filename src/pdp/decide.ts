@@ -69,6 +69,12 @@ export interface DecisionPipeline {
    * DESIGN.md flow 4). Phase `issue` only: request-time decisions are recorded by `decide`.
    */
   decideUnrecorded(input: DecideInput): Promise<UnrecordedDecision>;
+  /**
+   * A live request-time decision that is neither recorded nor observed: what a caller could use,
+   * asked to filter a list it reads (MCP `tools/list`). Listing is not access; the use itself is
+   * decided (and recorded) by `decide`.
+   */
+  preview(input: DecideInput): Promise<Omit<DecideOutput, 'auditSeq'>>;
   /** Subscribe to committed decisions; returns an unsubscribe function. */
   onDecision(cb: DecisionObserver): () => void;
   /**
@@ -105,7 +111,7 @@ export function createDecisionPipeline(deps: PipelineDeps): DecisionPipeline {
       (token.approval === 'break_glass' && r.obligations.breakGlass);
     if (allow && own.phase === 'request' && r.obligations.approval && !approved) {
       const reason = `approval is required for ${JSON.stringify(c.action.id)} and this token's grant was not approved: exchange again`;
-      return { allow: false, stage: 'policy', reasons: { policies: r.policies, errors: r.errors, reason }, obligations: NO_OBLIGATIONS, policyVersion: version };
+      return { allow: false, stage: 'policy', reasons: { policies: r.policies, errors: r.errors, reason, approval_required: r.obligations.approvals ?? 1 }, obligations: NO_OBLIGATIONS, policyVersion: version };
     }
     return { allow, stage: 'policy', reasons: { policies: r.policies, errors: r.errors }, obligations: allow ? r.obligations : NO_OBLIGATIONS, policyVersion: version };
   };
@@ -151,6 +157,10 @@ export function createDecisionPipeline(deps: PipelineDeps): DecisionPipeline {
       // Observers learn it once the caller made the record durable (detect/feed.ts reads issue-phase
       // refusals, approvals requested and break-glass from here).
       return { output, record, committed: (auditSeq: number) => observers.emit({ at, input, output: { ...output, auditSeq }, own, identity: ident }) };
+    },
+    async preview(input) {
+      if (input.phase === 'issue') throw new TypeError('preview: request-time decisions only');
+      return (await run(input)).output;
     },
     onDecision: (cb) => observers.add(cb),
     async verdict(input, own, set) {

@@ -20,7 +20,7 @@ export interface DecisionRecordData {
   principal: { type: string; id: string; properties?: Record<string, unknown> };
   action: string;
   action_properties?: Record<string, unknown>;
-  resource: { type: string; id: string; properties?: Record<string, unknown> };
+  resource: { type: string; id: string; properties?: Record<string, unknown>; parents?: ReadonlyArray<{ type: string; id: string }> };
   context?: Record<string, unknown>;
   own: OwnContext;
   policies: readonly string[];
@@ -48,7 +48,7 @@ export function decisionRecord(input: DecideInput, c: CheckedInput, own: OwnCont
     decision: allow ? 'allow' : 'deny',
     principal: { ...c.principal, ...(c.principalProps ? { properties: c.principalProps } : {}) },
     action: c.action.id,
-    resource: { ...c.resource, ...(c.resourceProps ? { properties: c.resourceProps } : {}) },
+    resource: { ...c.resource, ...(c.resourceProps ? { properties: c.resourceProps } : {}), ...(c.resourceParents.length ? { parents: c.resourceParents } : {}) },
     own,
     policies: reasons.policies,
     errors: reasons.errors,
@@ -60,7 +60,8 @@ export function decisionRecord(input: DecideInput, c: CheckedInput, own: OwnCont
     data.obligations = { approval: o.approval, break_glass: o.breakGlass, bearer: o.bearer, ...(o.ttlSeconds !== undefined ? { ttl: o.ttlSeconds } : {}), ...(held ? { held } : {}) };
   }
   if (Object.keys(c.actionProps).length) data.action_properties = c.actionProps;
-  if (Object.keys(c.callerContext).length) data.context = c.callerContext;
+  if (input.recordContext !== undefined) data.context = input.recordContext;
+  else if (Object.keys(c.callerContext).length) data.context = c.callerContext;
   if (reasons.reason !== undefined) data.reason = reasons.reason;
   const t = input.token;
   if (t) {

@@ -6,7 +6,7 @@
  */
 import type { Obligations } from '../policy/index.js';
 
-export type DecisionEntry = 'authzen' | 'ext-authz' | 'token';
+export type DecisionEntry = 'authzen' | 'ext-authz' | 'token' | 'mcp';
 
 /** DESIGN.md "Policy model": `context.phase` (contract). */
 export type DecisionPhase = 'issue' | 'request';
@@ -30,6 +30,8 @@ export interface DecisionEntityInput {
   readonly id: string;
   /** Laid over the stored attributes for this decision; ignored for inventory identities. */
   readonly properties?: Readonly<Record<string, unknown>> | undefined;
+  /** Resource only, Tether's own entry points only (ignored from AuthZEN): parents besides entities.json's. */
+  readonly parents?: ReadonlyArray<{ readonly type: string; readonly id: string }> | undefined;
 }
 
 /** What the verified access token contributes (ext-authz); scopes are an upper bound on the action. */
@@ -71,6 +73,11 @@ export interface DecideInput {
   readonly resource: DecisionEntityInput;
   /** The PEP's context; Tether's own members (phase, risk, now, …) are laid over it and always win. */
   readonly context?: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * What the decision record keeps of `context` when that differs from what was decided on: the MCP
+   * gateway records a digest of a tool call's arguments, never the arguments (they may hold secrets).
+   */
+  readonly recordContext?: Readonly<Record<string, unknown>> | undefined;
   readonly token?: DecisionToken | undefined;
   readonly request?: DecisionHttpRequest | undefined;
 }
@@ -82,6 +89,12 @@ export interface DecisionReasons {
   readonly errors: readonly string[];
   /** Why the pipeline denied without (or before) Cedar: scope, identity status, no policy set. */
   readonly reason?: string | undefined;
+  /**
+   * Set when a permit allowed but its `@approval` obligation is not met by the credential: how many
+   * distinct approvers it needs. A PEP that can hold a request for a human (the MCP gateway) reads
+   * this, never the prose `reason`.
+   */
+  readonly approval_required?: number | undefined;
 }
 
 export interface DecideOutput {

@@ -1,3 +1,4 @@
+import { decisionTokenOf } from '../tokens/decision-token.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { decodeJwt } from 'jose';
 import type { AuditWriter } from '../audit/index.js';
@@ -129,7 +130,7 @@ export async function extAuthzRoutes(app: FastifyInstance, deps: ExtAuthzDeps) {
       }
       throw r;
     }
-    const { claims, binding } = checked.access;
+    const { claims } = checked.access;
 
     const match = matchRoute(route, method, path);
     if (!match) {
@@ -141,19 +142,7 @@ export async function extAuthzRoutes(app: FastifyInstance, deps: ExtAuthzDeps) {
       principal: { type: 'Identity', id: claims.sub },
       action: { name: match.action },
       resource: match.resource,
-      token: {
-        jti: claims.jti,
-        grant: claims.grant,
-        scopes: claims.scope.split(' '),
-        jkt: claims.cnf?.jkt ?? '',
-        presented_jkt: binding?.jkt,
-        ...(claims.act ? { act: claims.act as unknown as Record<string, unknown> } : {}),
-        ...(claims.task ? { task: claims.task } : {}),
-        ...(claims.approval ? { approval: claims.approval } : {}),
-        ...(claims.approvals ? { approvals: claims.approvals } : {}),
-        // From the verified token: a break-glass grant's tokens carry it (access-token.ts).
-        break_glass: claims.break_glass === true,
-      },
+      token: decisionTokenOf(checked.access),
       request: { method, path, source_ip: sourceIp },
     });
     if (!out.decision) {

@@ -24,6 +24,9 @@ import { operatorRoutes } from '../operators/routes.js';
 import { createNotifier } from '../notify/notifier.js';
 import { slackRoutes } from '../notify/slack-routes.js';
 import { consoleRoutes } from '../console/routes.js';
+import { createMcpAuthorizer } from '../mcp/authorize.js';
+import { mcpRoutes } from '../mcp/routes.js';
+import { createMcpServerStore } from '../mcp/server-config.js';
 import { createConsoleSessions } from '../console/sessions.js';
 import { renderError } from './error-render.js';
 import { refuseUnstorableInput } from './input-guard.js';
@@ -128,6 +131,11 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   changes.on('routes', () => routes.reload());
   changes.onResync(() => routes.reload());
 
+  // MCP servers Tether fronts at /mcp/{name} (mcp/server-config.ts), kept like routes.
+  const mcpServers = createMcpServerStore({ db: store, clock });
+  changes.on('mcp_servers', () => mcpServers.reload());
+  changes.onResync(() => mcpServers.reload());
+
   // Detection and response: the risk and approval holds decisions read (context.risk in both phases),
   // answered from memory, so it is built before the kernel and the token endpoint that read it. It is
   // fed off the request path by committed decisions, gateway credential refusals and issuances;
@@ -201,6 +209,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     tokens.grants.forgetLive();
   });
   applySections.push(routes.section());
+  applySections.push(mcpServers.section());
 
   // Reviews are opened by lifecycle signals. The apply section runs after identities (and the
   // policy sections), so an identity applied with a past review_by gets its review in the same
@@ -320,6 +329,13 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     pdpToken: config.pdpToken,
     clock,
     onRefusal: (r) => credentialRefusals.forEach((f) => f(r)),
+  });
+  // The MCP gateway: every JSON-RPC request through the token check and the kernel (mcp/authorize.ts).
+  await app.register(mcpRoutes, {
+    servers: mcpServers,
+    authorizer: createMcpAuthorizer({ pipeline: pdp.pipeline, grants: tokens.grants, approvalsUrl: () => `${issuerUrl()}/console#/approvals` }),
+    checkRequest: tokens.checkRequest,
+    issuerUrl,
   });
   await app.register(authzenRoutes, { pipeline: pdp.pipeline, pdpToken: config.pdpToken, baseUrl: config.issuerUrl });
   if (config.slackSigningSecret) {

@@ -3,7 +3,7 @@ import { statusOn, TetherError } from '../errors.js';
 import { dpopChallengeFor } from '../tokens/dpop-challenge.js';
 
 /** Which protocol a route speaks decides how an error is rendered. */
-export type Surface = 'oauth' | 'authzen' | 'extauthz' | 'admin' | 'ops';
+export type Surface = 'oauth' | 'authzen' | 'extauthz' | 'admin' | 'ops' | 'mcp';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -57,7 +57,15 @@ export function renderError(err: unknown, req: FastifyRequest, reply: FastifyRep
   }
   if (status === 401) {
     const challenge = dpopChallengeFor(te);
-    if (challenge) reply.header('WWW-Authenticate', challenge.wwwAuthenticate);
+    if (surface === 'mcp' && typeof te.extra?.resource_metadata === 'string') {
+      // MCP authorization (2025-06-18) and RFC 9728 §5.1: where to learn the authorization server,
+      // beside the DPoP challenge for clients that bind their tokens.
+      const missing = te.extra.credential_missing === true;
+      const bearer = `Bearer resource_metadata="${te.extra.resource_metadata}"${missing ? '' : `, error="invalid_token"`}`;
+      reply.header('WWW-Authenticate', challenge ? `${bearer}, ${challenge.wwwAuthenticate}` : bearer);
+      delete body.resource_metadata;
+      delete body.credential_missing;
+    } else if (challenge) reply.header('WWW-Authenticate', challenge.wwwAuthenticate);
   }
   if (status === 401 && surface === 'admin') reply.header('WWW-Authenticate', 'Bearer realm="tether-admin"');
   // RFC 9449 §8: the fresh nonce travels in a header, not the body.

@@ -8,6 +8,7 @@ export type ChangeNotice =
   | { kind: 'revocation'; id: number; rkind: RevocationKind; value: string; at: number }
   | { kind: 'policy'; version: number }
   | { kind: 'routes' }
+  | { kind: 'mcp_servers' }
   | { kind: 'issuers' }
   | { kind: 'entities' }
   | { kind: 'keys' }
