@@ -270,6 +270,7 @@ function instrumentedRoute(broker: Broker) {
       };
     const ring = (r: KeyRing): KeyRing => ({ maxTokenLifetimeSeconds: r.maxTokenLifetimeSeconds, activeKey: r.activeKey, jwks: r.jwks, verifyJwt: r.verifyJwt, sign: timed('sign', (c, h) => r.sign(c, h)) });
     return createExchange({
+      checkToken: (tok: string) => t.check(tok),
       issuerUrl: broker.issuerUrl,
       tokenTtl: broker.config.tokenTtl,
       issuers: t.issuers,

@@ -56,6 +56,8 @@ export interface TokenIssuedData extends Data {
   source_ip?: string;
   /** RFC 8693 §4.1 delegation chain, when the token was issued to an actor. */
   act?: Data;
+  /** The Tether token this one was exchanged from (delegation or downscoping). */
+  delegated_from?: { jti: string; grant: string };
 }
 
 export interface GrantData extends Data {

@@ -21,6 +21,8 @@ const ConfigSchema = z.object({
   approvalWindow: z.coerce.number().int().min(1).max(7 * 86400).default(3600),
   /** How long a console login lasts, seconds (absolute; logout or revoking the operator ends it sooner). */
   consoleSessionTtl: z.coerce.number().int().min(1).max(7 * 86400).default(8 * 3600),
+  /** Most actors a delegated token may carry (RFC 8693 §4.1 `act` depth). */
+  delegationMaxDepth: z.coerce.number().int().min(1).max(10).default(3),
   /** Default and ceiling for access token lifetimes, seconds. */
   tokenTtl: z.coerce.number().int().min(30).max(900).default(300),
   /** How long an instance may go without a live notification connection before it fails closed. */
@@ -80,6 +82,7 @@ const ENV: Record<string, keyof ConfigInput> = {
   TETHER_TOKEN_TTL: 'tokenTtl',
   TETHER_APPROVAL_WINDOW: 'approvalWindow',
   TETHER_CONSOLE_SESSION_TTL: 'consoleSessionTtl',
+  TETHER_DELEGATION_MAX_DEPTH: 'delegationMaxDepth',
   TETHER_STATEMENT_TIMEOUT_MS: 'statementTimeoutMs',
   TETHER_EMBEDDED_SCHEDULER: 'embeddedScheduler',
   TETHER_WEBHOOK_URL: 'webhookUrl',

@@ -41,6 +41,10 @@ export interface Grant {
   decide_by: string | null;
   /** Break-glass: the operator who confirmed it after the fact. */
   confirmed_by: string | null;
+  /** Delegation (RFC 8693 §1.1): the grant this one was exchanged from; it ends when that one ends. */
+  parent_id: string | null;
+  /** Delegation: the identity acting for `identity` under this grant (the token's `act.sub`). */
+  actor: string | null;
 }
 
 export interface GrantApproval {
@@ -67,7 +71,7 @@ const toGrant = (r: Row): Grant => ({
   decide_by: iso(r.decide_by),
 });
 const COLS =
-  'id, identity, audience, actions, task, state, break_glass, justification, issuer, decided_by, decision_reason, created_at, activated_at, not_after, ended_at, end_reason, approvals_required, approvals, requested_by, decide_by, confirmed_by';
+  'id, identity, audience, actions, task, state, break_glass, justification, issuer, decided_by, decision_reason, created_at, activated_at, not_after, ended_at, end_reason, approvals_required, approvals, requested_by, decide_by, confirmed_by, parent_id, actor';
 
 /** How long a pending grant waits for its approvers by default (README "Approvals"). */
 export const DEFAULT_APPROVAL_WINDOW_SECONDS = 3600;
@@ -94,6 +98,9 @@ export interface GrantRequest {
    */
   held?: boolean;
   breakGlass: { justification: string } | null;
+  /** Delegation: the parent grant and the acting identity (both verified by the exchange). */
+  parent?: string | undefined;
+  actor?: string | undefined;
 }
 
 export type GrantOutcome =
@@ -219,9 +226,9 @@ export function createGrants(deps: { db: Queryable; audit: Pick<AuditWriter, 'tr
         // Pending: decided by then. Break-glass: confirmed by a second operator by then, else an alert.
         const decideBy = pending || r.breakGlass ? new Date(now.getTime() + approvalWindowMs) : null;
         const ins = await q.query<Row>(
-          `INSERT INTO grants (id, identity, audience, actions, task, state, break_glass, justification, issuer, created_at, activated_at, not_after, approvals_required, requested_by, decide_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING ${COLS}`,
-          [id, r.identity, r.audience, JSON.stringify(r.actions), JSON.stringify({ ...r.task, requested_ttl: r.ttlSeconds }), pending ? 'pending' : 'active', r.breakGlass !== null, r.breakGlass?.justification ?? null, r.issuer, now, pending ? null : now, notAfter, required, r.requestedBy ?? null, decideBy],
+          `INSERT INTO grants (id, identity, audience, actions, task, state, break_glass, justification, issuer, created_at, activated_at, not_after, approvals_required, requested_by, decide_by, parent_id, actor)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING ${COLS}`,
+          [id, r.identity, r.audience, JSON.stringify(r.actions), JSON.stringify({ ...r.task, requested_ttl: r.ttlSeconds }), pending ? 'pending' : 'active', r.breakGlass !== null, r.breakGlass?.justification ?? null, r.issuer, now, pending ? null : now, notAfter, required, r.requestedBy ?? null, decideBy, r.parent ?? null, r.actor ?? null],
         );
         const grant = toGrant(ins.rows[0]!);
         const data = {

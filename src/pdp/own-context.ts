@@ -83,6 +83,14 @@ export function cedarContext(caller: CedarRecord, own: OwnContext, actionProps: 
   out['issuer'] = own.issuer ?? '';
   const tok: Record<string, CedarValue> = { scopes: [...(own.token?.scopes ?? [])] };
   if (own.token?.act !== undefined) tok['act'] = toCedarValue(own.token.act, 'token.act');
+  // The delegation chain as a list, nearest actor first (RFC 8693 §4.1: the outermost `act` is the
+  // current actor): `context.token.actors.contains("agent/researcher")`.
+  const actors: string[] = [];
+  for (let a: unknown = own.token?.act; actors.length < 16 && a !== null && typeof a === 'object'; a = (a as { act?: unknown }).act) {
+    const sub = (a as { sub?: unknown }).sub;
+    if (typeof sub === 'string') actors.push(sub);
+  }
+  tok['actors'] = actors;
   out['token'] = tok;
   out['request'] = { method: own.request?.method ?? '', path: own.request?.path ?? '', source_ip: own.request?.source_ip ?? '' };
   out['action'] = actionProps;

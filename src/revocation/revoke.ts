@@ -45,18 +45,22 @@ export async function revokeIn(
       [r.value, now, r.reason],
     );
     grantsRevoked = g.rowCount;
+    const ended = (g.rows as Array<{ id: string }>).map((x) => x.id);
     // Tokens do not name their federation issuer, so an issuer revocation reaches them through
     // their grants: one grant revocation per grant it ended.
-    if (r.kind === 'issuer') {
-      for (const row of g.rows as Array<{ id: string }>) {
-        const gi = await q.query<{ id: number }>(
-          'INSERT INTO revocations (kind, value, reason, created_at, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING id',
-          ['grant', row.id, r.reason, now, r.actor],
-        );
-        await notifyChange(q, { kind: 'revocation', id: Number(gi.rows[0]!.id), rkind: 'grant', value: row.id, at: now.getTime() });
-        entries.push({ kind: 'grant', value: row.id, at: now.getTime() });
-      }
-    }
+    if (r.kind === 'issuer') entries.push(...(await revokeGrantIdsIn(q, ended, r, now)));
+    // Delegation (RFC 8693 §1.1): a grant exchanged from another ends with it, at every depth. Their
+    // tokens name their own grant, so each descendant gets its own grant revocation.
+    const descendants = await q.query<{ id: string }>(
+      `WITH RECURSIVE d(id) AS (
+         SELECT id FROM grants WHERE parent_id = ANY($1::text[])
+         UNION SELECT g.id FROM grants g JOIN d ON g.parent_id = d.id
+       )
+       UPDATE grants SET state = 'revoked', ended_at = $2, end_reason = $3 WHERE id IN (SELECT id FROM d) AND state IN ('active', 'pending') RETURNING id`,
+      [r.kind === 'grant' ? [r.value, ...ended] : ended, now, `parent grant ended: ${r.reason}`],
+    );
+    grantsRevoked += descendants.rowCount;
+    entries.push(...(await revokeGrantIdsIn(q, descendants.rows.map((x) => x.id), r, now)));
   }
   if (r.kind === 'issuer') await stopIssuerIn(q, { name: r.value, revocation_id: id, at: now.toISOString(), reason: r.reason, by: r.actor });
   if (opts.ownEvent !== false) {
@@ -69,4 +73,18 @@ export async function revokeIn(
   }
   await notifyChange(q, { kind: 'revocation', id, rkind: r.kind, value: r.value, at: now.getTime() });
   return { id, grantsRevoked, entries };
+}
+
+/** One grant revocation per grant id (row, notice to every instance, entry for this one). */
+async function revokeGrantIdsIn(q: Queryable, ids: readonly string[], r: RevokeRequest, now: Date): Promise<RevocationEntry[]> {
+  const out: RevocationEntry[] = [];
+  for (const id of ids) {
+    const gi = await q.query<{ id: number }>(
+      'INSERT INTO revocations (kind, value, reason, created_at, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+      ['grant', id, r.reason, now, r.actor],
+    );
+    await notifyChange(q, { kind: 'revocation', id: Number(gi.rows[0]!.id), rkind: 'grant', value: id, at: now.getTime() });
+    out.push({ kind: 'grant', value: id, at: now.getTime() });
+  }
+  return out;
 }

@@ -246,6 +246,17 @@ CREATE TABLE console_sessions (
 CREATE INDEX console_sessions_expires ON console_sessions (expires_at);
 `,
   },
+  {
+    version: 24,
+    name: 'delegation',
+    sql: `
+-- Delegation (RFC 8693 §1.1, README "Delegation"): a grant made by exchanging another Tether token
+-- names the grant it came from and the actor it was made for; ending a grant ends its descendants.
+ALTER TABLE grants ADD COLUMN parent_id text;
+ALTER TABLE grants ADD COLUMN actor text;
+CREATE INDEX grants_parent ON grants (parent_id) WHERE parent_id IS NOT NULL;
+`,
+  },
 ];
 
 /** Applies pending migrations. Safe to run from several instances at once (advisory lock). */

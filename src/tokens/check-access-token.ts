@@ -49,7 +49,12 @@ export async function checkAccessToken(deps: TokenCheckDeps, token: string, audi
     return refuse(new TokenRefusal('token_invalid', e.message));
   }
   if (!deps.isCurrent()) return refuse(new TokenRefusal('state_may_be_stale', 'revocation state may be stale on this instance; try again', { claims }));
-  const dead = deps.revocations.check({ jti: claims.jti, grant: claims.grant, sub: claims.sub, iat: claims.iat });
+  let dead = deps.revocations.check({ jti: claims.jti, grant: claims.grant, sub: claims.sub, iat: claims.iat });
+  // A delegated token (RFC 8693 §4.1 `act`) dies with any identity in its actor chain, too.
+  for (let a = claims.act, depth = 0; dead === null && a !== undefined && depth < 16; a = a.act, depth++) {
+    const d = deps.revocations.check({ jti: '', grant: '', sub: a.sub, iat: claims.iat });
+    if (d !== null) dead = d;
+  }
   if (dead) {
     const kind = REVOKED.exec(dead)?.[1] as TokenRefusalFacts['revoked'];
     return refuse(new TokenRefusal('token_revoked', `access token is no longer valid: ${dead}`, { claims, ...(kind ? { revoked: kind } : {}) }));

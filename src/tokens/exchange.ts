@@ -14,12 +14,14 @@ import type { KeyStore } from './key-store.js';
 import type { ReplayGuard } from './replay-guard.js';
 import { taskInstance } from '../grants/task-instance.js';
 import { parseTaskDetails, type TaskDetails } from './task-details.js';
+import { parseScopes, parseTarget } from './exchange-params.js';
+import { createDelegation, DEFAULT_DELEGATION_DEPTH } from './delegation.js';
+import type { TokenCheck } from './check-access-token.js';
 import type { Clock } from '../clock.js';
 
 export const GRANT_TYPE_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const JWT_TYPES = new Set(['urn:ietf:params:oauth:token-type:jwt', 'urn:ietf:params:oauth:token-type:id_token']);
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
-const SCOPE_TOKEN = /^[A-Za-z0-9_.:/*-]{1,128}$/;
 /** Break-glass never outlives this, whatever the policy says: an emergency grant is short by design. */
 const BREAK_GLASS_MAX_SECONDS = 900;
 /** Without a policy @ttl, tokens never live longer than this. */
@@ -50,6 +52,10 @@ export interface ExchangeDeps {
   isCurrent?: () => boolean;
   /** Lifecycle hook (reviews): a verified claim set was seen for an identity. */
   onClaims?: (identity: string, issuer: string, claims: Record<string, unknown>) => void;
+  /** The access-token check (signature, expiry, revocation) for a Tether token given as subject_token. */
+  checkToken: (token: string) => Promise<TokenCheck>;
+  /** Most actors a delegated token may carry (README "Delegation"); default 3. */
+  delegationMaxDepth?: number;
   /** Detection feed: called once the token.issued record is durable; must not block or throw. */
   onIssued?: (facts: IssuedTokenFacts) => void;
 }
@@ -93,41 +99,13 @@ export interface TokenResponse {
   scope: string;
 }
 
-function parseScopes(raw: string): string[] {
-  const scopes = [...new Set(raw.split(' ').filter((s) => s.length > 0))];
-  if (scopes.length === 0) throw new TetherError('invalid_scope', 'scope is required: the space-separated actions the task needs');
-  if (scopes.length > 32) throw new TetherError('invalid_scope', 'at most 32 scopes may be requested at once');
-  const bad = scopes.find((s) => !SCOPE_TOKEN.test(s));
-  if (bad) throw new TetherError('invalid_scope', `scope ${JSON.stringify(bad.slice(0, 64))} is not a valid action name`);
-  return scopes;
-}
-
-/** RFC 8693 §2.1: `audience` (a logical name) or `resource` (an absolute URI, RFC 8707). One target. */
-function parseTarget(form: Map<string, string>): string {
-  const audience = form.get('audience');
-  const resource = form.get('resource');
-  if (resource !== undefined) {
-    let u: URL;
-    try {
-      u = new URL(resource);
-    } catch {
-      throw new TetherError('invalid_target', 'resource must be an absolute URI (RFC 8707 §2)');
-    }
-    if (u.hash) throw new TetherError('invalid_target', 'resource must not contain a fragment (RFC 8707 §2)');
-    if (audience !== undefined && audience !== resource) throw new TetherError('invalid_target', 'give audience or resource, not two different targets');
-    return resource;
-  }
-  if (audience === undefined || audience.length === 0) throw new TetherError('invalid_target', 'audience or resource is required: the service the token is for');
-  if (audience.length > 512) throw new TetherError('invalid_target', 'audience is too long');
-  return audience;
-}
-
 /**
  * The token endpoint's exchange, as a list of small steps (after node-oidc-provider's actions):
  * parse → DPoP → subject token → identity → kernel (phase issue, per action) → grant → mint → audit.
  * Every refusal is a TetherError with an OAuth code; the caller audits it.
  */
 export function createExchange(deps: ExchangeDeps) {
+  const delegate = createDelegation({ ...deps, maxDepth: deps.delegationMaxDepth ?? DEFAULT_DELEGATION_DEPTH, checkToken: deps.checkToken });
   /** The decision records of one exchange, written once: with token.issued, or before its refusal. */
   interface Records {
     write?: (issued?: AuditInput) => Promise<void>;
@@ -155,13 +133,25 @@ export function createExchange(deps: ExchangeDeps) {
     if (grantType !== GRANT_TYPE_TOKEN_EXCHANGE) throw new TetherError('unsupported_grant_type', `grant_type must be ${GRANT_TYPE_TOKEN_EXCHANGE}`);
     const subjectToken = required(form, 'subject_token');
     const subjectTokenType = required(form, 'subject_token_type');
-    if (!JWT_TYPES.has(subjectTokenType)) throw new TetherError('invalid_request', 'subject_token_type must be urn:ietf:params:oauth:token-type:jwt');
     const rtt = form.get('requested_token_type');
     if (rtt !== undefined && rtt !== ACCESS_TOKEN_TYPE) throw new TetherError('invalid_request', `requested_token_type must be ${ACCESS_TOKEN_TYPE}`);
-    if (form.has('actor_token')) throw new TetherError('invalid_request', 'actor_token is not supported');
     if (form.has('client_secret') || form.has('client_assertion')) {
       throw new TetherError('invalid_request', 'no client secret exists: the subject token is the client authentication');
     }
+    // A Tether access token as the subject: delegation to an actor, or downscoping (delegation.ts).
+    if (subjectTokenType === ACCESS_TOKEN_TYPE) {
+      const out = await delegate({ form, dpop: req.dpop, sourceIp: req.sourceIp }, note);
+      deps.metrics.issuances.inc({ outcome: 'issued' });
+      const facts = await deps.inventory.get(out.issued.identity);
+      try {
+        deps.onIssued?.({ at: deps.clock(), identity: out.issued.identity, identityKind: facts?.kind ?? 'workload', environment: facts?.environment ?? null, jti: out.issued.jti, grant: out.issued.grant, audience: out.issued.audience, scopes: out.issued.scopes, jkt: out.issued.jkt, sourceIp: req.sourceIp });
+      } catch {
+        /* detection is a bystander: it can never fail an issuance */
+      }
+      return { body: out.body, ...(deps.nonces ? { nonce: deps.nonces.issue() } : {}) };
+    }
+    if (!JWT_TYPES.has(subjectTokenType)) throw new TetherError('invalid_request', `subject_token_type must be urn:ietf:params:oauth:token-type:jwt (a platform token) or ${ACCESS_TOKEN_TYPE} (a Tether token to delegate or downscope)`);
+    if (form.has('actor_token')) throw new TetherError('invalid_request', `actor_token acts for a Tether access token: give subject_token_type ${ACCESS_TOKEN_TYPE}`);
     const scopes = parseScopes(form.get('scope') ?? '');
     const audience = parseTarget(form);
     const task: TaskDetails = parseTaskDetails(form.get('authorization_details'));

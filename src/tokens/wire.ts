@@ -79,7 +79,13 @@ export async function createTokenDomain(d: TokenDomainDeps) {
       return i;
     },
   };
+  // The resource-server check, bound once: ext-authz, introspection, RFC 7009 revocation and
+  // delegation (a Tether token as subject_token) use it.
+  const checkDeps = { keys, revocations: d.revocations, issuerUrl: d.issuerUrl, clock: d.clock, isCurrent: () => d.changes.current(), replay };
+  const check = (token: string, audience?: string) => checkAccessToken(checkDeps, token, audience);
   const exchange = createExchange({
+    checkToken: (t) => check(t),
+    delegationMaxDepth: d.config.delegationMaxDepth,
     issuerUrl: d.issuerUrl,
     tokenTtl: d.config.tokenTtl,
     issuers,
@@ -97,9 +103,6 @@ export async function createTokenDomain(d: TokenDomainDeps) {
     isCurrent: () => d.changes.current(),
     ...(d.onIssued ? { onIssued: d.onIssued } : {}),
   });
-  // The resource-server check, bound once: ext-authz, introspection and RFC 7009 revocation use it.
-  const checkDeps = { keys, revocations: d.revocations, issuerUrl: d.issuerUrl, clock: d.clock, isCurrent: () => d.changes.current(), replay };
-  const check = (token: string, audience?: string) => checkAccessToken(checkDeps, token, audience);
   const checkRequest = (r: ResourceRequest) => checkResourceRequest(checkDeps, r);
 
   // Housekeeping: expired grants are marked (audited), stale proof ids pruned.
