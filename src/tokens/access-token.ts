@@ -145,6 +145,9 @@ const claimsSchema = z
   })
   .loose();
 
+/** Claims already checked against claimsSchema, by the (frozen, shared) payload the key ring verified. */
+const shapeChecked = new WeakMap<object, AccessTokenClaims>();
+
 export interface VerifyAccessTokenOptions {
   issuer: string;
   /** The resource's audience; when set, `aud` must include it. */
@@ -179,4 +182,3 @@ export async function verifyAccessToken(
   return claims;
 }
 
-const shapeChecked = new WeakMap<object, AccessTokenClaims>();
