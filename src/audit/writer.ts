@@ -28,6 +28,13 @@ export interface AuditWriter<I extends RawAuditInput = AuditInput> extends Audit
   transact<T>(fn: (q: Queryable, emit: (e: I) => void) => Promise<T>): Promise<T>;
   /** Waits for everything queued so far to be committed. */
   flush(): Promise<void>;
+  /**
+   * Subscribe to group commits (metrics, checkpoints, notifications), from where the subscriber is
+   * built; returns an unsubscribe function. Commits made before a subscriber exists are not replayed.
+   */
+  onCommit(cb: (events: number, seconds: number) => void): () => void;
+  /** Subscribe to write failures (each failed group once); returns an unsubscribe function. */
+  onError(cb: (err: unknown) => void): () => void;
 }
 
 interface Pending {
@@ -50,6 +57,22 @@ export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: S
   const maxBatch = opts.maxBatch ?? store.maxGroupCommit ?? 2000;
   const clock = opts.clock ?? systemClock;
   let queue: Pending[] = [];
+  const commitHooks: Array<(events: number, seconds: number) => void> = opts.onCommit ? [opts.onCommit] : [];
+  const errorHooks: Array<(err: unknown) => void> = opts.onError ? [opts.onError] : [];
+  const subscribe = <F>(list: F[], cb: F) => {
+    list.push(cb);
+    return () => {
+      const i = list.indexOf(cb);
+      if (i >= 0) list.splice(i, 1);
+    };
+  };
+  const committed = (events: number, t0: bigint) => {
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    for (const cb of commitHooks) cb(events, seconds);
+  };
+  const failed = (err: unknown) => {
+    for (const cb of errorHooks) cb(err);
+  };
   let running: Promise<void> | null = null;
 
   // Where this writer last left the chain head. A stale guess costs one retry, never a fork.
@@ -82,7 +105,7 @@ export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: S
       const t0 = process.hrtime.bigint();
       try {
         const records = await commit(batch.map((p) => p.event));
-        opts.onCommit?.(records.length, Number(process.hrtime.bigint() - t0) / 1e9);
+        committed(records.length, t0);
         batch.forEach((p, i) => p.resolve(records[i]!));
       } catch (e) {
         head = null;
@@ -93,7 +116,7 @@ export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: S
   };
 
   const fail = (batch: Pending[], e: unknown) => {
-    opts.onError?.(e);
+    failed(e);
     // The event's own fault (a value the store refuses) is the caller's 4xx; anything else is a 503.
     const err = isEventFault(e) ? e : unavailable();
     batch.forEach((p) => p.reject(err));
@@ -109,7 +132,7 @@ export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: S
       const t0 = process.hrtime.bigint();
       try {
         const [record] = await commit([p.event]);
-        opts.onCommit?.(1, Number(process.hrtime.bigint() - t0) / 1e9);
+        committed(1, t0);
         p.resolve(record!);
       } catch (e) {
         head = null;
@@ -157,7 +180,7 @@ export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: S
         });
       } catch (e) {
         if (isEventFault(e) || (e instanceof TetherError && e.code !== 'unavailable')) throw e;
-        opts.onError?.(e);
+        failed(e);
         throw unavailable();
       }
     },
@@ -165,5 +188,7 @@ export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: S
       while (running || queue.length) await (running ?? Promise.resolve());
     },
     queueDepth: () => queue.length,
+    onCommit: (cb) => subscribe(commitHooks, cb),
+    onError: (cb) => subscribe(errorHooks, cb),
   };
 }

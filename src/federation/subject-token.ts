@@ -1,9 +1,10 @@
 import { createLocalJWKSet, decodeJwt, errors, jwtVerify } from 'jose';
-import type { JWTPayload, JWTVerifyOptions } from 'jose';
+import type { CryptoKey, JWTPayload, JWTVerifyOptions } from 'jose';
 import { TetherError, isTetherError } from '../errors.js';
 import { DEFAULT_JWS_ALGORITHMS, describeJoseError } from '../tokens/index.js';
 import { epochSeconds, type Clock } from '../clock.js';
-import type { ReplayGuard } from '../tokens/index.js';
+import type { ReplayGuard, VerifiedJwtCache } from '../tokens/index.js';
+import { createVerifiedJwtCache } from '../tokens/index.js';
 import { checkClaimConstraints, renderIdentity } from './claims.js';
 import type { IssuerConfig } from './issuer-config.js';
 import type { JwksCache, JwksKeyResolver } from './jwks-cache.js';
@@ -114,7 +115,7 @@ async function verifyWith(
     currentDate: new Date(now * 1000),
     clockTolerance: skewSeconds,
   };
-  const claims = await verifyJwt(token, keysFor(issuer, options.jwks), verifyOptions);
+  const claims = await verifyJwt(token, keysFor(issuer, options.jwks), verifyOptions, verifiedTokens(issuer), now, skewSeconds);
   checkLifetime(claims, now, skewSeconds, issuer.max_token_lifetime ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS);
 
   if (kind === 'spiffe') {
@@ -134,12 +135,42 @@ async function verifyWith(
 }
 
 /**
- * jwtVerify with jose's documented handling of a kid-less token that matches several keys: try each
- * candidate, accept the first valid signature (jose's createLocalJWKSet example).
+ * Platform tokens verified before, per issuer config (a changed config is a new object, so a fresh
+ * cache): a workload presents one platform token for several exchanges (tokens/verified-jwt-cache.ts
+ * says what is and is not remembered). Everything after the signature (lifetime, kind rules, claim
+ * constraints, assertion replay) runs on every exchange.
  */
-async function verifyJwt(token: string, keys: JwksKeyResolver, options: JWTVerifyOptions): Promise<JWTPayload> {
+const verifiedByIssuer = new WeakMap<IssuerConfig, VerifiedJwtCache>();
+
+function verifiedTokens(issuer: IssuerConfig): VerifiedJwtCache {
+  let cache = verifiedByIssuer.get(issuer);
+  if (cache === undefined) {
+    cache = createVerifiedJwtCache({ max: 4096, maxTokenChars: 4096 });
+    verifiedByIssuer.set(issuer, cache);
+  }
+  return cache;
+}
+
+/**
+ * jwtVerify with jose's documented handling of a kid-less token that matches several keys: try each
+ * candidate, accept the first valid signature (jose's createLocalJWKSet example). A token this
+ * issuer's single matching key verified before is answered from `cache` while that key is still the
+ * one the issuer's key set gives for it (a refetched or rotated set misses) and it is in its time window.
+ */
+async function verifyJwt(token: string, keys: JwksKeyResolver, options: JWTVerifyOptions, cache: VerifiedJwtCache, now: number, skewSeconds: number): Promise<JWTPayload> {
+  const scope = JSON.stringify([options.issuer ?? null, options.audience ?? null, options.algorithms ?? null, options.requiredClaims ?? null]);
+  const earlier = cache.peek(token);
+  if (earlier !== undefined) {
+    const [protectedPart = '', payloadPart = '', signature = ''] = token.split('.');
+    const keyNow = await keys(earlier.protectedHeader, { protected: protectedPart, payload: payloadPart, signature }).catch(() => undefined);
+    const hit = cache.get(token, scope, () => keyNow, now, skewSeconds);
+    if (hit !== undefined) return hit.payload;
+  }
+  let used: CryptoKey | undefined;
+  const capturing: JwksKeyResolver = async (h, t) => (used = await keys(h, t));
   try {
-    return (await jwtVerify(token, keys, options)).payload;
+    const { payload, protectedHeader } = await jwtVerify(token, capturing, options);
+    return used === undefined ? payload : cache.set(token, scope, used, { payload, protectedHeader }).payload;
   } catch (e) {
     if (!(e instanceof errors.JWKSMultipleMatchingKeys)) throw e;
     for await (const key of e) {

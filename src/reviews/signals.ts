@@ -48,12 +48,21 @@ const VOLATILE_CLAIMS = new Set(['iat', 'exp', 'nbf', 'jti', 'auth_time', 'nonce
  * fingerprint only chosen claims (e.g. the issuer's claim mapping inputs).
  */
 export function claimsFingerprint(claims: Readonly<Record<string, unknown>>, keys?: readonly string[]): string {
+  // A platform token verified before comes back as the same frozen claims object (federation's
+  // verified-token cache): its fingerprint cannot have changed, so it is computed once.
+  const memo = keys === undefined && Object.isFrozen(claims);
+  const known = memo ? fingerprints.get(claims) : undefined;
+  if (known !== undefined) return known;
   const picked: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(claims)) {
     if (keys ? keys.includes(k) : !VOLATILE_CLAIMS.has(k)) picked[k] = v;
   }
-  return createHash('sha256').update(canonicalJson(picked)).digest('hex');
+  const fingerprint = createHash('sha256').update(canonicalJson(picked)).digest('hex');
+  if (memo) fingerprints.set(claims, fingerprint);
+  return fingerprint;
 }
+
+const fingerprints = new WeakMap<object, string>();
 
 export interface ReviewSignalDeps {
   db: Queryable;

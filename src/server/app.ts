@@ -84,26 +84,19 @@ const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 export async function buildApp(deps: AppDeps): Promise<Broker> {
   const { config, store, logger } = deps;
   const clock = deps.clock ?? systemClock;
-  let queueDepth = () => 0;
-  const metrics = createMetrics({ auditQueueDepth: () => queueDepth() });
-  // Signed checkpoints and streaming export, fed by commits (README "Audit checkpoints"); built after
-  // the token domain, which creates the master key they derive their key from.
-  let auditCommitted = (_n: number): void => {};
-
-  const audit = createAuditWriter(store, {
-    clock,
-    onCommit: (n, s) => {
-      metrics.auditBatchSize.observe(n);
-      metrics.auditCommitSeconds.observe(s);
-      auditCommitted(n);
-    },
-    onError: (err) => {
-      metrics.auditFailures.inc();
-      logger.error({ err: { message: (err as Error).message } }, 'audit write failed: refusing the operations it records');
-    },
+  // The audit log first: every domain writes to it. Metrics read its queue and time its commits;
+  // checkpoints and notifications subscribe to its commits where they are built, further down.
+  const audit = createAuditWriter(store, { clock });
+  const metrics = createMetrics({ auditQueueDepth: () => audit.queueDepth() });
+  audit.onCommit((n, s) => {
+    metrics.auditBatchSize.observe(n);
+    metrics.auditCommitSeconds.observe(s);
+  });
+  audit.onError((err) => {
+    metrics.auditFailures.inc();
+    logger.error({ err: { message: (err as Error).message } }, 'audit write failed: refusing the operations it records');
   });
 
-  queueDepth = () => audit.queueDepth();
   const inventory = createInventory({ db: store, audit, clock });
   const applySections: ApplySection[] = [identitiesSection(inventory)];
 
@@ -201,8 +194,10 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     },
   });
   applySections.push(tokens.applySection);
+  // Signed checkpoints and streaming export, fed by commits (README "Audit checkpoints"); built after
+  // the token domain, which creates the master key they derive their key from.
   const anchors = await createAuditAnchors({ store, logger, registry: metrics.registry, clock, config });
-  auditCommitted = (n) => anchors.committed(n);
+  audit.onCommit((n) => anchors.committed(n));
   // A suspension or retirement made here is enforced here at once; other instances learn it by notice.
   inventory.onRevoked((entries) => {
     for (const e of entries) revocations.add(e);
@@ -343,11 +338,8 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   }
   // Notifications: committed audit events to webhooks and Slack, from a cursor (the audit log is the outbox).
   const notifier = createNotifier({ db: store, specs: config.notify, secret: config.notifySecret, consoleBase: issuerUrl, now: () => clock().getTime(), logger, registry: metrics.registry });
+  audit.onCommit(() => notifier.kick());
   await notifier.start();
-  auditCommitted = (n) => {
-    anchors.committed(n);
-    notifier.kick();
-  };
 
   let closing: Promise<void> | null = null;
   const close = () =>

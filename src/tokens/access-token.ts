@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { TetherError } from '../errors.js';
 import { epochSeconds, type Clock } from '../clock.js';
 import type { KeyRing } from './key-ring.js';
+import { deepFreeze } from './verified-jwt-cache.js';
 
 /** RFC 8693 §4.1 `act`: the acting party, nesting the earlier actors of a delegation chain. */
 export interface Actor {
@@ -144,6 +145,9 @@ const claimsSchema = z
   })
   .loose();
 
+/** Claims already checked against claimsSchema, by the (frozen, shared) payload the key ring verified. */
+const shapeChecked = new WeakMap<object, AccessTokenClaims>();
+
 export interface VerifyAccessTokenOptions {
   issuer: string;
   /** The resource's audience; when set, `aud` must include it. */
@@ -165,10 +169,16 @@ export async function verifyAccessToken(
   options: VerifyAccessTokenOptions,
 ): Promise<AccessTokenClaims> {
   const { payload } = await keyRing.verifyJwt(token, { ...options, typ: ACCESS_TOKEN_TYP });
+  // The ring hands back the same (frozen) payload for a token it verified before: its shape is checked once.
+  const known = shapeChecked.get(payload);
+  if (known !== undefined) return known;
   const parsed = claimsSchema.safeParse(payload);
   if (!parsed.success) {
     const path = parsed.error.issues[0]?.path.join('.') ?? '';
     throw new TetherError('invalid_token', `access token claim "${path}" is missing or malformed`);
   }
-  return parsed.data as AccessTokenClaims;
+  const claims = deepFreeze(parsed.data as AccessTokenClaims);
+  shapeChecked.set(payload, claims);
+  return claims;
 }
+

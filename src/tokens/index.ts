@@ -35,3 +35,5 @@ export type {
   VerifyAccessTokenOptions,
 } from './access-token.js';
 export { mintAccessToken, verifyAccessToken, ACCESS_TOKEN_TYP } from './access-token.js';
+export type { VerifiedJwt, VerifiedJwtCache, VerifiedJwtCacheOptions } from './verified-jwt-cache.js';
+export { createVerifiedJwtCache, stillTimely } from './verified-jwt-cache.js';

@@ -8,6 +8,7 @@ import { describeJoseError } from './jose-reason.js';
 import { openPrivateKey } from './key-seal.js';
 import type { SigningAlgorithm } from './signing-keys.js';
 import { SIGNING_ALGORITHMS } from './signing-keys.js';
+import { createVerifiedJwtCache } from './verified-jwt-cache.js';
 
 /** A signing key as the store keeps it: the private half only ever sealed. */
 export interface StoredSigningKey {
@@ -106,6 +107,10 @@ export async function createKeyRing(stored: readonly StoredSigningKey[], options
   }
   keys.sort((a, b) => b.createdAt - a.createdAt); // newest first
 
+  // A workload presents one access token on many requests: its signature is checked once per ring
+  // (the ring is rebuilt when the key table changes), its time window and key on every use.
+  const verified = createVerifiedJwtCache({ max: 10_000, maxTokenChars: 4096 });
+
   const isRetired = (k: RingKey, now: number): boolean => k.retiredAt !== undefined && k.retiredAt <= now;
   const isPublished = (k: RingKey, now: number): boolean =>
     k.retiredAt === undefined || k.retiredAt + maxTokenLifetimeSeconds > now;
@@ -151,15 +156,19 @@ export async function createKeyRing(stored: readonly StoredSigningKey[], options
       const refuse = (why: string): TetherError => new TetherError('invalid_token', why);
       if (typeof token !== 'string' || token.length === 0) throw refuse('access token is missing');
       if (token.length > MAX_TOKEN_BYTES) throw refuse('access token is too large');
+      const now = epochSeconds(verifyClock);
+      const publishedKey = (kid: unknown) => (typeof kid === 'string' ? keys.find((k) => k.kid === kid && isPublished(k, now)) : undefined);
+      const scope = JSON.stringify([issuer, audience ?? null, typ ?? null]);
+      const seen = verified.get(token, scope, (r) => publishedKey(r.protectedHeader.kid)?.publicKey, now, skewSeconds);
+      if (seen !== undefined) return seen;
       let header: ReturnType<typeof decodeProtectedHeader>;
       try {
         header = decodeProtectedHeader(token);
       } catch {
         throw refuse('access token is not a well-formed JWS');
       }
-      const now = epochSeconds(verifyClock);
       // Local keys only: a `kid` we did not publish is refused outright, never fetched (RFC 8725 §3.10).
-      const key = typeof header.kid === 'string' ? keys.find((k) => k.kid === header.kid && isPublished(k, now)) : undefined;
+      const key = publishedKey(header.kid);
       if (key === undefined) throw refuse('access token kid is not one of this issuer\'s signing keys');
       if (header.alg !== key.alg) throw refuse('access token alg does not match its signing key');
       try {
@@ -172,7 +181,7 @@ export async function createKeyRing(stored: readonly StoredSigningKey[], options
           currentDate: new Date(now * 1000),
           clockTolerance: skewSeconds,
         });
-        return { payload, protectedHeader };
+        return verified.set(token, scope, key.publicKey, { payload, protectedHeader });
       } catch (e) {
         // The jose error rides along as `cause` so the resource check can tell an expired or
         // foreign-audience token (signature verified) from a forged one without reading prose.

@@ -34,7 +34,7 @@ async function jwksServer(initial: JWK[]) {
   return { state, url, stop };
 }
 
-async function setup(opts: { minRefreshIntervalMs?: number } = {}) {
+async function setup(opts: { minRefreshIntervalMs?: number; maxAgeMs?: number } = {}) {
   const key1 = await testIssuer('ES256', 'k1');
   const key2 = await testIssuer('ES256', 'k2');
   const srv = await jwksServer([key1.jwk]);
@@ -59,6 +59,17 @@ describe('JWKS cache over a real HTTP endpoint', () => {
     assert.deepEqual(results, ['wl/a', 'wl/b']);
     assert.equal(await verify(await token(key1, 'c')), 'wl/c');
     assert.equal(srv.state.hits, 1);
+  });
+
+  it('refuses a platform token verified before once its key has left the issuer\'s JWKS (verified results are tied to the key)', async () => {
+    const { key1, key2, srv, t, token, verify } = await setup({ maxAgeMs: 60_000 });
+    const tok = await token(key1);
+    assert.equal(await verify(tok), 'wl/a');
+    assert.equal(await verify(tok), 'wl/a');
+    srv.state.keys = [key2.jwk]; // the issuer rotates k1 out
+    t.advance(61); // the keys are stale: the next use refetches them, and k1 is gone
+    await rejectsWith(verify(tok), 'invalid_grant', /no trusted key matches/);
+    assert.equal(srv.state.hits, 2);
   });
 
   it('refetches on an unknown kid, but at most once per minRefreshInterval', async () => {
