@@ -27,6 +27,7 @@ export function registerServe(program: Command): void {
     .option('--notify <spec...>', 'send approvals, break-glass and findings to webhook+https://URL (signed, TETHER_NOTIFY_SECRET) or slack+https://hooks.slack.com/… (TETHER_NOTIFY, space-separated)')
     .option('--approval-window <seconds>', 'how long a pending grant waits for approvers before it expires (TETHER_APPROVAL_WINDOW, default 3600)')
     .option('--console-session-ttl <seconds>', 'how long a console login lasts (TETHER_CONSOLE_SESSION_TTL, default 28800)')
+    .option('--delegation-max-depth <levels>', 'most levels a delegation chain may have, the original token included (TETHER_DELEGATION_MAX_DEPTH, default 3)')
     .option('--gateway-addresses <ips>', 'gateways in front (nginx, Envoy), exempt from the per-source connection cap; comma-separated (TETHER_GATEWAY_ADDRESSES, default 127.0.0.1,::1)')
     .option('--audit-sink <spec...>', 'stream audit events to jsonl:DIR | syslog://HOST:PORT | http(s)://URL, ocsf+ prefix for OCSF (TETHER_AUDIT_SINKS, space-separated)')
     .addHelpText(
@@ -63,6 +64,7 @@ Examples:
         gatewayAddresses: o.gatewayAddresses as string | undefined,
         approvalWindow: o.approvalWindow as number | undefined,
         consoleSessionTtl: o.consoleSessionTtl as number | undefined,
+        delegationMaxDepth: o.delegationMaxDepth as number | undefined,
         notify: o.notify as string[] | undefined,
       };
       const config = loadConfig(flags);
