@@ -14,6 +14,7 @@ const TetherYaml = z.strictObject({
   identities: z.array(IdentityCreate).optional(),
   issuers: z.array(z.record(z.string(), z.unknown())).optional(),
   routes: z.array(z.record(z.string(), z.unknown())).optional(),
+  connectors: z.array(z.record(z.string(), z.unknown())).optional(),
 });
 
 function describe(file: string, issues: z.core.$ZodIssue[]): string {
@@ -56,6 +57,7 @@ export function loadConfigDir(dir: string): ApplyBundle {
     if (r.data.policy_set !== undefined) bundle.policy_set = r.data.policy_set;
     if (r.data.issuers) bundle.issuers = r.data.issuers;
     if (r.data.routes) bundle.routes = r.data.routes;
+    if (r.data.connectors) bundle.connectors = r.data.connectors;
   }
   const cedarFiles = walk(dir, '.cedar');
   if (cedarFiles.length) {

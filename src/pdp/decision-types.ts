@@ -6,7 +6,7 @@
  */
 import type { Obligations } from '../policy/index.js';
 
-export type DecisionEntry = 'authzen' | 'ext-authz' | 'token';
+export type DecisionEntry = 'authzen' | 'ext-authz' | 'token' | 'credentials';
 
 /** DESIGN.md "Policy model": `context.phase` (contract). */
 export type DecisionPhase = 'issue' | 'request';
