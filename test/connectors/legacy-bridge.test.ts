@@ -11,7 +11,8 @@ import { decodeJwt } from 'jose';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { createClient } from 'redis';
-import { startBroker, type RunningBroker } from '../helpers/broker.js';
+import { ADMIN_TOKEN, startBroker, type RunningBroker } from '../helpers/broker.js';
+import { runCliAsync } from '../helpers/process.js';
 import { createDpopKey, exchangeForToken } from '../helpers/dpop.js';
 import { createWorkloadIssuer } from '../helpers/workload-issuer.js';
 import { MARIADB, REDIS_URL, mariadbTarget, pgTarget, redisAdmin, tcpRelay } from '../helpers/legacy-targets.js';
@@ -343,9 +344,11 @@ describe('legacy bridge: per-task credentials on PostgreSQL, MariaDB and Redis',
   });
 
   test('discover records standing accounts as unowned service accounts and posture reports them', async () => {
-    const r = await b.admin('POST', '/admin/v1/connectors/pg1/discover');
-    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const cli = await runCliAsync(['discover', '--connector', 'pg1', '--url', b.url], { TETHER_ADMIN_TOKEN: ADMIN_TOKEN });
+    assert.equal(cli.code, 0, cli.stderr);
+    const r = { body: JSON.parse(cli.stdout) as { accounts: Array<{ account: string; new: boolean }> } };
     const names = r.body.accounts.map((a: { account: string }) => a.account);
+    assert.ok(r.body.accounts.find((a) => a.account === pgt.standing)?.new);
     assert.ok(names.includes(pgt.standing), JSON.stringify(names));
     assert.ok(!names.some((n: string) => usernames.includes(n)), 'an account Tether made was reported as standing');
     const id = `connector/pg1/${pgt.standing}`;
