@@ -5,14 +5,36 @@ import { notifyChange, type Queryable } from '../store/index.js';
 import type { Clock } from '../clock.js';
 import { AdminSecretError, adminSecret } from './admin-secret.js';
 import { ConnectorSchema, type ConnectorConfig } from './config.js';
-import { mariadbTarget } from './mariadb.js';
-import { postgresqlTarget } from './postgresql.js';
-import { redisTarget } from './redis.js';
 import type { Target, TargetFactory } from './target.js';
 
-/** The driver of each kind. */
-export const openTarget: TargetFactory = (c, secret) =>
-  c.kind === 'postgresql' ? postgresqlTarget(c, secret) : c.kind === 'mariadb' ? mariadbTarget(c, secret) : redisTarget(c, secret);
+/** The login a connector uses when its URL names none: each kind's own default. */
+const DEFAULT_ADMIN: Record<ConnectorConfig['kind'], string> = { postgresql: 'postgres', mariadb: 'root', redis: 'default' };
+
+/**
+ * The driver of each kind, loaded on first use: the Redis and MariaDB client libraries cost most of
+ * a second to import on a busy machine, which every CLI command and every broker without connectors
+ * would otherwise pay at start.
+ */
+export const openTarget: TargetFactory = (c, secret) => {
+  let loaded: Promise<Target> | null = null;
+  const load = () =>
+    (loaded ??=
+      c.kind === 'postgresql'
+        ? import('./postgresql.js').then((m) => m.postgresqlTarget(c, secret))
+        : c.kind === 'mariadb'
+          ? import('./mariadb.js').then((m) => m.mariadbTarget(c, secret))
+          : import('./redis.js').then((m) => m.redisTarget(c, secret)));
+  return {
+    adminUser: decodeURIComponent(new URL(c.url).username) || DEFAULT_ADMIN[c.kind],
+    probe: async (role) => (await load()).probe(role),
+    create: async (u, p, role, at) => (await load()).create(u, p, role, at),
+    end: async (u) => (await load()).end(u),
+    accounts: async () => (await load()).accounts(),
+    close: async () => {
+      if (loaded) await (await loaded).close();
+    },
+  };
+};
 
 export interface ConnectorStoreDeps {
   db: Queryable;

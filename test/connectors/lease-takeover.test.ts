@@ -62,7 +62,12 @@ describe('legacy bridge in a cluster', () => {
     assert.ok(gone, 'the other instance never ended the account');
     console.log(`cluster: issuing instance SIGKILLed; the other ended the expired account ${Date.now() - killedAt} ms after the kill (expiry ${Date.parse(cred.expires_at) - killedAt} ms after it; sweeper lease 10 s)`);
     await assert.rejects(c.sendCommand(['PING']));
-    const lease = await cluster.admin(1, 'GET', `/admin/v1/leases/${cred.lease_id}`);
+    // The account goes first, then the lease row is marked ended (with its audit event): wait for it.
+    let lease = await cluster.admin(1, 'GET', `/admin/v1/leases/${cred.lease_id}`);
+    for (let i = 0; i < 100 && lease.body.state !== 'ended'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      lease = await cluster.admin(1, 'GET', `/admin/v1/leases/${cred.lease_id}`);
+    }
     assert.equal(lease.body.state, 'ended');
     assert.equal(lease.body.end_reason, 'expired');
     assert.equal(lease.body.sessions_killed, 1);

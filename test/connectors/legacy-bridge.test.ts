@@ -5,6 +5,9 @@
  * refuses; passwords never reach the audit log or the logs; discovery reports standing accounts.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { performance } from 'node:perf_hooks';
 import { decodeJwt } from 'jose';
@@ -26,7 +29,7 @@ permit (principal, action == Action::"credentials:issue", resource);
 forbid (principal, action, resource == Connector::"pg1/admin");
 `,
 };
-const IDENTITIES = ['api', 'worker', 'cache', 'relay', 'batch'].map((n) => ({ id: `ci/acme/${n}`, kind: 'ci_job' as const, owner: 'team-orders' }));
+const IDENTITIES = ['api', 'worker', 'cache', 'relay', 'batch', 'exec'].map((n) => ({ id: `ci/acme/${n}`, kind: 'ci_job' as const, owner: 'team-orders' }));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, everyMs = 50): Promise<T> {
@@ -322,6 +325,24 @@ describe('legacy bridge: per-task credentials on PostgreSQL, MariaDB and Redis',
     assert.equal(await redis.userExists(r.body.username), false);
     assert.equal(await metric('tether_credential_revocations_pending'), 0);
     assert.equal(await metric('tether_credential_revocations_failing'), 0);
+  });
+
+  test('tether exec runs a command with the credentials and leaves no account behind, also when the command fails', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tether-exec-'));
+    const subject = join(dir, 'subject.jwt');
+    const script = "import pg from 'pg'; const c = new pg.Client(); await c.connect(); const r = await c.query('SELECT total FROM orders'); console.log('total=' + r.rows[0].total + ' user=' + process.env.PGUSER); await c.end(); process.exit(Number(process.env.EXIT_WITH))";
+    for (const exitWith of [0, 3]) {
+      writeFileSync(subject, await gha.token({ repository: 'acme/exec' }));
+      const r = await runCliAsync(['exec', '--credentials', 'pg1/reader', '--url', b.url, '--subject-token-file', subject, '--', process.execPath, '--input-type=module', '-e', script], { EXIT_WITH: String(exitWith) });
+      assert.equal(r.code, exitWith, r.stderr);
+      const m = /total=42 user=(tether_[0-9a-f]{24})/.exec(r.stdout);
+      assert.ok(m, r.stdout + r.stderr);
+      usernames.push(m[1]!);
+      await until('the account to be dropped', async () => !(await pgt.roleExists(m[1]!)), 5000);
+    }
+    const leases = (await b.admin('GET', '/admin/v1/leases?identity=ci/acme/exec')).body.leases;
+    assert.equal(leases.length, 2);
+    await until('both leases to end', async () => (await b.admin('GET', '/admin/v1/leases?identity=ci/acme/exec')).body.leases.every((l: { state: string; end_reason: string }) => l.state === 'ended' && l.end_reason === 'token_revoked'));
   });
 
   test('no password reaches the audit log or the logs', async () => {
