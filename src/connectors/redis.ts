@@ -1,11 +1,12 @@
 import { createClient } from 'redis';
 import type { ConnectorConfig } from './config.js';
-import { TargetError, targetError, type EndReport, type Target, type TargetAccount } from './target.js';
+import { targetError, type EndReport, type Target, type TargetAccount } from './target.js';
 
 /** Only what the driver uses of a connected client. */
 interface Client {
   readonly isReady: boolean;
   sendCommand(args: string[]): Promise<unknown>;
+  multi(): { addCommand(args: string[]): unknown; exec(): Promise<unknown[]> };
   quit(): Promise<unknown>;
   destroy(): void;
 }
@@ -72,15 +73,26 @@ export function redisTarget(c: ConnectorConfig, secret: string | undefined): Tar
       await cmd(['ACL', 'SETUSER', username, 'reset', ...(role.acl ?? []), `>${password}`, 'on'], [password]);
     },
     async end(username): Promise<EndReport> {
-      const existed = (await cmd(['ACL', 'GETUSER', username])) !== null;
-      if (existed) await cmd(['ACL', 'SETUSER', username, 'off']);
-      const killed = Number(await cmd(['CLIENT', 'KILL', 'USER', username]).catch((e: TargetError) => {
-        // "No such user" when it is already gone.
-        if (e.unreachable) throw e;
-        return 0;
-      }));
-      await cmd(['ACL', 'DELUSER', username]);
-      return { existed, sessions: killed };
+      // One transaction, one round trip: Redis runs it atomically, so no AUTH slips in between.
+      // `off` creates the user when it is already gone, so the kill never fails on "no such user";
+      // the delete then removes it again.
+      const cl = await connect();
+      const m = cl.multi();
+      m.addCommand(['ACL', 'GETUSER', username]);
+      m.addCommand(['ACL', 'SETUSER', username, 'off']);
+      m.addCommand(['CLIENT', 'KILL', 'USER', username]);
+      m.addCommand(['ACL', 'DELUSER', username]);
+      let replies: unknown[];
+      try {
+        replies = await m.exec();
+      } catch (e) {
+        if (!cl.isReady) {
+          client = null;
+          cl.destroy();
+        }
+        throw targetError(e, secret);
+      }
+      return { existed: replies[0] !== null, sessions: Number(replies[2] ?? 0) };
     },
     async accounts(): Promise<TargetAccount[]> {
       const lines = (await cmd(['ACL', 'LIST'])) as string[];
