@@ -3,6 +3,7 @@ import type { AuditWriter } from '../audit/index.js';
 import { TetherError } from '../errors.js';
 import type { DecisionPipeline } from '../pdp/index.js';
 import type { ResourceCheck, ResourceRequest } from '../tokens/check-resource-request.js';
+import { decisionTokenOf } from '../tokens/decision-token.js';
 import { connectorAudience, ISSUE_ACTION } from './config.js';
 import type { ConnectorStore } from './connector-store.js';
 import type { CredentialIssuer } from './issue.js';
@@ -46,24 +47,13 @@ export async function credentialRoutes(app: FastifyInstance, deps: CredentialRou
       await deps.audit.append({ type: 'credential.failed', actor: sub ?? 'anonymous', identity: sub, data: { connector, role, reason: r.reason, detail: r.message, source_ip: req.ip } });
       throw r;
     }
-    const { claims, binding } = checked.access;
+    const { claims } = checked.access;
     const out = await deps.pipeline.decide({
       entry: 'credentials',
       principal: { type: 'Identity', id: claims.sub },
       action: { name: ISSUE_ACTION },
       resource: { type: 'Connector', id: `${connector}/${role}` },
-      token: {
-        jti: claims.jti,
-        grant: claims.grant,
-        scopes: claims.scope.split(' '),
-        jkt: claims.cnf?.jkt ?? '',
-        presented_jkt: binding?.jkt,
-        ...(claims.act ? { act: claims.act as unknown as Record<string, unknown> } : {}),
-        ...(claims.task ? { task: claims.task } : {}),
-        ...(claims.approval ? { approval: claims.approval } : {}),
-        ...(claims.approvals ? { approvals: claims.approvals } : {}),
-        break_glass: claims.break_glass === true,
-      },
+      token: decisionTokenOf(checked.access),
       request: { method: 'POST', path, source_ip: req.ip },
     });
     if (!out.decision) throw new TetherError('access_denied', out.reasons.reason ?? 'denied by policy');
