@@ -30,7 +30,7 @@ interface EndingRow {
 export interface SweeperDeps {
   db: Queryable;
   audit: Pick<AuditWriter, 'transact'>;
-  connectors: Pick<ConnectorStore, 'target'>;
+  connectors: Pick<ConnectorStore, 'target' | 'all'>;
   clock: Clock;
   logger: Pick<Logger, 'warn' | 'error'>;
   /** This instance's name in the cluster (the job lease's owner). */
@@ -103,6 +103,9 @@ export function createLeaseSweeper(deps: SweeperDeps) {
   };
 
   const sweepOnce = async () => {
+    // Apply never deletes a connector, so without one there is no lease: a broker that does not use
+    // the bridge pays nothing for it.
+    if (deps.connectors.all().length === 0) return;
     if ((await job.acquire()) === null) return; // another instance sweeps
     const now = deps.clock();
     await markDue(now);

@@ -265,6 +265,8 @@ CREATE TABLE credential_leases (
 );
 CREATE INDEX credential_leases_live ON credential_leases (state) WHERE state <> 'ended';
 CREATE INDEX credential_leases_grant ON credential_leases (grant_id) WHERE state <> 'ended';
+-- The sweeper asks, every second, whether a lease's token was revoked by jti.
+CREATE INDEX revocations_kind_value ON revocations (kind, value);
 `,
   },
 ];
