@@ -10,7 +10,7 @@ type Data = Record<string, unknown>;
 
 /** What a `decision` event records (pdp/decision-record.ts builds it). */
 export interface DecisionEventData extends Data {
-  entry: 'authzen' | 'ext-authz' | 'token' | 'mcp';
+  entry: 'authzen' | 'ext-authz' | 'token' | 'mcp' | 'credentials';
   phase: 'issue' | 'request';
   stage?: 'credential' | 'identity' | 'route' | 'policy';
   decision: 'allow' | 'deny';
@@ -113,6 +113,27 @@ export interface AuditEventData {
   'operator.forbidden': Data & { operator: string; role: string };
   'operator.session_started': Data & { operator: string; role: string; source_ip: string; expires_at: string };
   'operator.session_ended': Data & { operator: string; reason: string };
+  /** Legacy bridge (connectors/): a connector's config as applied (it names where its secret is, never the secret). */
+  'connector.upserted': Data & { connector: Data };
+  /** A per-task account made on a target. Never its password. */
+  'credential.issued': CredentialData & { expires_at: string; jti: string };
+  /** A credential request that got no account (refused by the target, or the lease could not be recorded). */
+  'credential.failed': Data & { connector: string; role: string; reason: string };
+  /** An operator asked for one lease to end now (the sweeper does it; `credential.ended` follows). */
+  'credential.ending': CredentialData & { reason: string };
+  /** The account is gone from the target: disabled, its sessions terminated, dropped. */
+  'credential.ended': CredentialData & { reason: string; sessions_killed: number; attempts: number };
+  /** One attempt to end an account failed (the target is down, …); it is retried with backoff. */
+  'credential.end_failed': CredentialData & { reason: string; error: string; attempts: number; next_attempt_at: string };
+}
+
+/** What every credential lease event names. */
+export interface CredentialData extends Data {
+  lease: string;
+  connector: string;
+  role: string;
+  username: string;
+  grant: string;
 }
 
 export type AuditEventType = keyof AuditEventData;
@@ -163,6 +184,12 @@ const TYPES: { readonly [K in AuditEventType]: true } = {
   'operator.forbidden': true,
   'operator.session_started': true,
   'operator.session_ended': true,
+  'connector.upserted': true,
+  'credential.issued': true,
+  'credential.failed': true,
+  'credential.ending': true,
+  'credential.ended': true,
+  'credential.end_failed': true,
 };
 export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = Object.freeze(Object.keys(TYPES) as AuditEventType[]);
 

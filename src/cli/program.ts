@@ -12,6 +12,8 @@ import { registerServe } from './serve.js';
 import { registerToken } from './token.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerSimulate } from './simulate.js';
+import { registerLegacy } from './legacy.js';
+import { registerExec } from './exec.js';
 
 const program = new Command('tether')
   .description('Tether: runtime access broker for non-human identities')
@@ -27,6 +29,8 @@ registerEvidence(program);
 registerToken(program);
 registerAdminCommands(program);
 registerSimulate(program);
+registerLegacy(program);
+registerExec(program);
 
 /** Expected failures print one clear line (exit 2); nothing prints a stack trace at a user. */
 try {

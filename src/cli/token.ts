@@ -18,7 +18,7 @@ async function dpopKey(path: string): Promise<{ key: CryptoKey; publicJwk: JWK; 
   return { key: (await importJWK(priv, 'ES256')) as CryptoKey, publicJwk, jkt: await calculateJwkThumbprint(publicJwk) };
 }
 
-async function proof(k: { key: CryptoKey; publicJwk: JWK }, htm: string, htu: string, accessToken?: string, nonce?: string): Promise<string> {
+export async function proof(k: { key: CryptoKey; publicJwk: JWK }, htm: string, htu: string, accessToken?: string, nonce?: string): Promise<string> {
   const claims: Record<string, unknown> = { htm, htu, jti: randomUUID(), iat: Math.floor(Date.now() / 1000) };
   if (accessToken) claims.ath = createHash('sha256').update(accessToken).digest('base64url');
   if (nonce) claims.nonce = nonce;

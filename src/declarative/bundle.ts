@@ -17,5 +17,7 @@ export const ApplyBundle = z.strictObject({
   policies: z.record(z.string().min(1).max(512), z.string().max(1024 * 1024)).optional(),
   schema: z.string().max(1024 * 1024).optional(),
   entities: z.array(z.unknown()).max(100000).optional(),
+  /** Legacy bridge connectors (connectors/config.ts checks each on the server, then on its target). */
+  connectors: z.array(z.record(z.string(), z.unknown())).max(1000).optional(),
 });
 export type ApplyBundle = z.infer<typeof ApplyBundle>;

@@ -15,6 +15,7 @@ const TetherYaml = z.strictObject({
   issuers: z.array(z.record(z.string(), z.unknown())).optional(),
   routes: z.array(z.record(z.string(), z.unknown())).optional(),
   mcp_servers: z.array(z.record(z.string(), z.unknown())).optional(),
+  connectors: z.array(z.record(z.string(), z.unknown())).optional(),
 });
 
 function describe(file: string, issues: z.core.$ZodIssue[]): string {
@@ -58,6 +59,7 @@ export function loadConfigDir(dir: string): ApplyBundle {
     if (r.data.issuers) bundle.issuers = r.data.issuers;
     if (r.data.routes) bundle.routes = r.data.routes;
     if (r.data.mcp_servers) bundle.mcp_servers = r.data.mcp_servers;
+    if (r.data.connectors) bundle.connectors = r.data.connectors;
   }
   const cedarFiles = walk(dir, '.cedar');
   if (cedarFiles.length) {

@@ -198,16 +198,18 @@ export function createInventory({ db, audit, clock }: InventoryDeps) {
     },
 
     /** First sight of a workload through a trusted issuer: recorded, unowned, reported. */
-    discover: (id: string, issuer: string, kind: Identity['kind']) =>
+    discover: (id: string, issuer: string, kind: Identity['kind'], found: { labels?: Record<string, string>; source?: 'issuer' | 'connector' } = {}) =>
       audit.transact(async (q, emit) => {
         const now = clock();
         const r = await q.query<Row>(
           `INSERT INTO identities (id, kind, owner, status, labels, discovered_by, created_at, updated_at)
-           VALUES ($1, $2, NULL, 'unowned', '{}', $3, $4, $4) ON CONFLICT (id) DO NOTHING RETURNING ${COLS}`,
-          [id, kind, issuer, now],
+           VALUES ($1, $2, NULL, 'unowned', $5, $3, $4, $4) ON CONFLICT (id) DO NOTHING RETURNING ${COLS}`,
+          [id, kind, found.source === 'connector' ? `connector:${issuer}` : issuer, now, JSON.stringify(found.labels ?? {})],
         );
         if (!r.rows[0]) return mustGet(id, q);
-        emit({ type: 'identity.discovered', actor: `issuer:${issuer}`, identity: id, data: { issuer } });
+        // A legacy connector's discovery names its connector, not a federation issuer (README "Legacy bridge").
+        const source = found.source ?? 'issuer';
+        emit({ type: 'identity.discovered', actor: `${source}:${issuer}`, identity: id, data: source === 'issuer' ? { issuer } : { connector: issuer, labels: found.labels ?? {} } });
         await notifyChange(q, { kind: 'identity', id });
         return toIdentity(r.rows[0]);
       }),

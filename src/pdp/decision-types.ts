@@ -6,7 +6,7 @@
  */
 import type { Obligations } from '../policy/index.js';
 
-export type DecisionEntry = 'authzen' | 'ext-authz' | 'token' | 'mcp';
+export type DecisionEntry = 'authzen' | 'ext-authz' | 'token' | 'mcp' | 'credentials';
 
 /** DESIGN.md "Policy model": `context.phase` (contract). */
 export type DecisionPhase = 'issue' | 'request';

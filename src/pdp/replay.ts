@@ -16,7 +16,7 @@ export function replayInput(e: Pick<AuditRecord, 'type' | 'data'>): { input: Dec
   if (d === null) return null;
   const phase = d['phase'] === 'issue' ? 'issue' : d['phase'] === 'request' ? 'request' : null;
   if (phase === null || !isObj(d['principal']) || !isObj(d['resource']) || typeof d['action'] !== 'string' || !isObj(d['own'])) return null;
-  const entry = d['entry'] === 'ext-authz' ? 'ext-authz' : d['entry'] === 'token' ? 'token' : d['entry'] === 'mcp' ? 'mcp' : 'authzen';
+  const entry = d['entry'] === 'ext-authz' ? 'ext-authz' : d['entry'] === 'token' ? 'token' : d['entry'] === 'mcp' ? 'mcp' : d['entry'] === 'credentials' ? 'credentials' : 'authzen';
   const ent = (o: Obj) => ({
     type: String(o['type']),
     id: String(o['id']),

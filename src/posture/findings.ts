@@ -102,6 +102,17 @@ export function identityFindings(f: IdentityFactsForRules, t: Thresholds, narrow
     );
   }
 
+  // An account found on a legacy target (connectors/discover.ts) is access that exists whether or
+  // not a task needs it, behind a password that does not expire with any task.
+  if (row.discovered_by?.startsWith('connector:')) {
+    const source = { source: row.discovered_by, account: row.labels['tether.account'] ?? null, kind: row.labels['tether.connector_kind'] ?? null };
+    out.push(postureFinding('standing_access', row.id, 'high', { ...source, not_after: null, bound: t.standingBound }, 'account'));
+    const validUntil = row.labels['tether.valid_until'];
+    if (validUntil === undefined || Date.parse(validUntil) - now > t.lifetimeBoundSeconds * 1000) {
+      out.push(postureFinding('long_lived_credential', row.id, 'high', { ...source, valid_until: validUntil ?? null, bound: t.lifetimeBound }, 'account'));
+    }
+  }
+
   const ll = f.usage?.longLived;
   if (ll) {
     out.push(

@@ -45,6 +45,9 @@ import { loadDetectionConfig } from '../detect/config-file.js';
 import { matchRoute } from '../routes/index.js';
 import { createIdentityCache } from '../inventory/identity-cache.js';
 import { systemClock, type Clock } from '../clock.js';
+import { createConnectorDomain, type ConnectorDomain } from '../connectors/domain.js';
+import { credentialRoutes } from '../connectors/credential-routes.js';
+import { leaseRoutes } from '../connectors/lease-routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -74,6 +77,8 @@ export interface Broker {
   pdp: PdpDomain;
   /** Detection and response. */
   detection: DetectionService;
+  /** The legacy bridge: connectors, credential leases, their sweeper and discovery. */
+  legacy: ConnectorDomain;
   /** Stops accepting, finishes in-flight requests, flushes the audit queue, closes the store. */
   close(): Promise<void>;
 }
@@ -206,6 +211,11 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   applySections.push(routes.section());
   applySections.push(mcpServers.section());
 
+  // Legacy bridge: per-task accounts on databases and brokers, ended with their grants. Its sweeper
+  // wakes on revocation and identity notices (every way a grant ends sends one).
+  const legacy = createConnectorDomain({ db: store, audit, changes, inventory, clock, logger, registry: metrics.registry });
+  applySections.push(legacy.applySection);
+
   // Reviews are opened by lifecycle signals. The apply section runs after identities (and the
   // policy sections), so an identity applied with a past review_by gets its review in the same
   // transaction; identity notices cover admin create/patch on any instance; the resync backstop runs
@@ -220,6 +230,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   // ---- end of domain wiring ----
   await changes.start();
   anchors.start();
+  legacy.start();
 
   const app = Fastify({
     loggerInstance: logger,
@@ -304,6 +315,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
       await admin.register(reviewRoutes, reviews.routeOptions);
       await admin.register(postureRoutes, { db: store, clock, riskOf: (id: string) => detection.riskOf(id) });
       await admin.register(detectionRoutes, { db: store, service: detection });
+      await admin.register(leaseRoutes, { leases: legacy.leases, connectors: legacy.connectors, discovery: legacy.discovery, audit, clock, kick: legacy.sweeper.kick });
       // ---- end of admin routes ----
     },
     { prefix: '/admin/v1' },
@@ -332,6 +344,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     checkRequest: tokens.checkRequest,
     issuerUrl,
   });
+  await app.register(credentialRoutes, { connectors: legacy.connectors, issuer: legacy.issuer, pipeline: pdp.pipeline, checkRequest: tokens.checkRequest, audit, issuerUrl });
   await app.register(authzenRoutes, { pipeline: pdp.pipeline, pdpToken: config.pdpToken, baseUrl: config.issuerUrl });
   if (config.slackSigningSecret) {
     await app.register(slackRoutes, { signingSecret: config.slackSigningSecret, operators, grants: tokens.grants, audit, refused: access.refused, now: () => clock().getTime() });
@@ -351,6 +364,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
       if (webhook) await bounded(webhook.flush());
       await bounded(notifier.stop());
       tokens.stop();
+      await bounded(legacy.stop());
       stopPruning();
       pdp.policies.close();
       await changes.stop();
@@ -380,6 +394,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
     clock,
     pdp,
     detection,
+    legacy,
     close,
   };
 }

@@ -229,6 +229,47 @@ ALTER TABLE grants ADD COLUMN confirm_alerted boolean NOT NULL DEFAULT false;
 `,
   },
   {
+    version: 22,
+    name: 'legacy bridge: connectors and credential leases',
+    sql: `
+-- Connectors (README "Legacy bridge"): the declared config, which names where the admin secret is
+-- (an environment variable or a 0600 file on the server), never the secret itself.
+CREATE TABLE connectors (
+  name       text PRIMARY KEY,
+  kind       text NOT NULL,
+  config     jsonb NOT NULL,
+  updated_at timestamptz NOT NULL
+);
+-- One row per per-task account made on a target. The row is written before the account is made
+-- (state 'creating'), so an instance dying half-way leaves a row another instance ends: every
+-- account Tether made is findable here until it is gone. Never the password.
+CREATE TABLE credential_leases (
+  id              text PRIMARY KEY,
+  connector       text NOT NULL,
+  role            text NOT NULL,
+  username        text NOT NULL,
+  identity        text NOT NULL,
+  grant_id        text NOT NULL,
+  jti             text NOT NULL,
+  state           text NOT NULL,
+  created_at      timestamptz NOT NULL,
+  expires_at      timestamptz NOT NULL,
+  end_reason      text,
+  ending_since    timestamptz,
+  attempts        int NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz,
+  last_error      text,
+  ended_at        timestamptz,
+  sessions_killed int,
+  UNIQUE (connector, username)
+);
+CREATE INDEX credential_leases_live ON credential_leases (state) WHERE state <> 'ended';
+CREATE INDEX credential_leases_grant ON credential_leases (grant_id) WHERE state <> 'ended';
+-- The sweeper asks, every second, whether a lease's token was revoked by jti.
+CREATE INDEX revocations_kind_value ON revocations (kind, value);
+`,
+  },
+  {
     version: 23,
     name: 'console sessions',
     sql: `

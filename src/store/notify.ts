@@ -12,6 +12,10 @@ export type ChangeNotice =
   | { kind: 'issuers' }
   | { kind: 'entities' }
   | { kind: 'keys' }
+  /** Legacy bridge: connector config changed (connectors table). */
+  | { kind: 'connectors' }
+  /** Legacy bridge: a credential lease should end now (any instance's sweeper acts on it). */
+  | { kind: 'lease'; id: string }
   | { kind: 'findings'; identity: string }
   /**
    * Detection's cluster-wide summary (detect/cluster-activity.ts): where tokens were seen, policy

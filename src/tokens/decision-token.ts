@@ -4,9 +4,9 @@ import type { VerifiedAccess } from './check-resource-request.js';
 /**
  * What a verified access token contributes to a request-time decision (pdp/decision-types.ts), the
  * same for every entry point that checked it with the resource-server check (ext-authz, the MCP
- * gateway): only claims under our signature, and the key that proved possession.
+ * gateway, the legacy bridge): only claims under our signature, and the key that proved possession.
  */
-export function decisionTokenOf(access: VerifiedAccess): DecisionToken {
+export function decisionTokenOf(access: Pick<VerifiedAccess, 'claims' | 'binding'>): DecisionToken {
   const { claims, binding } = access;
   return {
     jti: claims.jti,

@@ -39,7 +39,8 @@ export async function spawnServe(args: string[], env: Record<string, string | un
     output: () => out,
     stop: () =>
       new Promise((resolve) => {
-        if (proc.exitCode !== null) return resolve(proc.exitCode);
+        // A process already gone (exited, or killed by a signal: exitCode stays null then) never exits again.
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
         proc.once('exit', (code) => resolve(code));
         proc.kill('SIGTERM');
       }),
