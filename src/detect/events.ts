@@ -36,4 +36,11 @@ export interface DetectionEvent {
    * what clients racing expiry or retrying do, so they never count as probing (enumeration).
    */
   credentialStage?: boolean;
+  /**
+   * Issuances only: the run the task instance belongs to (a digest of a verified subject-token
+   * claim, the issuer's `task_attempt.run`) and its attempt number: a later attempt of the same run
+   * means this one ended (credential-signals.ts).
+   */
+  run?: string;
+  attempt?: number;
 }
