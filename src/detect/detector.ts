@@ -262,7 +262,16 @@ export function createDetector(input: CreateDetectorInput): Detector {
     trackEscalation(s, e, e.kind === 'request' && e.allowed ? classify(e.action) : 0, o.escalation.windowMs);
 
     let out: Finding[] | undefined;
+    // Credential containment (credential-signals.ts): judged on the baseline as it was before this
+    // event, once per token, outside the one-open-per-identity and cooldown gates of baseline alerts
+    // (each is about a different credential). It stands for its rule's alert on this event, and for a
+    // replay of the same token's place (a token moved to a foreign network is both; one finding).
+    const contained = e.jti !== undefined && s.signals.tokens.get(e.jti)?.contained === true;
+    const contain = judgeToken(s.signals, b, e, o, ctx.mature, counted);
+    const containRule = contain && !disabled.has(contain.rule) ? contain.rule : undefined;
+    if (contain && containRule !== undefined) out = [raise(s, { id: containRule }, e, contain.evidence, o.severity[containRule] === 'critical' ? 'critical' : 'high')];
     for (const rule of rules) {
+      if ((containRule !== undefined && rule.id === containRule) || ((contained || containRule !== undefined) && rule.id === 'replay')) continue;
       const key = rule.dedupe === 'grant' ? (e.grantId ?? e.taskId ?? e.jti ?? '') : '';
       if (s.cooldowns !== undefined && inCooldown(s, rule, key, e.at)) continue;
       // One open finding per baseline rule and identity: a second says nothing the first did not.
@@ -271,13 +280,6 @@ export function createDetector(input: CreateDetectorInput): Detector {
       if (!evidence) continue;
       startCooldown(s, rule, key, e.at);
       (out ??= []).push(raise(s, rule, e, evidence));
-    }
-    // Credential containment (credential-signals.ts): judged on the baseline as it was before this
-    // event, once per token, outside the one-open-per-identity and cooldown gates of baseline alerts
-    // (each is about a different credential).
-    const contain = judgeToken(s.signals, b, e, o, ctx.mature, counted);
-    if (contain && !disabled.has(contain.rule) && !(out ?? []).some((f) => f.evidence.credential !== undefined)) {
-      (out ??= []).push(raise(s, { id: contain.rule }, e, contain.evidence, o.severity[contain.rule] === 'critical' ? 'critical' : 'high'));
     }
     learnEvent(b, e, o.baseline);
     return out ?? NO_FINDINGS;
