@@ -118,9 +118,9 @@ export function judgeToken(s: SignalState, b: IdentityBaseline, e: DetectionEven
     t.attempt = e.attempt;
     noteAttempt(s, e.run, e.attempt);
   }
-  // A refused credential did no work with this token (its key, its revocation): replay and
+  // A refused credential did no work with this token (another key, its revocation): replay and
   // after_task judge those; only requests and exchanges that passed the credential checks count.
-  if (e.credentialStage === true) return undefined;
+  if (e.credentialStage === true || (e.issuedJkt !== undefined && e.presentedJkt !== undefined && e.issuedJkt !== e.presentedJkt)) return undefined;
 
   let foreign: string | undefined;
   let moved = false;

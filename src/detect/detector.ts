@@ -18,7 +18,7 @@ import {
   type BaselineJSON,
 } from './baseline.js';
 import { judgeToken, noteAttempt } from './credential-signals.js';
-import { evidenceGrade, ONE_OPEN_PER_IDENTITY } from './evidence-grade.js';
+import { corroborated, evidenceGrade, ONE_OPEN_PER_IDENTITY } from './evidence-grade.js';
 import type { DetectionEvent, IdentityKind } from './events.js';
 import type { Finding } from './finding.js';
 import { resolveDetectionOptions, type DetectionOptionsInput } from './options.js';
@@ -97,10 +97,10 @@ function countsTowardRate(s: IdentityState, e: DetectionEvent): boolean {
   s.lastRequest = key;
   return true;
 }
-/** An open finding of this rule already names this token (a contained credential is not raised twice). */
+/** An open finding of this rule already contains this token (a contained credential is not raised twice). */
 function openOnToken(s: IdentityState, rule: string, jti: string | undefined): boolean {
   if (jti === undefined || s.open.size === 0) return false;
-  for (const f of s.open.values()) if (f.rule === rule && f.jti === jti) return true;
+  for (const f of s.open.values()) if (f.rule === rule && f.jti === jti && corroborated(f.evidence)) return true;
   return false;
 }
 
@@ -273,11 +273,12 @@ export function createDetector(input: CreateDetectorInput): Detector {
     for (const rule of rules) {
       if ((containRule !== undefined && rule.id === containRule) || ((contained || containRule !== undefined) && rule.id === 'replay')) continue;
       const key = rule.dedupe === 'grant' ? (e.grantId ?? e.taskId ?? e.jti ?? '') : '';
-      if (s.cooldowns !== undefined && inCooldown(s, rule, key, e.at)) continue;
-      // One open finding per baseline rule and identity: a second says nothing the first did not.
-      if (ONE_OPEN_PER_IDENTITY.has(rule.id) && (s.baselineRules.has(rule.id) || openOnToken(s, rule.id, e.jti))) continue;
+      // One open finding per baseline rule and identity: a second says nothing the first did not,
+      // unless it contains a credential the first did not (rule.mayContain).
+      const gated = (s.cooldowns !== undefined && inCooldown(s, rule, key, e.at)) || (ONE_OPEN_PER_IDENTITY.has(rule.id) && s.baselineRules.has(rule.id));
+      if ((gated && rule.mayContain !== true) || (ONE_OPEN_PER_IDENTITY.has(rule.id) && openOnToken(s, rule.id, e.jti))) continue;
       const evidence = rule.check(ctx);
-      if (!evidence) continue;
+      if (!evidence || (gated && !corroborated(evidence))) continue;
       startCooldown(s, rule, key, e.at);
       (out ??= []).push(raise(s, rule, e, evidence));
     }

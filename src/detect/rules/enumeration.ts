@@ -17,6 +17,7 @@ import { eventEvidence, type Rule } from './rule.js';
 export const enumerationRule: Rule = {
   id: 'enumeration',
   dedupe: 'identity',
+  mayContain: true,
   check(ctx) {
     const { event: e, state, options } = ctx;
     const o = options.enumeration;

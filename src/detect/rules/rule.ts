@@ -34,6 +34,12 @@ export interface Rule {
    * whole, so one finding per cooldown is enough.
    */
   readonly dedupe: 'grant' | 'identity';
+  /**
+   * The rule may name one token whose own evidence contains it (`credential`, evidence-grade.ts):
+   * it is judged even while the identity has its one open baseline finding of the rule, and only
+   * such a finding is raised then.
+   */
+  readonly mayContain?: true;
   check(ctx: RuleContext): Record<string, unknown> | undefined;
 }
 
