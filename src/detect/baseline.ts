@@ -109,6 +109,9 @@ const MAX_PER_GRANT_VALUES = 8;
 export const MAX_ADDRESSES = 256;
 export const MAX_PREFIXES = 64;
 
+/** Below this many known networks an identity's networks are stable (a service, a NAT-ed job). */
+export const STABLE_NETWORKS = 8;
+
 /** The network an address belongs to, for "does this identity already use it" (/24, /64). */
 export function networkOf(ip: string): string {
   return ipPrefix(ip, 24, 64);

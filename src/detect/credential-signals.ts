@@ -26,13 +26,11 @@
  * node network, a job moved to a new hour, a forgotten job woken on its own network) only alerts
  * through the baseline rules, with bounded risk, or raises nothing.
  */
-import { hourShare, knownNetwork, networkOf, type IdentityBaseline } from './baseline.js';
-import type { DetectionEvent } from './events.js';
+import { hourShare, knownNetwork, networkOf, STABLE_NETWORKS, type IdentityBaseline } from './baseline.js';
+import { eventEvidence, type DetectionEvent } from './events.js';
 import type { RuleId } from './finding.js';
 import type { DetectionOptions } from './options.js';
 import { ratePercentile } from './rate-histogram.js';
-import { STABLE_NETWORKS } from './rules/replay.js';
-import { eventEvidence } from './rules/rule.js';
 
 /** Per token, in memory only (minutes-lived credentials; never part of a baseline snapshot). */
 export interface TokenSignals {

@@ -104,6 +104,12 @@ function openOnToken(s: IdentityState, rule: string, jti: string | undefined): b
   return false;
 }
 
+/** An open finding of this rule with this evidence reason (the same burst, seen one event later). */
+function openWithReason(s: IdentityState, rule: string, reason: unknown): boolean {
+  for (const f of s.open.values()) if (f.rule === rule && f.evidence.reason === reason) return true;
+  return false;
+}
+
 /** Prune a rule's cooldown map when it grows past this (grant-scoped rules key it by grant). */
 const COOLDOWN_PRUNE_AT = 256;
 /**
@@ -278,7 +284,8 @@ export function createDetector(input: CreateDetectorInput): Detector {
       const gated = (s.cooldowns !== undefined && inCooldown(s, rule, key, e.at)) || (ONE_OPEN_PER_IDENTITY.has(rule.id) && s.baselineRules.has(rule.id));
       if ((gated && rule.mayContain !== true) || (ONE_OPEN_PER_IDENTITY.has(rule.id) && openOnToken(s, rule.id, e.jti))) continue;
       const evidence = rule.check(ctx);
-      if (!evidence || (gated && !corroborated(evidence))) continue;
+      // Past the gate only a containment the open finding did not already stand for (another reason).
+      if (!evidence || (gated && (!corroborated(evidence) || openWithReason(s, rule.id, evidence.reason)))) continue;
       startCooldown(s, rule, key, e.at);
       (out ??= []).push(raise(s, rule, e, evidence));
     }

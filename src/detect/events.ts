@@ -44,3 +44,10 @@ export interface DetectionEvent {
   run?: string;
   attempt?: number;
 }
+
+/** A JSON-safe copy of the event for evidence (the caller may reuse its event objects). */
+export function eventEvidence(e: DetectionEvent): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...e };
+  if (e.taskActions) out.taskActions = [...e.taskActions];
+  return out;
+}

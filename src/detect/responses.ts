@@ -67,7 +67,8 @@ export function responseFor(finding: Pick<Finding, 'rule' | 'severity' | 'eviden
     const kind = finding.identityKind;
     if (!(kind !== undefined && (policy.identityWide ?? []).includes(kind))) graded = 'alert';
   } else if (wanted === 'revoke_grant' || wanted === 'narrow') graded = evidenceGrade(finding) === 'credential' ? wanted : 'alert';
-  if (!corroborated(finding.evidence)) return graded;
+  // An identity-wide response the identity's kind is opted in to is kept as configured.
+  if (!corroborated(finding.evidence) || IDENTITY_WIDE.has(graded)) return graded;
   // Corroborated: at least the token's containment, or whatever stronger response the rule has.
   const contain = policy.contain ?? 'revoke_grant';
   return RESPONSE_STRENGTH[graded] >= RESPONSE_STRENGTH[contain] ? graded : contain;

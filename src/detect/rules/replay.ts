@@ -13,8 +13,7 @@ import { knownAddress, type IdentityBaseline, type TokenSighting } from '../base
 import type { DetectionEvent } from '../events.js';
 import { eventEvidence, type Rule } from './rule.js';
 
-/** Below this many known networks an identity's networks are stable (a service, a NAT-ed job). */
-export const STABLE_NETWORKS = 8;
+export { STABLE_NETWORKS } from '../baseline.js';
 
 /**
  * The address that does not belong, if the token's places (with this one) show a copy in use: two

@@ -43,9 +43,5 @@ export interface Rule {
   check(ctx: RuleContext): Record<string, unknown> | undefined;
 }
 
-/** A JSON-safe copy of the event for evidence (the caller may reuse its event objects). */
-export function eventEvidence(e: DetectionEvent): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...e };
-  if (e.taskActions) out.taskActions = [...e.taskActions];
-  return out;
-}
+/** A JSON-safe copy of the event for evidence (events.ts). */
+export { eventEvidence } from '../events.js';
