@@ -68,6 +68,8 @@ export interface IdentityBaseline {
   denied: number;
   firstAt: number;
   lastAt: number;
+  /** Longest silence between two of its events (its cadence: a monthly job has ~30 days). */
+  maxGapMs?: number;
   actions: Map<string, CountEntry>;
   resources: Map<string, CountEntry>;
   resourceTypes: Map<string, CountEntry>;
@@ -106,6 +108,9 @@ const MAX_PER_GRANT_VALUES = 8;
 /** Addresses and networks remembered per identity (least recently seen forgotten first). */
 export const MAX_ADDRESSES = 256;
 export const MAX_PREFIXES = 64;
+
+/** Below this many known networks an identity's networks are stable (a service, a NAT-ed job). */
+export const STABLE_NETWORKS = 8;
 
 /** The network an address belongs to, for "does this identity already use it" (/24, /64). */
 export function networkOf(ip: string): string {
@@ -225,6 +230,7 @@ export function hourShare(b: IdentityBaseline, at: number, toleranceHours: numbe
 export function learnEvent(b: IdentityBaseline, e: DetectionEvent, limits: BaselineLimits): void {
   const at = e.at;
   if (b.events === 0) b.firstAt = at;
+  else if (at - b.lastAt > (b.maxGapMs ?? 0)) b.maxGapMs = at - b.lastAt;
   b.events += 1;
   if (at > b.lastAt) b.lastAt = at;
   if (e.identityKind && b.kind !== e.identityKind) b.kind = e.identityKind;
@@ -416,6 +422,7 @@ export interface BaselineJSON {
   denied: number;
   firstAt: number;
   lastAt: number;
+  maxGapMs?: number;
   actions: CountTuple[];
   resources: CountTuple[];
   resourceTypes: CountTuple[];
@@ -463,6 +470,7 @@ export function baselineToJSON(b: IdentityBaseline): BaselineJSON {
     transitions: [...b.transitions].map(([k, m]) => [k, [...m]]),
   };
   if (b.kind) j.kind = b.kind;
+  if (b.maxGapMs !== undefined) j.maxGapMs = b.maxGapMs;
   if (b.lastAction !== undefined) j.lastAction = b.lastAction;
   if (b.lastTask !== undefined) j.lastTask = b.lastTask;
   return j;
@@ -483,6 +491,7 @@ export function baselineFromJSON(j: BaselineJSON): IdentityBaseline {
   b.denied = j.denied;
   b.firstAt = j.firstAt;
   b.lastAt = j.lastAt;
+  if (typeof j.maxGapMs === 'number') b.maxGapMs = j.maxGapMs;
   b.actions = counts(j.actions);
   b.resources = counts(j.resources);
   b.resourceTypes = counts(j.resourceTypes);

@@ -1,7 +1,8 @@
 /**
  * A small cluster-wide summary of what each instance's detector sees, exchanged over the change feed
  * (one `activity` notice per instance every FLUSH_MS at most): the places a token was issued or used
- * at, policy denies on verified tokens, and request counts per identity. Replay, source change and
+ * at (an issuance with its run and attempt, when the issuer names them), policy denies on verified
+ * tokens (with the token), and request counts per identity. Replay, source change and
  * enumeration then judge the cluster's activity, not one instance's: a token copied and used on
  * another instance than its holder's, or probing spread over instances, is seen as one.
  *
@@ -110,14 +111,14 @@ export function createClusterActivity(db: Queryable, logger: Pick<Logger, 'warn'
         c[0] += 1;
         c[1] = Math.max(c[1], e.at);
       } else if (e.kind === 'request') counts.set(e.identity, [1, e.at]);
-      if (e.kind === 'request' && !e.allowed && e.credentialStage !== true) denies.push([e.identity, e.at, e.action, e.resource]);
+      if (e.kind === 'request' && !e.allowed && e.credentialStage !== true) denies.push(e.jti !== undefined ? [e.identity, e.at, e.action, e.resource, e.jti] : [e.identity, e.at, e.action, e.resource]);
       // Where the token was: its issuance, or a use the policy judged (its key and signature were good).
       if (e.jti !== undefined && e.grantId !== undefined && e.sourceIp !== undefined && e.credentialStage !== true) {
         const key = `${e.jti}|${e.sourceIp}|${e.kind}`;
         if (!sent.has(key)) {
           sent.set(key, true);
           if (sent.size > MAX_SENT) sent.delete(sent.keys().next().value as string);
-          places.push([e.identity, e.jti, e.sourceIp, e.kind === 'issue' ? 1 : 0, e.at, e.grantId]);
+          places.push(e.run !== undefined && e.attempt !== undefined ? [e.identity, e.jti, e.sourceIp, e.kind === 'issue' ? 1 : 0, e.at, e.grantId, e.run, e.attempt] : [e.identity, e.jti, e.sourceIp, e.kind === 'issue' ? 1 : 0, e.at, e.grantId]);
         }
       }
       schedule();
@@ -125,8 +126,10 @@ export function createClusterActivity(db: Queryable, logger: Pick<Logger, 'warn'
     remote(n) {
       if (n.from === id) return [];
       const out: RemoteActivity[] = [];
-      for (const [identity, jti, ip, issue, at, grant] of n.p ?? []) out.push({ kind: 'place', identity, jti, ip, issue: issue === 1, at, grant });
-      for (const [identity, at, action, resource] of n.d ?? []) out.push({ kind: 'deny', identity, at, action, resource });
+      for (const [identity, jti, ip, issue, at, grant, run, attempt] of n.p ?? []) {
+        out.push({ kind: 'place', identity, jti, ip, issue: issue === 1, at, grant, ...(typeof run === 'string' && typeof attempt === 'number' ? { run, attempt } : {}) });
+      }
+      for (const [identity, at, action, resource, jti] of n.d ?? []) out.push({ kind: 'deny', identity, at, action, resource, ...(typeof jti === 'string' ? { jti } : {}) });
       for (const [identity, count, at] of n.n ?? []) out.push({ kind: 'count', identity, count, at });
       return out;
     },

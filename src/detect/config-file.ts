@@ -20,6 +20,8 @@ const DetectionConfigSchema = z.strictObject({
       /** Identity kinds for which identity-wide responses (suspend, approval holds) are taken. */
       identity_wide: z.array(z.enum(['service_account', 'ci_job', 'workload', 'ai_agent', 'api_client'])).optional(),
       fallback: RESPONSE.default('alert'),
+      /** Corroborated credential signals: contain that token (default) or only alert. */
+      contain: z.enum(['revoke_grant', 'alert']).optional(),
     })
     .optional(),
 });

@@ -17,7 +17,8 @@ import {
   resourceTypeOf,
   type BaselineJSON,
 } from './baseline.js';
-import { evidenceGrade, ONE_OPEN_PER_IDENTITY } from './evidence-grade.js';
+import { judgeToken, noteAttempt } from './credential-signals.js';
+import { corroborated, evidenceGrade, ONE_OPEN_PER_IDENTITY } from './evidence-grade.js';
 import type { DetectionEvent, IdentityKind } from './events.js';
 import type { Finding } from './finding.js';
 import { resolveDetectionOptions, type DetectionOptionsInput } from './options.js';
@@ -52,8 +53,8 @@ export interface BaselineSnapshot {
 
 /** Activity another instance of the cluster saw (cluster-activity.ts). */
 export type RemoteActivity =
-  | { kind: 'place'; identity: string; jti: string; grant: string; ip: string; issue: boolean; at: number }
-  | { kind: 'deny'; identity: string; at: number; action: string; resource: string }
+  | { kind: 'place'; identity: string; jti: string; grant: string; ip: string; issue: boolean; at: number; run?: string; attempt?: number }
+  | { kind: 'deny'; identity: string; at: number; action: string; resource: string; jti?: string }
   | { kind: 'count'; identity: string; count: number; at: number };
 
 export interface Detector {
@@ -96,6 +97,19 @@ function countsTowardRate(s: IdentityState, e: DetectionEvent): boolean {
   s.lastRequest = key;
   return true;
 }
+/** An open finding of this rule already contains this token (a contained credential is not raised twice). */
+function openOnToken(s: IdentityState, rule: string, jti: string | undefined): boolean {
+  if (jti === undefined || s.open.size === 0) return false;
+  for (const f of s.open.values()) if (f.rule === rule && f.jti === jti && corroborated(f.evidence)) return true;
+  return false;
+}
+
+/** An open finding of this rule with this evidence reason (the same burst, seen one event later). */
+function openWithReason(s: IdentityState, rule: string, reason: unknown): boolean {
+  for (const f of s.open.values()) if (f.rule === rule && f.evidence.reason === reason) return true;
+  return false;
+}
+
 /** Prune a rule's cooldown map when it grows past this (grant-scoped rules key it by grant). */
 const COOLDOWN_PRUNE_AT = 256;
 /**
@@ -169,12 +183,12 @@ export function createDetector(input: CreateDetectorInput): Detector {
     }
   };
 
-  const raise = (s: IdentityState, rule: Rule, e: Pick<DetectionEvent, 'identity' | 'identityKind' | 'at' | 'grantId' | 'jti'>, evidence: Record<string, unknown>): Finding => {
+  const raise = (s: IdentityState, rule: Pick<Rule, 'id'>, e: Pick<DetectionEvent, 'identity' | 'identityKind' | 'at' | 'grantId' | 'jti'>, evidence: Record<string, unknown>, severity = o.severity[rule.id]): Finding => {
     const f: Finding = {
       id: newId(),
       rule: rule.id,
       identity: e.identity,
-      severity: o.severity[rule.id],
+      severity,
       status: 'open',
       evidence,
       createdAt: e.at,
@@ -211,9 +225,11 @@ export function createDetector(input: CreateDetectorInput): Detector {
       return NO_FINDINGS;
     }
     if (a.kind === 'deny') {
-      trackDeny(s, { kind: 'request', at: a.at, identity: a.identity, allowed: false, action: a.action, resource: a.resource, reason: 'denied on another instance' });
+      trackDeny(s, { kind: 'request', at: a.at, identity: a.identity, allowed: false, action: a.action, resource: a.resource, reason: 'denied on another instance', ...(a.jti !== undefined ? { jti: a.jti } : {}) });
       return NO_FINDINGS;
     }
+    // A later attempt of a run exchanged on another instance ends the earlier attempts' tasks here too.
+    if (a.issue && a.run !== undefined && a.attempt !== undefined) noteAttempt(s.signals, a.run, a.attempt);
     let t = b.tokens.get(a.jti);
     if (!t) {
       if (b.tokens.size >= o.baseline.maxTokens) b.tokens.delete(b.tokens.keys().next().value as string);
@@ -242,7 +258,8 @@ export function createDetector(input: CreateDetectorInput): Detector {
     ctx.highCardinality = b.dropped.resources > 0 || resourceNovelty(b) > o.baseline.highCardinalityRatio;
     ctx.resourceNew = !ctx.resourceSeen && (!ctx.resourceTypeSeen || !ctx.highCardinality);
 
-    if (countsTowardRate(s, e)) countRate(b, e.at, o.baseline);
+    const counted = countsTowardRate(s, e);
+    if (counted) countRate(b, e.at, o.baseline);
     trackDeny(s, e);
     if (ctx.mature && ctx.resourceNew) trackNewResource(s, e, o.enumeration);
     // Only requests perform actions: a token obtained for secrets:read, iam:write and egress:post
@@ -251,13 +268,24 @@ export function createDetector(input: CreateDetectorInput): Detector {
     trackEscalation(s, e, e.kind === 'request' && e.allowed ? classify(e.action) : 0, o.escalation.windowMs);
 
     let out: Finding[] | undefined;
+    // Credential containment (credential-signals.ts): judged on the baseline as it was before this
+    // event, once per token, outside the one-open-per-identity and cooldown gates of baseline alerts
+    // (each is about a different credential). It stands for its rule's alert on this event, and for a
+    // replay of the same token's place (a token moved to a foreign network is both; one finding).
+    const contained = e.jti !== undefined && s.signals.tokens.get(e.jti)?.contained === true;
+    const contain = judgeToken(s.signals, b, e, o, ctx.mature, counted);
+    const containRule = contain && !disabled.has(contain.rule) ? contain.rule : undefined;
+    if (contain && containRule !== undefined) out = [raise(s, { id: containRule }, e, contain.evidence, o.severity[containRule] === 'critical' ? 'critical' : 'high')];
     for (const rule of rules) {
+      if ((containRule !== undefined && rule.id === containRule) || ((contained || containRule !== undefined) && rule.id === 'replay')) continue;
       const key = rule.dedupe === 'grant' ? (e.grantId ?? e.taskId ?? e.jti ?? '') : '';
-      if (s.cooldowns !== undefined && inCooldown(s, rule, key, e.at)) continue;
-      // One open finding per baseline rule and identity: a second says nothing the first did not.
-      if (ONE_OPEN_PER_IDENTITY.has(rule.id) && s.baselineRules.has(rule.id)) continue;
+      // One open finding per baseline rule and identity: a second says nothing the first did not,
+      // unless it contains a credential the first did not (rule.mayContain).
+      const gated = (s.cooldowns !== undefined && inCooldown(s, rule, key, e.at)) || (ONE_OPEN_PER_IDENTITY.has(rule.id) && s.baselineRules.has(rule.id));
+      if ((gated && rule.mayContain !== true) || (ONE_OPEN_PER_IDENTITY.has(rule.id) && openOnToken(s, rule.id, e.jti))) continue;
       const evidence = rule.check(ctx);
-      if (!evidence) continue;
+      // Past the gate only a containment the open finding did not already stand for (another reason).
+      if (!evidence || (gated && (!corroborated(evidence) || openWithReason(s, rule.id, evidence.reason)))) continue;
       startCooldown(s, rule, key, e.at);
       (out ??= []).push(raise(s, rule, e, evidence));
     }

@@ -36,4 +36,18 @@ export interface DetectionEvent {
    * what clients racing expiry or retrying do, so they never count as probing (enumeration).
    */
   credentialStage?: boolean;
+  /**
+   * Issuances only: the run the task instance belongs to (a digest of a verified subject-token
+   * claim, the issuer's `task_attempt.run`) and its attempt number: a later attempt of the same run
+   * means this one ended (credential-signals.ts).
+   */
+  run?: string;
+  attempt?: number;
+}
+
+/** A JSON-safe copy of the event for evidence (the caller may reuse its event objects). */
+export function eventEvidence(e: DetectionEvent): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...e };
+  if (e.taskActions) out.taskActions = [...e.taskActions];
+  return out;
 }

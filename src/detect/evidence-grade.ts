@@ -9,6 +9,12 @@
  *   used beside its holder from an address the identity never works from (rules/replay.ts): the
  *   server's own view of the address, about that one token (graded high, not critical: NAT pools
  *   the baseline has not seen yet produce it too, and the holder simply exchanges again).
+ * - credential-specific too: one token's own signals that someone holding stolen material cannot
+ *   avoid, corroborated (credential-signals.ts): a network the identity never used plus an hour it
+ *   is rarely active or a silence beyond its cadence; a token moving to such a network mid-task; a
+ *   rate beyond the identity's whole learned envelope; an attempt superseded by a later one of the
+ *   same run; a deny burst made by that one token alone (rules/enumeration.ts). Their evidence
+ *   names the token (`credential`), and containment is that token (its grant with a single holder).
  * - chain: a completed escalation chain of allowed steps, novel for the identity. Strong, but about
  *   the identity rather than one credential: identity-wide responses only where opted in per kind.
  * - baseline: everything compared with what the identity usually does (first seen, off hours,
@@ -22,8 +28,15 @@ export type EvidenceGrade = 'credential' | 'chain' | 'baseline';
 
 export function evidenceGrade(f: { rule: RuleId | string; evidence: Record<string, unknown> }): EvidenceGrade {
   if (f.rule === 'replay' && (f.evidence.reason === 'key_mismatch' || f.evidence.reason === 'source_changed')) return 'credential';
+  if (corroborated(f.evidence)) return 'credential';
   if (f.rule === 'escalation') return 'chain';
   return 'baseline';
+}
+
+/** The evidence names one token whose own signals warrant containing it (credential-signals.ts). */
+export function corroborated(evidence: Record<string, unknown>): boolean {
+  const c = evidence.credential;
+  return typeof c === 'object' && c !== null && typeof (c as { jti?: unknown }).jti === 'string';
 }
 
 /**

@@ -154,7 +154,7 @@ export function fromRefusal(r: CredentialRefusal, ctx: RefusalContext): Detectio
  * address the token endpoint saw (socket or trusted proxy): the token's first sighting. Workloads
  * may reach the gateway by another path (NAT, mesh); the rules allow for that (rules/replay.ts).
  */
-export function fromIssuance(f: Pick<IssuedTokenFacts, 'at' | 'identity' | 'identityKind' | 'environment' | 'jti' | 'grant' | 'audience' | 'scopes' | 'jkt'> & { sourceIp?: string | undefined }): DetectionEvent[] {
+export function fromIssuance(f: Pick<IssuedTokenFacts, 'at' | 'identity' | 'identityKind' | 'environment' | 'jti' | 'grant' | 'audience' | 'scopes' | 'jkt'> & { sourceIp?: string | undefined; attempt?: IssuedTokenFacts['attempt'] }): DetectionEvent[] {
   const kind = kindOf(f.identityKind);
   return f.scopes.map((action) => {
     const ev: DetectionEvent = {
@@ -173,6 +173,10 @@ export function fromIssuance(f: Pick<IssuedTokenFacts, 'at' | 'identity' | 'iden
     if (f.jkt) ev.issuedJkt = f.jkt;
     if (f.environment) ev.environment = f.environment;
     if (f.sourceIp) ev.sourceIp = f.sourceIp;
+    if (f.attempt) {
+      ev.run = f.attempt.run;
+      ev.attempt = f.attempt.attempt;
+    }
     return ev;
   });
 }

@@ -57,8 +57,16 @@ export interface DetectionOptions {
    */
   enumeration: { windowMs: number; denies: number; distinctResources: number; slowWindowMs: number; slowDenies: number; slowDistinctResources: number; denyShare: number };
   offHours: { rareFraction: number; toleranceHours: number };
-  rateSpike: { factor: number; minPerMinute: number; percentile: number };
-  dormant: { idleMs: number };
+  /**
+   * `tokenFactor`: one token's requests in a minute beyond this many times the identity's busiest
+   * learned minute (all its replicas together) contain that token (credential-signals.ts).
+   */
+  rateSpike: { factor: number; minPerMinute: number; percentile: number; tokenFactor: number };
+  /**
+   * Dormant after `idleMs` of silence, or `cadenceFactor` times the longest silence the identity
+   * already had, whichever is longer: a monthly reporter waking on schedule is not dormant.
+   */
+  dormant: { idleMs: number; cadenceFactor: number };
   escalation: {
     windowMs: number;
     secretRead: ActionMatcher;
@@ -112,8 +120,8 @@ export const DEFAULT_DETECTION_OPTIONS: DetectionOptions = deepFreeze({
   replay: { tokenLifetimeMs: HOUR },
   enumeration: { windowMs: MINUTE, denies: 10, distinctResources: 20, slowWindowMs: 10 * MINUTE, slowDenies: 30, slowDistinctResources: 30, denyShare: 0.5 },
   offHours: { rareFraction: 0.01, toleranceHours: 1 },
-  rateSpike: { factor: 10, minPerMinute: 30, percentile: 0.95 },
-  dormant: { idleMs: 30 * DAY },
+  rateSpike: { factor: 10, minPerMinute: 30, percentile: 0.95, tokenFactor: 4 },
+  dormant: { idleMs: 30 * DAY, cadenceFactor: 1.5 },
   escalation: {
     windowMs: 10 * MINUTE,
     secretRead: { noun: /secret|credential/i, verb: /read|get|list|fetch|access|decrypt|reveal/i },

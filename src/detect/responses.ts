@@ -3,7 +3,7 @@
  * (revoking, suspending, auditing, and letting an operator undo it) is the caller's job; keeping the
  * choice pure makes it testable and lets a dry-run say what *would* have happened.
  */
-import { evidenceGrade } from './evidence-grade.js';
+import { corroborated, evidenceGrade } from './evidence-grade.js';
 import type { IdentityKind } from './events.js';
 import type { Finding, RuleId, Severity } from './finding.js';
 
@@ -32,6 +32,11 @@ export interface ResponsePolicy {
   severities?: Partial<Record<Severity, DetectionResponse>>;
   /** Last resort. */
   fallback: DetectionResponse;
+  /**
+   * For a baseline rule's finding whose evidence names one token with corroborated signals
+   * (credential-signals.ts): `revoke_grant` (default) contains that token, `alert` only alerts.
+   */
+  contain?: 'revoke_grant' | 'alert';
 }
 
 export const DEFAULT_RESPONSE_POLICY: ResponsePolicy = Object.freeze({
@@ -57,10 +62,14 @@ const IDENTITY_WIDE: ReadonlySet<DetectionResponse> = new Set(['require_approval
 export function responseFor(finding: Pick<Finding, 'rule' | 'severity' | 'evidence' | 'identityKind'>, policy: ResponsePolicy = DEFAULT_RESPONSE_POLICY): DetectionResponse {
   const byRule = policy.rules?.[finding.rule];
   const wanted = typeof byRule === 'string' ? byRule : (byRule?.[finding.severity] ?? policy.severities?.[finding.severity] ?? policy.fallback);
+  let graded: DetectionResponse = wanted;
   if (IDENTITY_WIDE.has(wanted)) {
     const kind = finding.identityKind;
-    return kind !== undefined && (policy.identityWide ?? []).includes(kind) ? wanted : 'alert';
-  }
-  if (wanted === 'revoke_grant' || wanted === 'narrow') return evidenceGrade(finding) === 'credential' ? wanted : 'alert';
-  return wanted;
+    if (!(kind !== undefined && (policy.identityWide ?? []).includes(kind))) graded = 'alert';
+  } else if (wanted === 'revoke_grant' || wanted === 'narrow') graded = evidenceGrade(finding) === 'credential' ? wanted : 'alert';
+  // An identity-wide response the identity's kind is opted in to is kept as configured.
+  if (!corroborated(finding.evidence) || IDENTITY_WIDE.has(graded)) return graded;
+  // Corroborated: at least the token's containment, or whatever stronger response the rule has.
+  const contain = policy.contain ?? 'revoke_grant';
+  return RESPONSE_STRENGTH[graded] >= RESPONSE_STRENGTH[contain] ? graded : contain;
 }

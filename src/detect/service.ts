@@ -196,7 +196,8 @@ export function createDetectionService(deps: DetectionServiceDeps): DetectionSer
   const persist = async (f: Finding): Promise<void> => {
     // One open finding per baseline rule and identity in the whole cluster: another instance may
     // have raised it already (each judges the cluster's activity, cluster-activity.ts).
-    if (ONE_OPEN_PER_IDENTITY.has(f.rule) && view.open(f.identity).some((x) => x.rule === f.rule)) {
+    // A credential containment is about one token, never deduplicated against the identity's alerts.
+    if (ONE_OPEN_PER_IDENTITY.has(f.rule) && evidenceGrade(f) === 'baseline' && view.open(f.identity).some((x) => x.rule === f.rule && x.grade === 'baseline')) {
       detector.resolve(f.id, 'already open in the cluster');
       return;
     }

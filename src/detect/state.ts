@@ -3,6 +3,7 @@
  * windows that only matter for a minute or ten (never stored), cooldowns, risk and open findings.
  */
 import { createBaseline, type IdentityBaseline } from './baseline.js';
+import { createSignalState, type SignalState } from './credential-signals.js';
 import type { DetectionEvent } from './events.js';
 import type { Finding, RuleId } from './finding.js';
 
@@ -23,6 +24,8 @@ export interface IdentityState {
   denyNext: number;
   /** Times of the last M policy denies (M = enumeration.slowDenies): probing spread over minutes. */
   slowDenies: (number | undefined)[];
+  /** The token (`jti`) of each entry of `slowDenies` (same slots): whether one credential probed. */
+  slowJtis: (string | undefined)[];
   slowNext: number;
   /** Policy denies in the current and the previous minute (compared with the request rate). */
   denyMinute: number;
@@ -44,6 +47,8 @@ export interface IdentityState {
   openCritical: number;
   /** The last request counted into the rate (token, action, resource): retries count once. */
   lastRequest?: string;
+  /** Per-token signals for credential containment (credential-signals.ts). */
+  signals: SignalState;
 }
 
 export function createIdentityState(baseline: IdentityBaseline, denyWindow: number, slowWindow = 0): IdentityState {
@@ -52,6 +57,7 @@ export function createIdentityState(baseline: IdentityBaseline, denyWindow: numb
     denies: new Array<DetectionEvent | undefined>(denyWindow).fill(undefined),
     denyNext: 0,
     slowDenies: new Array<number | undefined>(slowWindow).fill(undefined),
+    slowJtis: new Array<string | undefined>(slowWindow).fill(undefined),
     slowNext: 0,
     denyMinute: 0,
     denyCount: 0,
@@ -64,6 +70,7 @@ export function createIdentityState(baseline: IdentityBaseline, denyWindow: numb
     riskAt: 0,
     open: new Map(),
     openCritical: 0,
+    signals: createSignalState(),
   };
 }
 

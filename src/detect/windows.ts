@@ -44,6 +44,7 @@ export function trackDeny(s: IdentityState, e: DetectionEvent): void {
   s.denyNext = (s.denyNext + 1) % s.denies.length;
   if (s.slowDenies.length === 0) return;
   s.slowDenies[s.slowNext] = e.at;
+  s.slowJtis[s.slowNext] = e.jti;
   s.slowNext = (s.slowNext + 1) % s.slowDenies.length;
 }
 
@@ -58,6 +59,16 @@ export function denyRate(s: IdentityState, at: number): number {
 export function slowDenyBurst(s: IdentityState, at: number, windowMs: number): number {
   const oldest = s.slowDenies[s.slowNext];
   return oldest !== undefined && at - oldest <= windowMs ? s.slowDenies.length : 0;
+}
+
+/**
+ * The one token (`jti`) behind every deny of the burst just found, or undefined when several
+ * tokens (or denies seen only as counts on another instance) make it up.
+ */
+export function burstToken(s: IdentityState, fast: boolean): string | undefined {
+  const jtis = fast ? s.denies.map((d) => d?.jti) : s.slowJtis;
+  const first = jtis[0];
+  return first !== undefined && jtis.every((j) => j === first) ? first : undefined;
 }
 
 /** Denies inside the window ending at `at`, when the ring is full of them; else 0 (cheap common case). */

@@ -67,6 +67,17 @@ export const issuerConfigSchema = z
       .min(1)
       .max(8)
       .optional(),
+    /**
+     * What names a run and its attempt in the verified claims (e.g. GitHub `run_id`, `run_attempt`):
+     * an exchange by a later attempt of a run ends the earlier attempts' tasks, and their tokens'
+     * later use is contained by detection (a re-run starts only after the previous attempt ended).
+     */
+    task_attempt: z
+      .strictObject({
+        run: z.string().regex(/^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}$/, 'task_attempt.run: a claim path'),
+        attempt: z.string().regex(/^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}$/, 'task_attempt.attempt: a claim path'),
+      })
+      .optional(),
     /** JWS algorithm allowlist; asymmetric only. Default: RS256-512, PS256-512, ES256, ES384, EdDSA. */
     algorithms: z.array(z.enum(ASYMMETRIC_JWS_ALGORITHMS)).min(1).optional(),
   })

@@ -38,3 +38,19 @@ export function taskInstance(issuer: { name: string; instance_claims?: readonly 
   // A digest: bounded length whatever the claims, and no claim values copied into grants.
   return createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 22);
 }
+
+/**
+ * The run a task instance belongs to and its attempt, from the verified claims the issuer's
+ * `task_attempt` names (e.g. GitHub `run_id`, `run_attempt`); undefined when not configured or when
+ * the token lacks them (then nothing is ever judged superseded: absence is never evidence). The run
+ * is a digest, scoped by issuer, so no claim value travels into detection or the change feed.
+ */
+export function taskAttempt(issuer: { name: string; task_attempt?: { run: string; attempt: string } | undefined }, claims: Record<string, unknown>): { run: string; attempt: number } | undefined {
+  const cfg = issuer.task_attempt;
+  if (!cfg) return undefined;
+  const run = readClaim(claims, cfg.run);
+  const raw = readClaim(claims, cfg.attempt);
+  const attempt = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
+  if ((typeof run !== 'string' && typeof run !== 'number') || !Number.isSafeInteger(attempt)) return undefined;
+  return { run: createHash('sha256').update(JSON.stringify([issuer.name, String(run)])).digest('base64url').slice(0, 22), attempt };
+}

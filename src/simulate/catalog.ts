@@ -78,6 +78,13 @@ permit (principal == $ID, action == Action::"vault:read", resource == Vault::"pu
   { name: 'expiry-replicas', kind: 'workload', purpose: '6 replicas refreshing after expiry, retrying on a flaky network', actions: ['inventory:read'] },
   { name: 'attack-leaked-token', kind: 'workload', purpose: 'token string leaked in a log, presented with another key', actions: ['orders:read'] },
   { name: 'attack-copied-key', kind: 'workload', purpose: 'token and DPoP key copied, used on the other instance from the same /24', actions: ['orders:read'] },
+  // Benign look-alikes of the contained attacks (the grading is tested both ways) and a re-run CI job.
+  { name: 'rescheduled-job', kind: 'ci_job', purpose: 'job moved to an hour it never ran, from its own network', actions: ['config:read'] },
+  { name: 'node-replicas', kind: 'workload', purpose: 'Deployment gaining a replica on a new node network', actions: ['inventory:read'] },
+  { name: 'nightly-batch', kind: 'service_account', purpose: 'nightly batch reading 20 % more rows than usual', actions: ['orders:read'] },
+  { name: 'monthly-reporter', kind: 'service_account', purpose: 'monthly reporter waking on schedule', actions: ['reports:read'] },
+  { name: 'renewing-service', kind: 'workload', purpose: 'long-running service renewing its token', actions: ['orders:read'] },
+  { name: 'attack-rerun', kind: 'ci_job', purpose: 'token of a finished run attempt reused after the re-run', actions: ['config:read'] },
 ];
 
 export function policyText(identityId: (name: string) => string): string {

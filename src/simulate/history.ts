@@ -7,7 +7,8 @@
  * their own habits around it: the CI job works H−3..H+3, the batch export runs at H−1..H+1, the
  * agent H−6..H+6, the service around the clock), except the off-hours attacker's, which avoids
  * H − 2 .. H + 2 entirely (one hour of margin beyond the rule's tolerance, so a run crossing an hour
- * boundary changes nothing). The dormant identity's history ended 40 days ago.
+ * boundary changes nothing), and so does the rescheduled job's (its benign look-alike). The dormant
+ * identity's history ended 40 days ago; the monthly reporter ran on the last three report days.
  *
  * Seeded PRNG: the same run id gives the same history.
  */
@@ -155,10 +156,33 @@ export function buildHistory(ctx: HistoryContext): DetectionEvent[] {
       // Pods of a service on one node network (the copied-key victim).
       add('attack-copied-key', 'workload', at(ctx.now, d, hour, int(r, 0, 50)), ['orders:read'], [0, 1].map((): Step => ['orders:read', 'Order', String(int(r, 1, 50))]), `10.30.0.${10 + int(r, 0, 3)}`, [1000, 5000]);
     }
-    // off_hours victim: every hour of the day except H-2..H+2.
+    // off_hours victim, and the job rescheduled into a new hour: every hour of the day except H-2..H+2.
     for (const hour of hoursAround(H, 3, 21)) {
       add('attack-off-hours', 'ci_job', at(ctx.now, d, hour, int(r, 0, 50)), ['config:read'], [0, 1, 2].map((): Step => ['config:read', 'Config', 'acme-api']), '10.7.0.4', [1000, 5000]);
+      add('rescheduled-job', 'ci_job', at(ctx.now, d, hour, int(r, 0, 50)), ['config:read'], [0, 1, 2].map((): Step => ['config:read', 'Config', 'acme-web']), '10.13.0.4', [1000, 5000]);
     }
+    for (const hour of all) {
+      // drift victim: pods on one node network, a token each, every hour.
+      add('attack-drift', 'workload', at(ctx.now, d, hour, int(r, 0, 50)), ['orders:read'], [0, 1, 2].map((): Step => ['orders:read', 'Order', String(int(r, 1, 1000))]), `10.20.1.${5 + int(r, 0, 2)}`, [1000, 5000]);
+      // A Deployment with replicas on four node networks.
+      for (let p = 0; p < 4; p++) add('node-replicas', 'workload', at(ctx.now, d, hour, int(r, 0, 50)), ['inventory:read'], [['inventory:read', 'Sku', String(int(r, 1, 20))]], `10.33.${p}.5`, [1000, 5000]);
+      // A long-running service renewing hourly.
+      add('renewing-service', 'workload', at(ctx.now, d, hour, int(r, 0, 50)), ['orders:read'], [0, 1].map((): Step => ['orders:read', 'Order', String(int(r, 1, 1000))]), '10.34.0.8', [1000, 5000]);
+      // CI runs that get re-run now and then (the re-run victim).
+      add('attack-rerun', 'ci_job', at(ctx.now, d, hour, int(r, 0, 50)), ['config:read'], [['config:read', 'Config', 'acme-api']], '10.35.0.6', [1000, 5000]);
+    }
+    // A nightly batch around H: 150 pages of that night's export (new page ids every night).
+    {
+      const steps: Step[] = [];
+      for (let i = 0; i < 150; i++) steps.push(['orders:read', 'OrderPage', `night-${d}-${i}`]);
+      add('nightly-batch', 'service_account', at(ctx.now, d, hoursAround(H, -1, 1)[int(r, 0, 2)]!, int(r, 0, 55)), ['orders:read'], steps, '10.36.0.3', [1000, 2000]);
+    }
+  }
+  // A monthly reporter: one run around H on each of the last three months' report days.
+  for (const d of [91, 61, 31]) {
+    const steps: Step[] = [];
+    for (let i = 0; i < 10; i++) steps.push(['reports:read', 'Report', `monthly-${i}`]);
+    add('monthly-reporter', 'service_account', at(ctx.now, d, H, int(r, 0, 30)), ['reports:read'], steps, '10.14.0.2', [1000, 3000]);
   }
   // dormant victim: ten busy days that ended 40 days ago.
   for (let d = 50; d >= 41; d--) {

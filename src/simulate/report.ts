@@ -52,6 +52,8 @@ export interface ScenarioReport {
   harm: Harm;
   /** Attacks: the attacker got data (a 2xx) with the credential. */
   obtained_data: boolean;
+  /** Benign look-alikes: the baseline rules that alert on them by design (counted as false positives). */
+  expected_alerts?: string[];
 }
 
 /** Data-obtaining attacks and how fast their credential died (the target: all within 1 s). */

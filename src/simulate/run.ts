@@ -94,21 +94,18 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationRepor
     let tRevoked: number | null = null;
     if (s.kind === 'attack' && out.t0 !== undefined) {
       const end = out.t0 + timeoutMs;
-      while (!found && performance.now() < end) {
-        found = (await findingsOf(id(s.identity))).find((f) => f.rule === s.rule);
-        if (!found) await sleep(10);
-      }
-      if (found) {
-        tFinding = performance.now() - out.t0;
-        if (found.response && REVOKING.has(found.response) && out.token) {
-          while (performance.now() < end + timeoutMs) {
-            if (!(await broker.active(out.token))) {
-              tRevoked = performance.now() - out.t0;
-              break;
-            }
-            await sleep(5);
-          }
+      // The finding, and the credential's death whichever finding's response killed it (an alert on
+      // the first act may be followed by the containment once a second signal corroborates it).
+      let revoking = false;
+      while (performance.now() < end && (!found || (out.token && tRevoked === null && (revoking || out.obtainedData === true)))) {
+        const all = await findingsOf(id(s.identity));
+        if (!found) {
+          found = all.find((f) => f.rule === s.rule);
+          if (found) tFinding = performance.now() - out.t0;
         }
+        revoking = all.some((f) => f.response !== null && REVOKING.has(f.response));
+        if (out.token && tRevoked === null && (revoking || out.obtainedData === true) && !(await broker.active(out.token))) tRevoked = performance.now() - out.t0;
+        else await sleep(5);
       }
     }
     if (out.after) out.surprises.push(...(await out.after()));
@@ -138,6 +135,7 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationRepor
       unexpected: s.kind === 'attack' ? all.filter((f) => f.rule !== s.rule) : [],
       surprises: out.surprises,
       harm: s.kind === 'benign' ? harmOf(all, out.surprises) : { lockouts: 0, holds: 0, collateral_revocations: 0 },
+      ...(s.alerts ? { expected_alerts: [...s.alerts] } : {}),
       obtained_data: s.kind === 'attack' && out.obtainedData === true,
     });
   }

@@ -40,6 +40,11 @@ export interface Scenario {
   kind: 'benign' | 'attack';
   /** The rule an attack must raise (null for benign traffic: it must raise nothing). */
   rule: RuleId | null;
+  /**
+   * Benign look-alikes only: baseline rules that alert on it by design (one weak signal), with no
+   * response beyond the alert. Reported as false positives all the same.
+   */
+  alerts?: readonly RuleId[];
   identity: string;
   drive(ctx: LiveContext): Promise<LiveOutcome>;
 }
@@ -55,6 +60,30 @@ async function calls(w: Workload, token: string, list: Array<[string, string]>, 
       list.slice(i, i + width).map(async ([method, path]) => expect(surprises, `${method} ${path}`, await w.call(token, method, path, ip), want)),
     );
   }
+}
+
+/**
+ * An attacker's calls: answered `want` (200: data) until containment kills the credential, then 401,
+ * and the attacker stops (a `want` after a 401, or any other status, is a surprise). Returns how
+ * many calls got `want`. The report times the death from the first act, after this returns: an
+ * upper bound.
+ */
+async function untilCut(w: Workload, token: string, list: Array<[string, string]>, ip: string, surprises: string[], width = 1, want = 200): Promise<number> {
+  let got = 0;
+  let cut = false;
+  for (let i = 0; i < list.length; i += width) {
+    // Calls in flight together may straddle the revocation; a batch sent after a 401 may not.
+    const before = cut;
+    const statuses = await Promise.all(list.slice(i, i + width).map(([method, path]) => w.call(token, method, path, ip)));
+    statuses.forEach((status, k) => {
+      const [method, path] = list[i + k]!;
+      if (status === want && !before) got += 1;
+      else if (status === 401) cut = true;
+      else surprises.push(`${method} ${path}: ${status} (expected ${before ? 401 : `${want} until contained, then 401`})`);
+    });
+    if (cut) break;
+  }
+  return got;
 }
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -218,7 +247,8 @@ export const SCENARIOS: readonly Scenario[] = [
       const t0 = performance.now();
       const probes: Array<[string, string]> = [];
       for (let i = 0; i < 12; i++) probes.push(['GET', `/vault/key-${i}`]);
-      await calls(w, t, probes, '10.10.0.8', s, 403);
+      // Refused by policy (403) until the burst, made by this one token, contains it (401).
+      await untilCut(w, t, probes, '10.10.0.8', s, 1, 403);
       return { t0, token: t, surprises: s };
     },
   },
@@ -239,7 +269,10 @@ export const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
-    // Ordinary work, at an hour this job has never run.
+    // The job's credentials in someone else's hands: its usual work, at an hour the job never runs,
+    // from the attacker's own network (which it cannot avoid unless it sits on the job's runner).
+    // Two signals on one token: contained. The same hour from the job's own network only alerts
+    // (see rescheduled-job).
     name: 'off-hours',
     kind: 'attack',
     rule: 'off_hours',
@@ -249,12 +282,14 @@ export const SCENARIOS: readonly Scenario[] = [
       const w = await workload('attack-off-hours');
       const t0 = performance.now();
       const t = await w.mustExchange(['config:read'], `job ${run}`);
-      await calls(w, t, [['GET', '/config/acme-api'], ['GET', '/config/acme-api']], '10.7.0.4', s);
-      return { t0, token: t, surprises: s, obtainedData: true };
+      const got = await untilCut(w, t, [['GET', '/config/acme-api'], ['GET', '/config/acme-api']], '203.0.113.40', s);
+      return { t0, token: t, surprises: s, obtainedData: got > 0 };
     },
   },
   {
-    // A stock reader doing a few calls a minute suddenly scrapes 120 in a few seconds.
+    // A stock reader doing a few calls a minute: its token (stolen on its own host, used from its own
+    // network) suddenly scrapes 120, eight at a time, far beyond the busiest minute the identity
+    // ever had with all its tokens together: that token is contained.
     name: 'rate-spike',
     kind: 'attack',
     rule: 'rate_spike',
@@ -266,8 +301,8 @@ export const SCENARIOS: readonly Scenario[] = [
       const t0 = performance.now();
       const list: Array<[string, string]> = [];
       for (let i = 0; i < 120; i++) list.push(['GET', `/skus/${1 + (i % 50)}`]);
-      await calls(w, t, list, '10.6.0.3', s, 200, 4);
-      return { t0, token: t, surprises: s, obtainedData: true };
+      const got = await untilCut(w, t, list, '10.6.0.3', s, 8);
+      return { t0, token: t, surprises: s, obtainedData: got > 0 };
     },
   },
   {
@@ -289,7 +324,9 @@ export const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
-    // Silent for 40 days, then active again.
+    // A forgotten identity (busy, then silent for 40 days) woken by whoever found its credentials,
+    // from their own network: contained. Woken by its own workload on its own network it only alerts;
+    // woken on its own monthly schedule it raises nothing (see monthly-reporter).
     name: 'dormant',
     kind: 'attack',
     rule: 'dormant',
@@ -299,8 +336,8 @@ export const SCENARIOS: readonly Scenario[] = [
       const w = await workload('attack-dormant');
       const t0 = performance.now();
       const t = await w.mustExchange(['reports:read'], `monthly ${run}`);
-      await calls(w, t, [['GET', '/reports/monthly']], '10.8.0.2', s);
-      return { t0, token: t, surprises: s, obtainedData: true };
+      const got = await untilCut(w, t, [['GET', '/reports/monthly'], ['GET', '/reports/monthly']], '203.0.113.77', s);
+      return { t0, token: t, surprises: s, obtainedData: got > 0 };
     },
   },
   {
@@ -319,7 +356,8 @@ export const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
-    // Mid-task, the same token starts arriving from another network.
+    // Mid-task, the pod's token (and key) starts arriving from a network the Deployment never used:
+    // a pod keeps its address for life, a copy elsewhere does not. Contained.
     name: 'drift',
     kind: 'attack',
     rule: 'drift',
@@ -330,8 +368,8 @@ export const SCENARIOS: readonly Scenario[] = [
       const t = await w.mustExchange(['orders:read'], `sync ${run}`);
       await calls(w, t, [['GET', '/orders/10'], ['GET', '/orders/11'], ['GET', '/orders/12']], '10.20.1.5', s);
       const t0 = performance.now();
-      await calls(w, t, [['GET', '/orders/13'], ['GET', '/orders/14']], '198.51.100.7', s);
-      return { t0, token: t, surprises: s, obtainedData: true };
+      const got = await untilCut(w, t, [['GET', '/orders/13'], ['GET', '/orders/14']], '198.51.100.7', s);
+      return { t0, token: t, surprises: s, obtainedData: got > 0 };
     },
   },
   {
@@ -416,6 +454,120 @@ export const SCENARIOS: readonly Scenario[] = [
         return out;
       };
       return { t0, token: t, surprises: s, obtainedData: true, after };
+    },
+  },
+  {
+    // Benign look-alike of off-hours: the job moved to an hour it never ran, working from its own
+    // network. One weak signal: an alert (bounded risk), nothing contained.
+    name: 'rescheduled-job',
+    kind: 'benign',
+    rule: null,
+    alerts: ['off_hours'],
+    identity: 'rescheduled-job',
+    async drive({ workload, run }) {
+      const s: string[] = [];
+      const w = await workload('rescheduled-job');
+      const t = await w.mustExchange(['config:read'], `job ${run}`);
+      await calls(w, t, [['GET', '/config/acme-web'], ['GET', '/config/acme-web'], ['GET', '/config/acme-web']], '10.13.0.4', s);
+      await w.revoke(t);
+      return { surprises: s };
+    },
+  },
+  {
+    // Benign look-alike of a copied token on a new network: a Deployment on four node networks gains
+    // a replica on a fifth; its exchange came by the shared path (as through a load balancer).
+    name: 'new-node-replica',
+    kind: 'benign',
+    rule: null,
+    identity: 'node-replicas',
+    async drive({ replica }) {
+      const s: string[] = [];
+      const pods = await Promise.all(['10.33.0.5', '10.33.1.5', '10.33.9.5'].map(async (ip) => {
+        const w = await replica('node-replicas');
+        return { w, ip, t: await w.mustExchange(['inventory:read'], 'serve stock') };
+      }));
+      for (const p of pods) await calls(p.w, p.t, [['GET', '/skus/3'], ['GET', '/skus/4'], ['GET', '/skus/5']], p.ip, s);
+      return { surprises: s };
+    },
+  },
+  {
+    // Benign look-alike of a rate spike: tonight's export is 20 % larger (180 pages instead of 150),
+    // read by one token as fast as the broker answers.
+    name: 'nightly-batch-more',
+    kind: 'benign',
+    rule: null,
+    identity: 'nightly-batch',
+    async drive({ workload, run }) {
+      const s: string[] = [];
+      const w = await workload('nightly-batch');
+      const t = await w.mustExchange(['orders:read'], `export ${run}`);
+      const list: Array<[string, string]> = [];
+      for (let i = 0; i < 180; i++) list.push(['GET', `/pages/night-live-${run}-${i}`]);
+      await calls(w, t, list, '10.36.0.3', s);
+      await w.revoke(t);
+      return { surprises: s };
+    },
+  },
+  {
+    // Benign look-alike of dormant: a reporter that runs once a month wakes on schedule (31 days after
+    // its last run, like the months before) from its usual network.
+    name: 'monthly-reporter',
+    kind: 'benign',
+    rule: null,
+    identity: 'monthly-reporter',
+    async drive({ workload, run }) {
+      const s: string[] = [];
+      const w = await workload('monthly-reporter');
+      const t = await w.mustExchange(['reports:read'], `monthly ${run}`);
+      await calls(w, t, [['GET', '/reports/monthly-0'], ['GET', '/reports/monthly-1'], ['GET', '/reports/monthly-2']], '10.14.0.2', s);
+      await w.revoke(t);
+      return { surprises: s };
+    },
+  },
+  {
+    // A long-running service (its subject tokens name a run and attempt that never change) renews its
+    // token and keeps using the old one for a moment while the new one rolls in.
+    name: 'renewing-service',
+    kind: 'benign',
+    rule: null,
+    identity: 'renewing-service',
+    async drive({ workload, run }) {
+      const s: string[] = [];
+      const w = await workload('renewing-service');
+      const claims = { run_id: `svc-${run}`, run_attempt: '1' };
+      const old = await w.mustExchange(['orders:read'], 'serve orders', 0, claims);
+      await calls(w, old, [['GET', '/orders/21'], ['GET', '/orders/22']], '10.34.0.8', s);
+      const renewed = await w.mustExchange(['orders:read'], 'serve orders', 1, claims);
+      await calls(w, old, [['GET', '/orders/23']], '10.34.0.8', s);
+      await calls(w, renewed, [['GET', '/orders/24'], ['GET', '/orders/25']], '10.34.0.8', s);
+      return { surprises: s };
+    },
+  },
+  {
+    // A CI run's first attempt ends without revoking its token; the run is re-run (attempt 2, a new
+    // subject token naming the same run_id). The first attempt's token, lifted from its runner or
+    // logs, is used again while still valid: its task is over, so it is contained.
+    name: 'after-rerun',
+    kind: 'attack',
+    rule: 'after_task',
+    identity: 'attack-rerun',
+    async drive({ workload, replica, run }) {
+      const s: string[] = [];
+      const first = await workload('attack-rerun');
+      const t = await first.mustExchange(['config:read'], `build ${run}`, 0, { run_id: `ci-${run}`, run_attempt: '1' });
+      await calls(first, t, [['GET', '/config/acme-api']], '10.35.0.6', s);
+      const second = await replica('attack-rerun');
+      const t2 = await second.mustExchange(['config:read'], `build ${run}`, 1, { run_id: `ci-${run}`, run_attempt: '2' });
+      await calls(second, t2, [['GET', '/config/acme-api']], '10.35.0.7', s);
+      await new Promise((r) => setTimeout(r, 150)); // the re-run's exchange has reached every instance
+      const t0 = performance.now();
+      const got = await untilCut(first, t, [['GET', '/config/acme-api'], ['GET', '/config/acme-api']], '10.35.0.6', s);
+      const after = async () => {
+        const out: string[] = [];
+        expect(out, 'the re-run keeps working', await second.call(t2, 'GET', '/config/acme-api', '10.35.0.7'), 200);
+        return out;
+      };
+      return { t0, token: t, surprises: s, obtainedData: got > 0, after };
     },
   },
 ];

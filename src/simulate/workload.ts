@@ -31,7 +31,8 @@ export async function createDpopKey(): Promise<DpopKey> {
 /** The simulator's stand-in for a platform OIDC issuer (GitHub Actions, Kubernetes, ...). */
 export interface SimIssuer {
   config: Record<string, unknown>;
-  subjectToken(identity: string): Promise<string>;
+  /** `claims`: extra verified claims, e.g. a CI run's `run_id` and `run_attempt`. */
+  subjectToken(identity: string, claims?: Record<string, unknown>): Promise<string>;
 }
 
 export async function createSimIssuer(name: string): Promise<SimIssuer> {
@@ -42,10 +43,11 @@ export async function createSimIssuer(name: string): Promise<SimIssuer> {
   const aud = 'tether-simulator';
   return {
     // Identities under this issuer's own prefix only: templates of different issuers may not overlap.
-    config: { name, kind: 'oidc', issuer: iss, audience: aud, jwks: { keys: [jwk] }, identity: `${name}/{sub}` },
-    subjectToken: (identity) => {
+    // Runs and attempts as GitHub Actions names them: a re-run's exchange ends the earlier attempt.
+    config: { name, kind: 'oidc', issuer: iss, audience: aud, jwks: { keys: [jwk] }, identity: `${name}/{sub}`, task_attempt: { run: 'run_id', attempt: 'run_attempt' } },
+    subjectToken: (identity, claims = {}) => {
       if (!identity.startsWith(`${name}/`)) throw new TypeError(`simulator identity ${identity} is outside ${name}/`);
-      return new SignJWT({})
+      return new SignJWT({ ...claims })
         .setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' })
         .setIssuer(iss)
         .setAudience(aud)
@@ -85,11 +87,11 @@ export function createWorkload(brokers: readonly BrokerClient[], issuer: SimIssu
   return {
     identity,
     key,
-    async exchange(scopes: readonly string[], purpose: string, instance = 0): Promise<Exchanged> {
+    async exchange(scopes: readonly string[], purpose: string, instance = 0, claims?: Record<string, unknown>): Promise<Exchanged> {
       const broker = on(instance);
       const form = {
         grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-        subject_token: await issuer.subjectToken(identity),
+        subject_token: await issuer.subjectToken(identity, claims),
         subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
         scope: scopes.join(' '),
         audience: ep.audience,
@@ -99,15 +101,15 @@ export function createWorkload(brokers: readonly BrokerClient[], issuer: SimIssu
       const nonce = r.headers.get('dpop-nonce');
       if (r.status === 400 && r.body.error === 'use_dpop_nonce' && nonce) {
         // RFC 9449 §8: retry once with the server's nonce (a fresh subject token: they are single-use).
-        r = await broker.form(tokenPath, { ...form, subject_token: await issuer.subjectToken(identity) }, { dpop: await key.proof('POST', ep.tokenEndpoint, undefined, nonce) });
+        r = await broker.form(tokenPath, { ...form, subject_token: await issuer.subjectToken(identity, claims) }, { dpop: await key.proof('POST', ep.tokenEndpoint, undefined, nonce) });
       }
       const out: Exchanged = { status: r.status };
       if (typeof r.body.access_token === 'string') out.token = r.body.access_token;
       if (typeof r.body.error === 'string') out.error = `${r.body.error}: ${String(r.body.error_description ?? '')}`;
       return out;
     },
-    async mustExchange(scopes: readonly string[], purpose: string, instance = 0): Promise<string> {
-      const r = await this.exchange(scopes, purpose, instance);
+    async mustExchange(scopes: readonly string[], purpose: string, instance = 0, claims?: Record<string, unknown>): Promise<string> {
+      const r = await this.exchange(scopes, purpose, instance, claims);
       if (!r.token) throw new TetherError('invalid_request', `token exchange for ${identity} failed (${r.status}): ${r.error ?? ''}`);
       return r.token;
     },

@@ -21,7 +21,7 @@ export type ChangeNotice =
    * Detection's cluster-wide summary (detect/cluster-activity.ts): where tokens were seen, policy
    * denies and request counts per identity, batched per instance; `from` names the sender.
    */
-  | { kind: 'activity'; from: string; p?: Array<[identity: string, jti: string, ip: string, issue: 0 | 1, at: number, grant: string]>; d?: Array<[identity: string, at: number, action: string, resource: string]>; n?: Array<[identity: string, count: number, at: number]> };
+  | { kind: 'activity'; from: string; p?: Array<[identity: string, jti: string, ip: string, issue: 0 | 1, at: number, grant: string, run?: string, attempt?: number]>; d?: Array<[identity: string, at: number, action: string, resource: string, jti?: string]>; n?: Array<[identity: string, count: number, at: number]> };
 
 /** Queues a notification inside the caller's transaction; Postgres delivers it at commit. */
 export async function notifyChange(q: Queryable, notice: ChangeNotice): Promise<void> {

@@ -12,7 +12,7 @@ import { verifyDpopProof } from './dpop-proof.js';
 import { required } from './form.js';
 import type { KeyStore } from './key-store.js';
 import type { ReplayGuard } from './replay-guard.js';
-import { taskInstance } from '../grants/task-instance.js';
+import { taskAttempt, taskInstance } from '../grants/task-instance.js';
 import { parseTaskDetails, type TaskDetails } from './task-details.js';
 import { parseScopes, parseTarget } from './exchange-params.js';
 import { createDelegation, DEFAULT_DELEGATION_DEPTH } from './delegation.js';
@@ -72,6 +72,8 @@ export interface IssuedTokenFacts {
   scopes: readonly string[];
   jkt: string | null;
   sourceIp: string;
+  /** The run and attempt the subject token names (issuer `task_attempt`), when configured. */
+  attempt?: { run: string; attempt: number } | undefined;
 }
 
 export interface IdentityFacts {
@@ -309,7 +311,7 @@ export function createExchange(deps: ExchangeDeps) {
     });
     deps.metrics.issuances.inc({ outcome: 'issued' });
     try {
-      deps.onIssued?.({ at: t, identity: identityId, identityKind: identity.kind, environment: identity.environment ?? null, jti: minted.jti, grant: grant.id, audience, scopes, jkt: jkt ?? null, sourceIp: req.sourceIp });
+      deps.onIssued?.({ at: t, identity: identityId, identityKind: identity.kind, environment: identity.environment ?? null, jti: minted.jti, grant: grant.id, audience, scopes, jkt: jkt ?? null, sourceIp: req.sourceIp, attempt: taskAttempt(verified.issuer, verified.claims as Record<string, unknown>) });
     } catch {
       /* detection is a bystander: it can never fail an issuance */
     }

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createDetector, type DetectionEvent, type Detector, type Finding, type RuleId } from '../../src/detect/index.js';
+import { createDetector, responseFor, type DetectionEvent, type Detector, type Finding, type RuleId } from '../../src/detect/index.js';
 import { AGENT, AGENT_ACTIONS, CI, CI_ACTIONS, DAY, NIGHTLY, SERVICE, T0, at, benignTraffic, fakeClock } from './streams.js';
 
 // Learn 8 days once; every test starts from a copy of those baselines (also exercises import).
@@ -210,13 +210,28 @@ describe('off_hours', () => {
 });
 
 describe('rate_spike', () => {
-  it('fires high when a steady service makes 400 calls in a minute', () => {
+  it('fires high when a steady service makes 400 calls in a minute (spread over many tokens: an alert)', () => {
+    const { det } = learned();
+    // 40 tokens of 10 calls each: no one credential stands out, the identity as a whole does.
+    const burst = Array.from({ length: 400 }, (_, i) => serviceCall({ at: at(8, 12) + i * 150, resource: `Order::${i}`, jti: `jti-burst-${i % 40}` }));
+    const f = only(feed(det, burst), 'rate_spike');
+    assert.equal(f.severity, 'high');
+    assert.equal(f.evidence.credential, undefined, 'baseline evidence: an alert');
+    assert.ok((f.evidence.ratePerMinute as number) > (f.evidence.threshold as number));
+    assert.ok((f.evidence.baselineRatePerMinute as number) <= 12, `baseline p95 ${String(f.evidence.baselineRatePerMinute)}`);
+  });
+
+  it('one token making 400 calls in a minute, far beyond the identity\'s busiest minute, is contained', () => {
     const { det } = learned();
     const burst = Array.from({ length: 400 }, (_, i) => serviceCall({ at: at(8, 12) + i * 150, resource: `Order::${i}` }));
     const f = only(feed(det, burst), 'rate_spike');
     assert.equal(f.severity, 'high');
-    assert.ok((f.evidence.ratePerMinute as number) > (f.evidence.threshold as number));
-    assert.ok((f.evidence.baselineRatePerMinute as number) <= 12, `baseline p95 ${String(f.evidence.baselineRatePerMinute)}`);
+    assert.equal(f.evidence.reason, 'token_beyond_envelope');
+    assert.deepEqual(f.evidence.credential, { jti: 'jti-orders-8-60', signals: ['token_rate'] });
+    assert.equal(f.jti, 'jti-orders-8-60');
+    assert.ok((f.evidence.tokenRatePerMinute as number) > (f.evidence.threshold as number));
+    assert.ok((f.evidence.threshold as number) >= 4 * (f.evidence.identityBusiestMinute as number));
+    assert.equal(responseFor(f), 'revoke_grant');
   });
 
   it('is silent for a CI deploy burst like the ones it learned', () => {

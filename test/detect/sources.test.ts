@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createDetector, type DetectionEvent } from '../../src/detect/index.js';
+import { createDetector, responseFor, type DetectionEvent } from '../../src/detect/index.js';
 import { fromIssuance } from '../../src/detect/feed.js';
 import { DAY, fakeClock, HOUR, makeEvent, MINUTE, T0 } from './streams.js';
 
@@ -64,8 +64,21 @@ describe('token sources', () => {
     assert.deepEqual(rules(det, [use('t4', `${POD_NET}11`, T0 + 2000)]), ['replay:source_changed']);
   });
 
-  it('a token used only from a network the identity never used, away from its issuance, is source_changed', () => {
+  // One place alone is one signal (a new replica on a new node network, its exchange by a shared
+  // path, looks the same): nothing by itself; contained when a second signal on the token corroborates it.
+  it('a token used only from a network the identity never used is not a copy by itself', () => {
     const det = mature();
-    assert.deepEqual(rules(det, [...issue('t5', NAT[0]!), use('t5', '203.0.113.50', T0 + 1000)]), ['replay:source_changed']);
+    assert.deepEqual(rules(det, [...issue('t5', NAT[0]!), use('t5', '203.0.113.50', T0 + 1000)]), []);
+  });
+
+  it('... and contained when it also came at an hour the identity is rarely active (corroborated)', () => {
+    const det = mature();
+    // History every 4 hours from midnight: 02:00 (and its neighbours) holds none of it.
+    const at = T0 + 2 * HOUR;
+    const found = [...issue('t6', NAT[0]!, at), use('t6', '203.0.113.50', at + 1000)].flatMap((e) => det.observe(e));
+    const contained = found.filter((f) => f.evidence.credential !== undefined);
+    assert.deepEqual(contained.map((f) => [f.rule, f.evidence.reason, f.jti]), [['off_hours', 'corroborated', 't6']]);
+    assert.deepEqual((contained[0]!.evidence.credential as { signals: string[] }).signals, ['off_hours', 'foreign_network']);
+    assert.equal(responseFor(contained[0]!), 'revoke_grant');
   });
 });

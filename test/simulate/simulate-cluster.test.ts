@@ -39,9 +39,30 @@ describe('tether simulate --json on a two-instance cluster (PostgreSQL)', () => 
     assert.ok(report.recall >= 0.9, `recall ${report.recall}`);
     assert.deepEqual(report.harm, { lockouts: 0, holds: 0, collateral_revocations: 0 });
     for (const s of report.scenarios.filter((x) => x.kind === 'benign')) {
-      assert.deepEqual(s.findings, [], `${s.name} is benign`);
+      // A benign look-alike of a contained attack may alert on its one weak signal, never more.
+      const alerts = s.expected_alerts ?? [];
+      assert.deepEqual(s.findings.filter((f) => !alerts.includes(f.rule) || f.response !== 'alert'), [], `${s.name} is benign`);
+      assert.deepEqual(s.surprises, [], `${s.name}: ${s.surprises.join('; ')}`);
+      assert.deepEqual(s.harm, { lockouts: 0, holds: 0, collateral_revocations: 0 }, `${s.name} is not harmed`);
+    }
+    assert.equal(report.false_positives, report.scenarios.reduce((n, s) => n + (s.expected_alerts?.length ?? 0), 0), 'only the designed alerts');
+  });
+
+  test('every data-obtaining attack is contained (its credential dead) within a second', () => {
+    const data = report.scenarios.filter((s) => s.obtained_data);
+    assert.deepEqual(data.map((s) => s.name).sort(), ['after-rerun', 'copied-key', 'dormant', 'drift', 'escalation', 'off-hours', 'rate-spike']);
+    for (const s of data) {
+      assert.ok(s.time_to_revocation_ms !== null && s.time_to_revocation_ms < 1000, `${s.name}: dead after ${s.time_to_revocation_ms} ms`);
       assert.deepEqual(s.surprises, [], `${s.name}: ${s.surprises.join('; ')}`);
     }
+    assert.deepEqual(report.containment.not_contained, []);
+    assert.equal(report.containment.contained_within_1s, data.length);
+  });
+
+  test('benign look-alikes of the contained attacks: alerted at most, never contained', () => {
+    const by = (n: string) => report.scenarios.find((x) => x.name === n)!;
+    assert.deepEqual(by('rescheduled-job').findings.map((f) => [f.rule, f.response]), [['off_hours', 'alert']], 'a new hour from its own network: one weak signal');
+    for (const n of ['new-node-replica', 'nightly-batch-more', 'monthly-reporter', 'renewing-service']) assert.deepEqual(by(n).findings, [], `${n} raises nothing`);
   });
 
   test('a leaked token string dies within a second and does not lock its identity out', () => {

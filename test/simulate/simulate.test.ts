@@ -51,17 +51,30 @@ describe('tether simulate --json against a fresh broker', () => {
     const benign = report.scenarios.filter((s) => s.kind === 'benign');
     // The four steady workloads, plus a 6-replica Deployment on 6 networks rolling over with RFC 7009
     // revocations, a CI matrix of 8 shards of which an operator revokes one token, a CI job behind a
-    // NAT with two addresses, and replicas refreshing together after expiry and retrying.
-    assert.deepEqual(benign.map((s) => s.name), ['ci-deploy', 'batch-export', 'orders-service', 'support-agent', 'deployment-rollout', 'ci-matrix-revoke', 'nat-ci-cluster', 'expiry-retry']);
+    // NAT with two addresses, and replicas refreshing together after expiry and retrying; then the
+    // benign look-alikes of the contained attacks and a long-running service renewing its token.
+    assert.deepEqual(benign.map((s) => s.name), [
+      'ci-deploy', 'batch-export', 'orders-service', 'support-agent', 'deployment-rollout', 'ci-matrix-revoke', 'nat-ci-cluster', 'expiry-retry',
+      'rescheduled-job', 'new-node-replica', 'nightly-batch-more', 'monthly-reporter', 'renewing-service',
+    ]);
     for (const s of benign) {
-      assert.deepEqual(s.findings, [], `${s.name} is benign`);
+      // Only a look-alike's designed alert (one weak signal: off_hours for a job moved to a new hour on
+      // its own network), as an alert; everything else raises nothing.
+      const alerts = s.expected_alerts ?? [];
+      assert.deepEqual(s.findings.filter((f) => !alerts.includes(f.rule) || f.response !== 'alert'), [], `${s.name} is benign`);
       assert.deepEqual(s.surprises, [], `${s.name}: ${s.surprises.join('; ')}`);
       assert.deepEqual(s.harm, { lockouts: 0, holds: 0, collateral_revocations: 0 }, `${s.name} is not harmed`);
     }
     assert.deepEqual(report.harm, { lockouts: 0, holds: 0, collateral_revocations: 0 });
     assert.equal(report.recall, 1);
-    assert.equal(report.false_positives, 0);
-    assert.equal(report.precision, 1);
+    // Precision was 1 before the look-alikes existed: the rescheduled job's off_hours alert is the one
+    // designed false positive (an alert, bounded risk, no response).
+    assert.equal(report.false_positives, 1);
+    assert.deepEqual(report.scenarios.find((s) => s.name === 'rescheduled-job')!.findings.map((f) => [f.rule, f.response]), [['off_hours', 'alert']]);
+    assert.ok(report.precision >= 0.9, `precision ${report.precision}`);
+    // Every data-obtaining attack's credential dies (the one-second bound is held on the cluster,
+    // simulate-cluster.test.ts; this in-process broker shares its CPU with the simulator).
+    for (const s of report.scenarios.filter((x) => x.obtained_data)) assert.ok(s.time_to_revocation_ms !== null, `${s.name} contained`);
   });
 
   test('responses: the replay revokes its grant within a second; escalation suspends', async () => {

@@ -7,36 +7,33 @@
  * Addresses are the server's own view (socket, or the configured trusted proxy; never a header a
  * client sets). Replicas and NAT pools are normal: an address or network the identity already uses
  * is never news, and a token's first use may come through another path than its exchange (mesh,
- * NAT), so a single place is news only from a network the identity has never used.
+ * NAT), so a single place is never a copy by itself (see strangePlace).
  */
-import { knownAddress, knownNetwork, networkOf, type IdentityBaseline, type TokenSighting } from '../baseline.js';
+import { knownAddress, type IdentityBaseline, type TokenSighting } from '../baseline.js';
 import type { DetectionEvent } from '../events.js';
 import { eventEvidence, type Rule } from './rule.js';
 
-/**
- * The address that does not belong, if the token's places (with this one) show a copy in use:
- * two or more places with one the identity does not use, or one place on a network an identity with
- * stable networks never used, away from where the token was issued. Only an address seen on this instance is
- * named (`local`: `ip` was seen here), so of two instances only the one that saw the copy raises it.
- */
-/** Below this many known networks an identity's networks are stable (a service, a NAT-ed job). */
-export const STABLE_NETWORKS = 8;
+export { STABLE_NETWORKS } from '../baseline.js';
 
+/**
+ * The address that does not belong, if the token's places (with this one) show a copy in use: two
+ * or more places with one the identity does not use. Only an address seen on this instance is named
+ * (`local`: `ip` was seen here), so of two instances only the one that saw the copy raises it.
+ *
+ * One place alone is not a copy: a new replica on a new node network whose exchange came by a shared
+ * path (a load balancer, a NAT, a mesh) looks exactly like it. A token used only from a network the
+ * identity never used is one signal, contained only when another corroborates it on the same token
+ * (credential-signals.ts).
+ */
 export function strangePlace(b: IdentityBaseline, t: TokenSighting, ip: string, local = true): string | undefined {
   const here = t.ips ?? [];
   const there = t.elsewhere ?? [];
   const mine = local && !here.includes(ip) ? [...here, ip] : here;
   const all = new Set([...mine, ...there]);
   if (!local) all.add(ip);
-  if (all.size >= 2) {
-    for (const p of mine) if (p !== t.issuedIp && !knownAddress(b, p)) return p;
-    return undefined;
-  }
-  if (!local || t.issuedIp === undefined || ip === t.issuedIp || knownAddress(b, ip) || knownNetwork(b, ip)) return undefined;
-  // An identity that works from many networks (CI runners on ephemeral addresses) gets new ones all
-  // the time: one place alone says nothing there.
-  if (b.prefixes.size >= STABLE_NETWORKS || (b.dropped.prefixes ?? 0) > 0) return undefined;
-  return networkOf(ip) === networkOf(t.issuedIp) ? undefined : ip;
+  if (all.size < 2) return undefined;
+  for (const p of mine) if (p !== t.issuedIp && !knownAddress(b, p)) return p;
+  return undefined;
 }
 
 export const replayRule: Rule = {

@@ -34,12 +34,14 @@ export interface Rule {
    * whole, so one finding per cooldown is enough.
    */
   readonly dedupe: 'grant' | 'identity';
+  /**
+   * The rule may name one token whose own evidence contains it (`credential`, evidence-grade.ts):
+   * it is judged even while the identity has its one open baseline finding of the rule, and only
+   * such a finding is raised then.
+   */
+  readonly mayContain?: true;
   check(ctx: RuleContext): Record<string, unknown> | undefined;
 }
 
-/** A JSON-safe copy of the event for evidence (the caller may reuse its event objects). */
-export function eventEvidence(e: DetectionEvent): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...e };
-  if (e.taskActions) out.taskActions = [...e.taskActions];
-  return out;
-}
+/** A JSON-safe copy of the event for evidence (events.ts). */
+export { eventEvidence } from '../events.js';
