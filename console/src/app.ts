@@ -9,6 +9,7 @@ import { approvalsScreen } from './screen-approvals.js';
 import { auditScreen } from './screen-audit.js';
 import { findingsScreen } from './screen-findings.js';
 import { grantsScreen } from './screen-grants.js';
+import { leasesScreen } from './screen-leases.js';
 import { identityScreen, inventoryScreen } from './screen-inventory.js';
 import { policiesScreen } from './screen-policies.js';
 import { postureScreen } from './screen-posture.js';
@@ -19,6 +20,7 @@ const SCREENS: ReadonlyArray<[string, string, Screen]> = [
   ['inventory', 'Inventory', inventoryScreen],
   ['approvals', 'Approvals', approvalsScreen],
   ['grants', 'Grants', grantsScreen],
+  ['leases', 'Leases', leasesScreen],
   ['findings', 'Findings & reviews', findingsScreen],
   ['audit', 'Audit', auditScreen],
   ['policies', 'Policies', policiesScreen],

@@ -11,7 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { TetherError } from '../errors.js';
 import type { OperatorPrincipal } from '../operators/roles.js';
-import { CSRF_HEADER } from '../server/admin-access.js';
+import { CSRF_HEADER, sameOrigin } from '../server/admin-access.js';
 import { cookieValue, sessionCookie } from '../server/cookies.js';
 import { parseWith } from '../server/validate.js';
 import { csrfMatches, SESSION_COOKIE, type ConsoleSessions } from './sessions.js';
@@ -115,6 +115,7 @@ export async function consoleRoutes(
 
   app.post('/console/api/logout', { config: { surface: 'admin' as const } }, async (req, reply) => {
     const { id, session } = await current(req);
+    if (!sameOrigin(req)) throw new TetherError('forbidden', 'logout from another origin');
     if (!csrfMatches(session, req.headers[CSRF_HEADER])) throw new TetherError('forbidden', `logout needs the session's CSRF token in ${CSRF_HEADER}`);
     await opts.sessions.end(id, session.operator.name);
     reply.header('Set-Cookie', sessionCookie(SESSION_COOKIE, '', { maxAgeSeconds: 0, secure: opts.secure() }));

@@ -25,7 +25,14 @@ export interface ConsoleSession {
 
 const digest = (s: string) => createHash('sha256').update(s).digest('hex');
 
-export function createConsoleSessions(deps: { db: Queryable; audit: Pick<AuditWriter, 'transact'>; clock: Clock; ttlSeconds: number }) {
+export function createConsoleSessions(deps: {
+  db: Queryable;
+  audit: Pick<AuditWriter, 'transact'>;
+  clock: Clock;
+  ttlSeconds: number;
+  /** SHA-256 (hex) of the current bootstrap admin token: a bootstrap session made with another one is dead. */
+  bootstrapDigest: string;
+}) {
   return {
     ttlSeconds: deps.ttlSeconds,
 
@@ -38,8 +45,8 @@ export function createConsoleSessions(deps: { db: Queryable; audit: Pick<AuditWr
       await deps.audit.transact(async (q, emit) => {
         await q.query('DELETE FROM console_sessions WHERE expires_at < $1', [now]);
         await q.query(
-          `INSERT INTO console_sessions (id_hash, operator, role, bootstrap, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-          [digest(id), operator.name, operator.role, operator.bootstrap, csrf, now, expiresAt],
+          `INSERT INTO console_sessions (id_hash, operator, role, bootstrap, csrf, credential_digest, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [digest(id), operator.name, operator.role, operator.bootstrap, csrf, operator.bootstrap ? deps.bootstrapDigest : null, now, expiresAt],
         );
         emit({ type: 'operator.session_started', actor: operator.name, data: { operator: operator.name, role: operator.role, source_ip: source, expires_at: expiresAt.toISOString() } });
       });
@@ -53,8 +60,8 @@ export function createConsoleSessions(deps: { db: Queryable; audit: Pick<AuditWr
     async find(id: string): Promise<ConsoleSession | null> {
       if (!SESSION_ID.test(id)) return null;
       const now = deps.clock();
-      const r = await deps.db.query<{ operator: string; role: string; bootstrap: boolean; csrf: string; expires_at: Date | string; op_role: string | null; revoked_at: Date | string | null; op_expires: Date | string | null }>(
-        `SELECT s.operator, s.role, s.bootstrap, s.csrf, s.expires_at, o.role AS op_role, o.revoked_at, o.expires_at AS op_expires
+      const r = await deps.db.query<{ operator: string; role: string; bootstrap: boolean; csrf: string; credential_digest: string | null; expires_at: Date | string; op_role: string | null; revoked_at: Date | string | null; op_expires: Date | string | null }>(
+        `SELECT s.operator, s.role, s.bootstrap, s.csrf, s.credential_digest, s.expires_at, o.role AS op_role, o.revoked_at, o.expires_at AS op_expires
            FROM console_sessions s LEFT JOIN operators o ON o.name = s.operator AND NOT s.bootstrap
           WHERE s.id_hash = $1`,
         [digest(id)],
@@ -65,7 +72,8 @@ export function createConsoleSessions(deps: { db: Queryable; audit: Pick<AuditWr
       if (!row.bootstrap) {
         if (row.op_role === null || row.revoked_at !== null || (row.op_expires !== null && new Date(row.op_expires) <= now)) return null;
         role = row.op_role;
-      } else if (row.operator !== BOOTSTRAP_ADMIN) {
+      } else if (row.operator !== BOOTSTRAP_ADMIN || row.credential_digest !== deps.bootstrapDigest) {
+        // The admin token was rotated since this login: the session goes with the old token.
         return null;
       }
       if (!isRole(role)) return null;

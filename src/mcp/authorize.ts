@@ -37,12 +37,19 @@ export function createMcpAuthorizer(deps: {
   /** Where an operator approves (the console's queue). */
   approvalsUrl: () => string;
 }) {
+  // A token's own approval (its grant was approved at issuance) never stands in for a call's:
+  // `@approval` on a tool asks a human for each call (bound to its arguments), so the kernel sees the
+  // token without it; only a consumed call approval (below) is passed as one.
+  const withoutApproval = (t: DecisionToken): DecisionToken => {
+    const { approval: _a, approvals: _n, ...rest } = t;
+    return rest;
+  };
   const input = (server: string, caller: McpCaller, action: string, resource: { type: string; id: string } | null, extra: Partial<DecideInput> = {}): DecideInput => ({
     entry: 'mcp',
     principal: { type: 'Identity', id: caller.identity },
     action: { name: action },
     resource: resource ? { ...resource, parents: [{ type: 'McpServer', id: server }] } : { type: 'McpServer', id: server },
-    token: caller.token,
+    token: withoutApproval(caller.token),
     request: { method: 'POST', path: `/mcp/${server}`, source_ip: caller.sourceIp },
     ...extra,
   });

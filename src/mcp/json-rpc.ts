@@ -12,9 +12,25 @@ export type Message =
 
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-/** Classifies one message; null when it is not JSON-RPC 2.0. */
+/** The members a JSON-RPC 2.0 message may have (§4, §5). */
+const MESSAGE_KEYS = new Set(['jsonrpc', 'id', 'method', 'params', 'result', 'error']);
+/** The params a use may carry (MCP 2025-06-18 "Tools", "Resources", "Prompts"; `_meta` everywhere). */
+const USE_PARAMS: Record<string, ReadonlySet<string>> = {
+  'tools/call': new Set(['name', 'arguments', '_meta']),
+  'resources/read': new Set(['uri', '_meta']),
+  'prompts/get': new Set(['name', 'arguments', '_meta']),
+};
+
+/**
+ * Classifies one message; null when it is not JSON-RPC 2.0, or carries members the gateway would not
+ * decide on: an upstream whose parser matches keys case-insensitively (`Method`) or reads another
+ * member must not see a different message than the one decided.
+ */
 export function classify(v: unknown): Message | null {
   if (!isObj(v) || v['jsonrpc'] !== '2.0') return null;
+  if (Object.keys(v).some((k) => !MESSAGE_KEYS.has(k))) return null;
+  const allowed = typeof v['method'] === 'string' ? USE_PARAMS[v['method']] : undefined;
+  if (allowed && isObj(v['params']) && Object.keys(v['params']).some((k) => !allowed.has(k))) return null;
   const id = v['id'];
   const validId = typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id));
   if (typeof v['method'] === 'string') {

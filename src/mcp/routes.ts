@@ -24,6 +24,8 @@ export interface McpRouteDeps {
   issuerUrl: () => string;
 }
 
+/** How long the upstream may take to answer (a long tool call included). */
+const UPSTREAM_TIMEOUT_MS = 120_000;
 /** What a list answer may weigh when the gateway must read it whole to filter it. */
 const LIST_BODY_LIMIT = 16 * 1024 * 1024;
 /** Request headers passed to the upstream (never Authorization, DPoP or cookies). */
@@ -36,7 +38,37 @@ const header = (req: FastifyRequest, name: string) => {
   return Array.isArray(v) ? v[0] : v;
 };
 
+/**
+ * MCP session ids (Streamable HTTP `Mcp-Session-Id`) belong to the identity that opened them: another
+ * identity presenting one (to read its event stream, end it, or post into it) is refused as if the
+ * session did not exist. Kept per instance, bounded; an id this instance has not seen is claimed by
+ * its first verified user.
+ */
+function createSessionOwners(max = 50_000) {
+  const owners = new Map<string, string>();
+  return {
+    claim(id: string, identity: string) {
+      if (owners.has(id)) return;
+      if (owners.size >= max) owners.delete(owners.keys().next().value as string);
+      owners.set(id, identity);
+    },
+    owns(id: string, identity: string): boolean {
+      const o = owners.get(id);
+      if (o === undefined) {
+        this.claim(id, identity);
+        return true;
+      }
+      return o === identity;
+    },
+  };
+}
+
 export async function mcpRoutes(app: FastifyInstance, deps: McpRouteDeps) {
+  const sessions = createSessionOwners();
+  const ownsSession = (req: FastifyRequest, identity: string) => {
+    const sid = header(req, 'mcp-session-id');
+    return sid === undefined || sessions.owns(sid, identity);
+  };
   const publicUrl = (name: string) => `${deps.issuerUrl()}/mcp/${name}`;
   const metadataUrl = (name: string) => `${deps.issuerUrl()}/.well-known/oauth-protected-resource/mcp/${name}`;
   const audienceOf = (s: McpServerConfig) => s.audience ?? publicUrl(s.name);
@@ -77,12 +109,16 @@ export async function mcpRoutes(app: FastifyInstance, deps: McpRouteDeps) {
       if (v !== undefined) headers[h] = v;
     }
     try {
-      return await fetch(s.upstream, { method: req.method, headers, ...(body ? { body: new Uint8Array(body) } : {}) });
+      // No redirects (the upstream is configuration, not whatever it points to), and a bound on the
+      // wait for its answer to start; an event stream may then run as long as it runs.
+      return await fetch(s.upstream, { method: req.method, headers, redirect: 'manual', signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS), ...(body ? { body: new Uint8Array(body) } : {}) });
     } catch {
       throw new TetherError('unavailable', `the upstream MCP server ${s.name} is unreachable`, undefined, 502);
     }
   };
-  const relay = (reply: FastifyReply, res: Response) => {
+  const relay = (reply: FastifyReply, res: Response, identity?: string) => {
+    const sid = res.headers.get('mcp-session-id');
+    if (sid !== null && identity !== undefined) sessions.claim(sid, identity);
     reply.code(res.status);
     for (const h of FORWARD_RESPONSE) {
       const v = res.headers.get(h);
@@ -100,24 +136,31 @@ export async function mcpRoutes(app: FastifyInstance, deps: McpRouteDeps) {
     scoped.post('/mcp/:name', opts, async (req, reply) => {
       const s = serverOf(req);
       const access = await authenticate(req, s);
-      const raw = req.body as Buffer | undefined;
+      if (!Buffer.isBuffer(req.body)) throw new TetherError('unsupported_media_type', 'MCP messages are application/json', undefined, 415);
       let parsed: unknown;
       try {
-        parsed = JSON.parse(raw?.toString('utf8') ?? '');
+        parsed = JSON.parse(req.body.toString('utf8'));
       } catch {
         return reply.code(400).send(rpcError(null, -32700, 'parse error: the body is not JSON'));
       }
+      // The upstream gets the message as decided (one serialisation of what was parsed), never the
+      // raw bytes, whose duplicate keys another parser might read differently.
+      const raw = Buffer.from(JSON.stringify(parsed));
       const list = Array.isArray(parsed) ? parsed : [parsed];
       const messages = list.map(classify);
       if (list.length === 0 || messages.some((m) => m === null)) return reply.code(400).send(rpcError(null, RPC.invalidRequest, 'not a JSON-RPC 2.0 message'));
       const requests = (messages as Message[]).filter((m): m is Extract<Message, { kind: 'request' }> => m.kind === 'request');
+      // A notification is never answered, so it is never decided: only `notifications/*` may be one.
+      const sneaking = (messages as Message[]).find((m) => m.kind === 'notification' && !m.method.startsWith('notifications/'));
+      if (sneaking) return reply.code(400).send(rpcError(null, RPC.invalidRequest, `${sneaking.kind === 'notification' ? sneaking.method : ''} must be a request (with an id): the gateway decides it`));
       const caller = callerOf(req, access);
+      if (!ownsSession(req, caller.identity)) return reply.code(404).send(rpcError(null, RPC.invalidRequest, 'no such MCP session for this identity'));
       // A batch (2025-03-26) may carry only what needs no decision: each use is decided and answered on its own.
       if (list.length > 1 && requests.some((m) => !PLUMBING.has(m.method))) {
         return reply.code(400).send(rpcError(null, RPC.invalidRequest, 'send each request that uses a tool, resource or prompt on its own (no batches)'));
       }
       const m = requests[0];
-      if (!m) return relay(reply, await upstream(req, s, access, raw));
+      if (!m) return relay(reply, await upstream(req, s, access, raw), caller.identity);
 
       // A header naming the method or the target must agree with the body (a gateway or log may trust it).
       const hMethod = header(req, 'mcp-method');
@@ -131,21 +174,22 @@ export async function mcpRoutes(app: FastifyInstance, deps: McpRouteDeps) {
         if (target === null) return answer(reply, rpcError(m.id, RPC.invalidParams, `${m.method} needs params.${m.method === 'resources/read' ? 'uri' : 'name'}`));
         const out = await deps.authorizer.use(s.name, audienceOf(s), caller, m.id, m.method, target, m.params);
         if (!out.ok) return answer(reply, out.error);
-        return relay(reply, await upstream(req, s, access, raw));
+        return relay(reply, await upstream(req, s, access, raw), caller.identity);
       }
       if (isList(m.method)) return relayFiltered(reply, await upstream(req, s, access, raw), s, caller, m.method, m.id);
       if (!PLUMBING.has(m.method)) {
         const out = await deps.authorizer.other(s.name, caller, m.id, m.method);
         if (!out.ok) return answer(reply, out.error);
       }
-      return relay(reply, await upstream(req, s, access, raw));
+      return relay(reply, await upstream(req, s, access, raw), caller.identity);
     });
 
     // The server-to-client stream and session end: a valid token for this server is enough.
     const passThrough = async (req: FastifyRequest, reply: FastifyReply) => {
       const s = serverOf(req);
       const access = await authenticate(req, s);
-      return relay(reply, await upstream(req, s, access));
+      if (!ownsSession(req, access.claims.sub)) throw new TetherError('not_found', 'no such MCP session for this identity');
+      return relay(reply, await upstream(req, s, access), access.claims.sub);
     };
     scoped.get('/mcp/:name', opts, passThrough);
     scoped.delete('/mcp/:name', opts, passThrough);
@@ -154,7 +198,9 @@ export async function mcpRoutes(app: FastifyInstance, deps: McpRouteDeps) {
   /** A list answer, JSON or an event stream, with the items the caller may not use removed. */
   async function relayFiltered(reply: FastifyReply, res: Response, s: McpServerConfig, caller: McpCaller, method: ListMethod, id: unknown) {
     const type = res.headers.get('content-type') ?? '';
-    if (!res.ok || !res.body) return relay(reply, res);
+    if (!res.ok || !res.body) return relay(reply, res, caller.identity);
+    const sid = res.headers.get('mcp-session-id');
+    if (sid !== null) sessions.claim(sid, caller.identity);
     const text = await readLimited(res);
     const filter = async (msg: unknown) => {
       const allowed = await deps.authorizer.usable(s.name, caller, method, listedNames(msg, method));

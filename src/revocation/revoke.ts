@@ -39,6 +39,20 @@ export async function revokeIn(
   let grantsRevoked = 0;
   // What this instance applies to its own revocation set once the transaction commits.
   const entries: RevocationEntry[] = [{ kind: r.kind, value: r.value, at: now.getTime() }];
+  if (r.kind === 'jti') {
+    // A token exchanged from this one (delegation or downscoping) dies with it, and so does what was
+    // exchanged from that (tokens/delegation.ts names the source jti in the child grant's instance).
+    const derived = await q.query<{ id: string }>(
+      `UPDATE grants SET state = 'revoked', ended_at = $2, end_reason = $3
+        WHERE parent_id IS NOT NULL AND split_part(task->>'instance', ':', 1) = 'delegation' AND split_part(task->>'instance', ':', 3) = $1
+          AND state IN ('active', 'pending') RETURNING id`,
+      [r.value, now, `source token revoked: ${r.reason}`],
+    );
+    const ids = derived.rows.map((x) => x.id);
+    const below = ids.length ? await revokeDescendantsIn(q, ids, r, now) : [];
+    grantsRevoked += ids.length + below.length;
+    entries.push(...(await revokeGrantIdsIn(q, [...ids, ...below], r, now)));
+  }
   if (column) {
     const g = await q.query(
       `UPDATE grants SET state = 'revoked', ended_at = $2, end_reason = $3 WHERE ${column} = $1 AND state IN ('active', 'pending') RETURNING id`,
@@ -51,16 +65,9 @@ export async function revokeIn(
     if (r.kind === 'issuer') entries.push(...(await revokeGrantIdsIn(q, ended, r, now)));
     // Delegation (RFC 8693 §1.1): a grant exchanged from another ends with it, at every depth. Their
     // tokens name their own grant, so each descendant gets its own grant revocation.
-    const descendants = await q.query<{ id: string }>(
-      `WITH RECURSIVE d(id) AS (
-         SELECT id FROM grants WHERE parent_id = ANY($1::text[])
-         UNION SELECT g.id FROM grants g JOIN d ON g.parent_id = d.id
-       )
-       UPDATE grants SET state = 'revoked', ended_at = $2, end_reason = $3 WHERE id IN (SELECT id FROM d) AND state IN ('active', 'pending') RETURNING id`,
-      [r.kind === 'grant' ? [r.value, ...ended] : ended, now, `parent grant ended: ${r.reason}`],
-    );
-    grantsRevoked += descendants.rowCount;
-    entries.push(...(await revokeGrantIdsIn(q, descendants.rows.map((x) => x.id), r, now)));
+    const descendants = await revokeDescendantsIn(q, r.kind === 'grant' ? [r.value, ...ended] : ended, r, now);
+    grantsRevoked += descendants.length;
+    entries.push(...(await revokeGrantIdsIn(q, descendants, r, now)));
   }
   if (r.kind === 'issuer') await stopIssuerIn(q, { name: r.value, revocation_id: id, at: now.toISOString(), reason: r.reason, by: r.actor });
   if (opts.ownEvent !== false) {
@@ -87,4 +94,17 @@ async function revokeGrantIdsIn(q: Queryable, ids: readonly string[], r: RevokeR
     out.push({ kind: 'grant', value: id, at: now.getTime() });
   }
   return out;
+}
+
+/** Every grant exchanged, at any depth, from the given ones is revoked; returns their ids. */
+async function revokeDescendantsIn(q: Queryable, roots: readonly string[], r: RevokeRequest, now: Date): Promise<string[]> {
+  const d = await q.query<{ id: string }>(
+    `WITH RECURSIVE d(id) AS (
+       SELECT id FROM grants WHERE parent_id = ANY($1::text[])
+       UNION SELECT g.id FROM grants g JOIN d ON g.parent_id = d.id
+     )
+     UPDATE grants SET state = 'revoked', ended_at = $2, end_reason = $3 WHERE id IN (SELECT id FROM d) AND state IN ('active', 'pending') RETURNING id`,
+    [roots, now, `parent grant ended: ${r.reason}`],
+  );
+  return d.rows.map((x) => x.id);
 }

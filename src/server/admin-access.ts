@@ -71,7 +71,7 @@ export const CSRF_HEADER = 'x-tether-csrf';
  * request from another origin is refused even with a valid cookie (defence beside SameSite=Strict
  * and the CSRF token). Non-browser clients send none.
  */
-function sameOrigin(req: FastifyRequest): boolean {
+export function sameOrigin(req: FastifyRequest): boolean {
   const origin = req.headers.origin;
   if (origin === undefined) return true;
   try {

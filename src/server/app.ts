@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createAuditWriter, type AuditWriter } from '../audit/index.js';
@@ -298,7 +298,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
 
   // Who calls the admin API, and may they (server/admin-access.ts: one table of roles).
   const operators = createOperators({ db: store, audit, clock });
-  const consoleSessions = createConsoleSessions({ db: store, audit, clock, ttlSeconds: config.consoleSessionTtl });
+  const consoleSessions = createConsoleSessions({ db: store, audit, clock, ttlSeconds: config.consoleSessionTtl, bootstrapDigest: createHash('sha256').update(deps.adminToken).digest('hex') });
   const access = createAdminAccess({ bootstrap: bearerMatcher(deps.adminToken), operators, limiter: createAuthFailureLimiter(), audit, sessions: consoleSessions, now: () => clock().getTime() });
   await app.register(
     async (admin) => {

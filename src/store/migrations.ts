@@ -281,6 +281,8 @@ CREATE TABLE console_sessions (
   role       text NOT NULL,
   bootstrap  boolean NOT NULL,
   csrf       text NOT NULL,
+  -- A bootstrap-admin session: the SHA-256 of the admin token it logged in with (rotating the token ends it).
+  credential_digest text,
   created_at timestamptz NOT NULL,
   expires_at timestamptz NOT NULL
 );

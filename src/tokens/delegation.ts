@@ -159,7 +159,9 @@ export function createDelegation(deps: DelegationDeps) {
         audience,
         actions: scopes,
         // One child grant per parent, actor and key: siblings never share (README "Grants per task instance").
-        task: { purpose: s.task?.purpose, ticket: s.task?.ticket, instance: `delegation:${s.grant}:${actor?.id ?? '-'}:${jkt ?? 'bearer'}` },
+        // The subject's jti is part of it, so revoking that one token (kind `jti`) also ends what was
+        // derived from it (revocation/revoke.ts reads it back: `delegation:<grant>:<jti>:…`).
+        task: { purpose: s.task?.purpose, ticket: s.task?.ticket, instance: `delegation:${s.grant}:${s.jti}:${actor?.id ?? '-'}:${jkt ?? 'bearer'}` },
         issuer: actor?.issuer.name ?? 'delegation',
         ttlSeconds: remaining,
         approval: false,

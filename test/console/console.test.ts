@@ -197,6 +197,7 @@ describe('console: login, approvals without reload, roles, CSRF, revoke from an 
       await shot(page, '1b-identity');
       for (const [hash, name, ready] of [
         ['grants', '3-grants', 'Grants and tokens'],
+        ['leases', '3b-leases', 'Legacy bridge leases'],
         ['findings', '4-findings', 'Findings and reviews'],
         ['audit', '5-audit', 'Audit'],
         ['policies', '6-policies', 'Try a candidate'],
@@ -241,7 +242,7 @@ describe('console: login, approvals without reload, roles, CSRF, revoke from an 
   });
 
   test('the screenshots of every screen were written', () => {
-    for (const n of ['0-login', '1-inventory', '1b-identity', '2-approvals', '3-grants', '4-findings', '5-audit', '6-policies', '7-posture']) {
+    for (const n of ['0-login', '1-inventory', '1b-identity', '2-approvals', '3-grants', '3b-leases', '4-findings', '5-audit', '6-policies', '7-posture']) {
       const p = join(SHOTS, `${n}.png`);
       assert.ok(readFileSync(p).length > 5_000, p);
     }
