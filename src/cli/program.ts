@@ -12,6 +12,7 @@ import { registerServe } from './serve.js';
 import { registerToken } from './token.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerSimulate } from './simulate.js';
+import { registerMcp } from './mcp.js';
 
 const program = new Command('tether')
   .description('Tether: runtime access broker for non-human identities')
@@ -27,6 +28,7 @@ registerEvidence(program);
 registerToken(program);
 registerAdminCommands(program);
 registerSimulate(program);
+registerMcp(program);
 
 /** Expected failures print one clear line (exit 2); nothing prints a stack trace at a user. */
 try {
