@@ -14,6 +14,7 @@ import { registerAdminCommands } from './admin-commands.js';
 import { registerSimulate } from './simulate.js';
 import { registerLegacy } from './legacy.js';
 import { registerExec } from './exec.js';
+import { registerMcp } from './mcp.js';
 
 const program = new Command('tether')
   .description('Tether: runtime access broker for non-human identities')
@@ -31,6 +32,7 @@ registerAdminCommands(program);
 registerSimulate(program);
 registerLegacy(program);
 registerExec(program);
+registerMcp(program);
 
 /** Expected failures print one clear line (exit 2); nothing prints a stack trace at a user. */
 try {

@@ -8,76 +8,13 @@
  */
 import assert from 'node:assert/strict';
 
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { z } from 'zod';
 import { startBroker, type RunningBroker } from '../helpers/broker.js';
+import { mcpPolicies, startFilesServer } from '../helpers/mcp-files.js';
 import { createWorkloadIssuer, EXCHANGE_IDENTITIES } from '../helpers/workload-issuer.js';
-
-/** An official-SDK MCP server over Streamable HTTP (stateless: a server per request, as the SDK's example does). */
-export async function startFilesServer(): Promise<{ url: string; calls: string[]; close(): Promise<void> }> {
-  const calls: string[] = [];
-  const http: Server = createServer(async (req, res) => {
-    const server = new McpServer({ name: 'files', version: '1.0.0' });
-    const text = (t: string) => ({ content: [{ type: 'text' as const, text: t }] });
-    server.registerTool('read_file', { description: 'Read a file', inputSchema: { path: z.string() } }, async ({ path }) => {
-      calls.push(`read_file ${path}`);
-      return text(`contents of ${path}`);
-    });
-    server.registerTool('write_file', { description: 'Write a file', inputSchema: { path: z.string(), content: z.string() } }, async ({ path }) => {
-      calls.push(`write_file ${path}`);
-      return text(`wrote ${path}`);
-    });
-    server.registerTool('delete_file', { description: 'Delete a file', inputSchema: { path: z.string() } }, async ({ path }) => {
-      calls.push(`delete_file ${path}`);
-      return text(`deleted ${path}`);
-    });
-    server.registerTool('admin_reset', { description: 'Wipe everything' }, async () => {
-      calls.push('admin_reset');
-      return text('wiped');
-    });
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-    res.on('close', () => {
-      void transport.close();
-      void server.close();
-    });
-    await server.connect(transport);
-    const body = req.method === 'POST' ? JSON.parse(await readBody(req)) : undefined;
-    await transport.handleRequest(req, res, body);
-  });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`, calls, close: () => new Promise((r) => http.close(() => r())) };
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  let s = '';
-  for await (const c of req) s += String(c);
-  return s;
-}
-
-export const mcpPolicies = (aud: string) => ({
-  'mcp.cedar': `
-@id("agent-gets-mcp-tokens")
-@bearer("allowed")
-permit (principal == Identity::"ci/acme/api", action in [Action::"tools/call"], resource == Audience::"${aud}")
-when { context.phase == "issue" };
-
-@id("read-public-files")
-permit (principal == Identity::"ci/acme/api", action == Action::"tools/call", resource == Tool::"files/read_file")
-when { context.phase == "request" && context.arguments.path like "/public/*" };
-
-@id("delete-needs-a-human")
-@approval("required")
-permit (principal == Identity::"ci/acme/api", action == Action::"tools/call", resource == Tool::"files/delete_file")
-when { context.phase == "request" };
-`,
-});
 
 describe('MCP gateway: official SDK client → Tether /mcp/files → official SDK server', () => {
   let b: RunningBroker;
