@@ -1,4 +1,5 @@
 import { canonicalJson } from '../audit/index.js';
+import { parseSectionItems } from '../declarative/section-items.js';
 import type { ApplySection } from '../declarative/apply.js';
 import { invalidRequest } from '../errors.js';
 import { notifyChange, type Queryable } from '../store/index.js';
@@ -101,17 +102,7 @@ export function createConnectorStore(deps: ConnectorStoreDeps) {
       return async (q, emit, bundle, opts) => {
         const decl = bundle.connectors;
         if (!decl) return [];
-        const parsed = decl.map((raw, i) => {
-          const p = ConnectorSchema.safeParse(raw);
-          if (!p.success) {
-            const issue = p.error.issues[0]!;
-            throw invalidRequest(`connectors[${i}]${issue.path.length ? '.' + issue.path.join('.') : ''}: ${issue.message}`);
-          }
-          return p.data;
-        });
-        const names = parsed.map((c) => c.name);
-        const dup = names.find((n, i) => names.indexOf(n) !== i);
-        if (dup) throw invalidRequest(`connectors: ${JSON.stringify(dup)} is declared twice`);
+        const parsed = parseSectionItems('connectors', ConnectorSchema, decl);
         const changes: string[] = [];
         for (const c of parsed) {
           const cur = await q.query<{ config: unknown }>('SELECT config FROM connectors WHERE name = $1 FOR UPDATE', [c.name]);

@@ -3,10 +3,10 @@
  * `/mcp/{name}`. The store is the truth (one `config_docs` row per server); every instance keeps
  * them in memory, refreshed by notification. Apply upserts and never deletes, like routes.
  */
+import { parseSectionItems } from '../declarative/section-items.js';
 import { z } from 'zod';
 import { canonicalJson } from '../audit/index.js';
 import type { ApplySection } from '../declarative/apply.js';
-import { invalidRequest } from '../errors.js';
 import { notifyChange, type Queryable } from '../store/index.js';
 import type { Clock } from '../clock.js';
 
@@ -42,17 +42,7 @@ export function createMcpServerStore(deps: { db: Queryable; clock: Clock }) {
     section(): ApplySection {
       return async (q, emit, bundle, opts) => {
         if (!bundle.mcp_servers) return [];
-        const parsed = bundle.mcp_servers.map((s, i) => {
-          const p = McpServerSchema.safeParse(s);
-          if (!p.success) {
-            const issue = p.error.issues[0]!;
-            throw invalidRequest(`mcp_servers[${i}].${issue.path.join('.')}: ${issue.message}`);
-          }
-          return p.data;
-        });
-        const names = parsed.map((s) => s.name);
-        const dup = names.find((n, i) => names.indexOf(n) !== i);
-        if (dup) throw invalidRequest(`mcp_servers: ${JSON.stringify(dup)} is declared twice`);
+        const parsed = parseSectionItems('mcp_servers', McpServerSchema, bundle.mcp_servers);
         const changes: string[] = [];
         for (const s of parsed) {
           const key = DOC_PREFIX + s.name;

@@ -1,6 +1,6 @@
 import { canonicalJson } from '../audit/index.js';
+import { parseSectionItems } from '../declarative/section-items.js';
 import type { ApplySection } from '../declarative/apply.js';
-import { invalidRequest } from '../errors.js';
 import { notifyChange, type Queryable } from '../store/index.js';
 import { compileRoute, RouteSchema, type CompiledRoute, type RouteConfig } from './route-config.js';
 import type { Clock } from '../clock.js';
@@ -24,17 +24,7 @@ export function createRouteStore(deps: { db: Queryable; clock: Clock }) {
     section(): ApplySection {
       return async (q, emit, bundle, opts) => {
         if (!bundle.routes) return [];
-        const parsed: RouteConfig[] = bundle.routes.map((r, i) => {
-          const p = RouteSchema.safeParse(r);
-          if (!p.success) {
-            const issue = p.error.issues[0]!;
-            throw invalidRequest(`routes[${i}].${issue.path.join('.')}: ${issue.message}`);
-          }
-          return p.data;
-        });
-        const names = parsed.map((r) => r.name);
-        const dup = names.find((n, i) => names.indexOf(n) !== i);
-        if (dup) throw invalidRequest(`routes: ${JSON.stringify(dup)} is declared twice`);
+        const parsed: RouteConfig[] = parseSectionItems('routes', RouteSchema, bundle.routes);
         const changes: string[] = [];
         for (const route of parsed) {
           const cur = await q.query<{ config: unknown }>('SELECT config FROM routes WHERE name = $1 FOR UPDATE', [route.name]);
