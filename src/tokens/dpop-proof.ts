@@ -1,13 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
-import type { CryptoKey } from 'jose';
+import type { KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader } from 'jose';
 import type { JWK, JWTPayload } from 'jose';
 import { TetherError } from '../errors.js';
 import type { AsymmetricJwsAlgorithm } from './algorithms.js';
 import { DEFAULT_JWS_ALGORITHMS, hasPrivateMembers, isAsymmetricJwsAlgorithm } from './algorithms.js';
 import { epochSeconds, type Clock } from '../clock.js';
 import type { DpopNonces } from './dpop-nonce.js';
-import { describeJoseError } from './jose-reason.js';
+import { jwsSignatureVerifies, publicKeyFor } from './jws-signature.js';
 import { normalizeHtu } from './htu.js';
 import type { ReplayGuard } from './replay-guard.js';
 
@@ -73,8 +73,9 @@ const refuse = (description: string): DpopProofError => new DpopProofError(descr
 /**
  * Verifies a DPoP proof JWT per RFC 9449 §4.3, in the order listed there.
  *
- * Checks: `typ` is `dpop+jwt`; `alg` is in the asymmetric allowlist; the `jwk` header is a public key
- * and verifies the signature (jose `EmbeddedJWK`); `jti` (≤ 256 chars), `htm`, `htu`, `iat` present;
+ * Checks: `typ` is `dpop+jwt`; `alg` is in the asymmetric allowlist; no `crit`; the `jwk` header is a
+ * public key of the type `alg` needs and verifies the signature (jws-signature.ts: OpenSSL, synchronously,
+ * since this runs on every gateway request); `exp`/`nbf` when present; `jti` (≤ 256 chars), `htm`, `htu`, `iat` present;
  * `htm` exact; `htu` equal after normalisation; `iat` within the window; `ath` when an access token
  * is given; the key thumbprint equals `expectedJkt`; the server nonce when required; single use of
  * `jti` per key through the replay guard (claimed last, so a refused proof does not burn its jti).
@@ -120,29 +121,31 @@ export async function verifyDpopProof(proof: string, options: VerifyDpopProofOpt
   // checking by member names first also refuses symmetric (`k`) keys with a clear reason.
   if (hasPrivateMembers(jwk) || jwk.kty === 'oct') throw refuse('DPoP proof jwk header must be a public key');
 
-  let payload: JWTPayload;
+  // RFC 7515 §4.1.11: an extension we do not understand must not be ignored; we understand none.
+  if (header.crit !== undefined || 'b64' in header) throw refuse('DPoP proof uses a JWS extension (crit, b64) this server does not support');
+
   const now = epochSeconds(clock);
   // Any JWK a client can write must end in a 400, never a 500: the thumbprint (RFC 7638 §3.2 needs
   // the key type's required members) and the import run inside the same refusal as the signature.
   let jkt: string;
-  let key: CryptoKey;
+  let key: KeyObject;
   try {
     ({ jkt, key } = await proofKey(header.alg, jwk as JWK));
   } catch {
     throw refuse('DPoP proof jwk header is not a usable public key');
   }
+  if (!jwsSignatureVerifies(proof, header.alg, key)) throw refuse('DPoP proof signature is invalid');
+  let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(proof, key, {
-      typ: 'dpop+jwt',
-      algorithms: [...algorithms],
-      requiredClaims: ['jti', 'htm', 'htu', 'iat'],
-      currentDate: new Date(now * 1000),
-      clockTolerance: skewSeconds,
-    }));
-  } catch (e) {
-    throw refuse(describeJoseError(e, 'DPoP proof'));
+    payload = decodeJwt(proof);
+  } catch {
+    throw refuse('DPoP proof payload is not a JSON object');
   }
+  // RFC 7519 §4.1.4–4.1.5: not defined for proofs (RFC 9449 §4.2), but honoured when a client sets them.
+  if (payload.exp !== undefined && (typeof payload.exp !== 'number' || payload.exp <= now - skewSeconds)) throw refuse('DPoP proof has expired (exp is in the past)');
+  if (payload.nbf !== undefined && (typeof payload.nbf !== 'number' || payload.nbf > now + skewSeconds)) throw refuse('DPoP proof is not yet valid (nbf is in the future)');
 
+  for (const c of ['jti', 'htm', 'htu', 'iat'] as const) if (payload[c] === undefined) throw refuse(`DPoP proof is missing the required "${c}" claim`);
   const { jti, iat } = payload;
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH) {
     throw refuse(`DPoP proof jti must be a string of 1 to ${MAX_JTI_LENGTH} characters`);
@@ -194,17 +197,17 @@ export async function verifyDpopProof(proof: string, options: VerifyDpopProofOpt
  * Proof keys' RFC 7638 thumbprints and imported forms, keyed by a SHA-256 of the `jwk` header exactly
  * as sent and the algorithm (the same members give the same thumbprint and key): an LRU that admits a
  * key only on its second sighting. Workloads sign every proof with the same key, so a cached key saves
- * the thumbprint and the import, each a WebCrypto job, on every proof. But the key in a proof is the
- * client's choice (RFC 9449 §4.2), and one imported key holds ~8 KB of native memory outside the V8
- * heap (measured with jose on Node 20): a cache of every key ever seen is 80 MB of RSS at 10,000, and
- * a client minting a key per proof fills it. A key seen once costs one thumbprint and one import; the
+ * the thumbprint (a WebCrypto digest) and the key parse on every proof. But the key in a proof is the
+ * client's choice (RFC 9449 §4.2), and an imported key holds native memory outside the V8 heap (some
+ * KB each): a cache of every key ever seen grows without bound, and a client minting a key per proof
+ * fills it. A key seen once costs one thumbprint and one import; the
  * seen-once set holds only digests.
  */
 export function createImportedKeyCache(o: { max: number; seenOnceMax: number }) {
-  const cache = new Map<string, { jkt: string; key: CryptoKey }>();
+  const cache = new Map<string, { jkt: string; key: KeyObject }>();
   const seenOnce = new Set<string>();
   return {
-    async get(alg: string, jwk: JWK): Promise<{ jkt: string; key: CryptoKey }> {
+    async get(alg: AsymmetricJwsAlgorithm, jwk: JWK): Promise<{ jkt: string; key: KeyObject }> {
       const id = createHash('sha256').update(alg).update('\0').update(JSON.stringify(jwk)).digest('base64url');
       const hit = cache.get(id);
       if (hit) {
@@ -212,7 +215,7 @@ export function createImportedKeyCache(o: { max: number; seenOnceMax: number }) 
         cache.set(id, hit);
         return hit;
       }
-      const entry = { jkt: await calculateJwkThumbprint(jwk, 'sha256'), key: (await importJWK({ ...jwk, alg }, alg)) as CryptoKey };
+      const entry = { jkt: await calculateJwkThumbprint(jwk, 'sha256'), key: publicKeyFor(alg, jwk) };
       if (!seenOnce.delete(id)) {
         seenOnce.add(id);
         if (seenOnce.size > o.seenOnceMax) seenOnce.delete(seenOnce.values().next().value as string);
