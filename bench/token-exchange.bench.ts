@@ -40,7 +40,8 @@
  *   node dist/bench/token-exchange.bench.js
  *   env: BENCH_SECONDS (measured per case, default 6), BENCH_ROUNDS (default 3), BENCH_WARMUP_SECONDS
  *        (default 2), BENCH_CONCURRENCY (default 64), BENCH_PIN (default 1), BENCH_PROFILE_DIR (keeps
- *        the .cpuprofile for Chrome DevTools), BENCH_DIAGNOSE (default 1; 0 runs the comparison only), BENCH_SERVER_NODE_FLAGS (default --no-turbo-inline-js-wasm-calls);
+ *        the .cpuprofile for Chrome DevTools), BENCH_DIAGNOSE (default 1; 0 runs the comparison only),
+ *        BENCH_DIAGNOSE_STORE (pg, the default, or pglite: which broker the diagnostics look into), BENCH_SERVER_NODE_FLAGS (default --no-turbo-inline-js-wasm-calls);
  *        TETHER_BENCH_PG_URL (admin connection, bench/lib/stores.ts)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -1160,7 +1161,7 @@ async function main(): Promise<void> {
     printResults();
 
     // ── where the time goes ──
-    const pgServer = tethers.find((t) => t.kind === 'pg') ?? tethers[0]!;
+    const pgServer = tethers.find((t) => t.kind === (process.env.BENCH_DIAGNOSE_STORE === 'pglite' ? 'pglite' : 'pg')) ?? tethers[0]!;
     if (DIAGNOSE) console.log(`\nwhere the time goes (Tether on ${pgServer.common.store}):`);
     try {
       if (DIAGNOSE) diag = await diagnose(pgServer);
