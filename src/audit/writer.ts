@@ -144,8 +144,13 @@ export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: S
   const kick = (): void => {
     if (running) return;
     // Start after the current tick: events appended together (an issuance's decision records and its
-    // token.issued) join one transaction instead of the first one going alone.
-    running = Promise.resolve().then(drain).finally(() => {
+    // token.issued) join one transaction instead of the first one going alone. A store that runs its
+    // statements on this thread starts after the current I/O phase instead, so the events of every
+    // request read in that phase join too: otherwise its commit, run from a microtask, would finish
+    // before the next request of the phase was even parsed, one commit per request (measured: 1.8
+    // events per commit at 64 concurrent token exchanges on the embedded store, 33 with this).
+    const start = store.runsOnCallerThread ? new Promise<void>((r) => setImmediate(r)) : Promise.resolve();
+    running = start.then(drain).finally(() => {
       running = null;
       if (queue.length > 0) kick();
     });

@@ -78,6 +78,7 @@ export async function openPgliteStore(dataDir: string | undefined, opts: { sched
   return {
     kind: 'pglite',
     ...(scheduling === 'fair' ? { maxGroupCommit: FAIR_MAX_GROUP_COMMIT } : {}),
+    runsOnCallerThread: true,
     // Statements inside a transaction use its handle (`t`), which holds the connection already.
     query<T>(sql: string, params?: unknown[]) {
       return run('statement', () => base.query<T>(sql, params));

@@ -25,6 +25,11 @@ export interface Store extends Queryable {
   readonly kind: StoreKind;
   /** The largest audit group commit this driver should be given, when it needs one smaller than the writer's default. */
   readonly maxGroupCommit?: number;
+  /**
+   * Statements run on the caller's thread (the embedded driver): nothing else runs while one does, so a
+   * group commit must wait for the requests already read to join it instead of starting at once.
+   */
+  readonly runsOnCallerThread?: boolean;
   /** Runs fn in one transaction; commits when it resolves, rolls back when it throws. */
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
   /** Runs a multi-statement script (migrations). */
