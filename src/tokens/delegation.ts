@@ -29,10 +29,10 @@ import type { DpopNonces } from './dpop-nonce.js';
 import { singleDpopHeader } from './dpop-header.js';
 import { verifyDpopProof } from './dpop-proof.js';
 import { parseScopes } from './exchange-params.js';
+import { tokenIssuedRecord, tokenResponse } from './issued-token.js';
 import type { KeyStore } from './key-store.js';
 import type { ReplayGuard } from './replay-guard.js';
 
-const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 const JWT_TYPES = new Set(['urn:ietf:params:oauth:token-type:jwt', 'urn:ietf:params:oauth:token-type:id_token']);
 /** Default limit on nested actors (`act` depth), README "Delegation". */
 export const DEFAULT_DELEGATION_DEPTH = 3;
@@ -190,29 +190,12 @@ export function createDelegation(deps: DelegationDeps) {
         clientId: actor?.id ?? s.client_id,
         clock: deps.clock,
       });
-      await writeRecords({
-        type: 'token.issued',
-        actor: actor?.id ?? s.sub,
-        identity: s.sub,
-        data: {
-          jti: minted.jti,
-          grant: grant.id,
-          aud: audience,
-          scope: scopes,
-          jkt: jkt ?? null,
-          iat: minted.claims.iat,
-          exp: minted.exp,
-          ttl,
-          bearer: jkt === undefined,
-          issuer: actor?.issuer.name ?? 'delegation',
-          client_id: minted.claims.client_id,
-          delegated_from: { jti: s.jti, grant: s.grant },
-          ...(act ? { act: act as unknown as Record<string, unknown> } : {}),
-          source_ip: req.sourceIp,
-        },
-      });
+      const issued = { minted, grant: grant.id, audience, scopes, jkt, ttl, issuer: actor?.issuer.name ?? 'delegation', sourceIp: req.sourceIp };
+      await writeRecords(
+        tokenIssuedRecord(issued, { actor: actor?.id ?? s.sub, identity: s.sub }, { delegated_from: { jti: s.jti, grant: s.grant }, ...(act ? { act: act as unknown as Record<string, unknown> } : {}) }),
+      );
       return {
-        body: { access_token: minted.token, issued_token_type: ACCESS_TOKEN_TYPE, token_type: jkt ? 'DPoP' : 'Bearer', expires_in: ttl, scope: scopes.join(' ') },
+        body: tokenResponse(issued),
         issued: { identity: s.sub, jti: minted.jti, grant: grant.id, audience, scopes, jkt: jkt ?? null },
       };
     } finally {
@@ -222,4 +205,3 @@ export function createDelegation(deps: DelegationDeps) {
   };
 }
 
-export { ACCESS_TOKEN_TYPE };

@@ -12,6 +12,7 @@ import { verifyDpopProof } from './dpop-proof.js';
 import { required } from './form.js';
 import type { KeyStore } from './key-store.js';
 import type { ReplayGuard } from './replay-guard.js';
+import { ACCESS_TOKEN_TYPE, tokenIssuedRecord, tokenResponse } from './issued-token.js';
 import { taskAttempt, taskInstance } from '../grants/task-instance.js';
 import { parseTaskDetails, type TaskDetails } from './task-details.js';
 import { parseScopes, parseTarget } from './exchange-params.js';
@@ -21,7 +22,6 @@ import type { Clock } from '../clock.js';
 
 export const GRANT_TYPE_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const JWT_TYPES = new Set(['urn:ietf:params:oauth:token-type:jwt', 'urn:ietf:params:oauth:token-type:id_token']);
-const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 /** Break-glass never outlives this, whatever the policy says: an emergency grant is short by design. */
 const BREAK_GLASS_MAX_SECONDS = 900;
 /** Without a policy @ttl, tokens never live longer than this. */
@@ -287,28 +287,8 @@ export function createExchange(deps: ExchangeDeps) {
       ...(grant.break_glass ? { breakGlass: true } : {}),
       clock: deps.clock,
     });
-    await records.write({
-      type: 'token.issued',
-      actor: identityId,
-      identity: identityId,
-      data: {
-        jti: minted.jti,
-        grant: grant.id,
-        aud: audience,
-        scope: scopes,
-        jkt: jkt ?? null,
-        iat: minted.claims.iat,
-        exp: minted.exp,
-        ttl,
-        issuer: verified.issuer.name,
-        client_id: minted.claims.client_id,
-        bearer: jkt === undefined,
-        break_glass: grant.break_glass,
-        policies: [...policies],
-        reused_grant: outcome.reused,
-        source_ip: req.sourceIp,
-      },
-    });
+    const issued = { minted, grant: grant.id, audience, scopes, jkt, ttl, issuer: verified.issuer.name, sourceIp: req.sourceIp };
+    await records.write(tokenIssuedRecord(issued, { actor: identityId, identity: identityId }, { break_glass: grant.break_glass, policies: [...policies], reused_grant: outcome.reused }));
     deps.metrics.issuances.inc({ outcome: 'issued' });
     try {
       deps.onIssued?.({ at: t, identity: identityId, identityKind: identity.kind, environment: identity.environment ?? null, jti: minted.jti, grant: grant.id, audience, scopes, jkt: jkt ?? null, sourceIp: req.sourceIp, attempt: taskAttempt(verified.issuer, verified.claims as Record<string, unknown>) });
@@ -316,7 +296,7 @@ export function createExchange(deps: ExchangeDeps) {
       /* detection is a bystander: it can never fail an issuance */
     }
     return {
-      body: { access_token: minted.token, issued_token_type: ACCESS_TOKEN_TYPE, token_type: jkt ? 'DPoP' : 'Bearer', expires_in: ttl, scope: scopes.join(' ') },
+      body: tokenResponse(issued),
       ...(deps.nonces ? { nonce: deps.nonces.issue() } : {}),
     };
   }
