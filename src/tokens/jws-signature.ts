@@ -56,13 +56,31 @@ const isRsa = (k: KeyObject) => {
 };
 const isCurve = (k: KeyObject, curve: string) => k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === curve;
 
+/** The members an RFC 7638 thumbprint covers (§3.2), per key type. */
+const THUMBPRINT_MEMBERS: Record<string, readonly string[]> = { RSA: ['kty', 'n', 'e'], EC: ['kty', 'crv', 'x', 'y'], OKP: ['kty', 'crv', 'x'] };
+
 /**
  * The public key for `alg` from a JWK, or a thrown error when the JWK is not a public key usable with
  * that algorithm (wrong type, curve or size; private members are refused by the caller first).
+ *
+ * Also refused: a key not in its one canonical spelling. The thumbprint (`cnf.jkt`, RFC 9449 §6.1)
+ * hashes the members as written, but OpenSSL reads them leniently (either base64 alphabet, padding,
+ * junk characters skipped, leading zero octets), so one key would have many thumbprints. RFC 7518
+ * §6.2.1.2 and §6.3.1.1 and RFC 7515 §2 allow one spelling, the one node:crypto exports. And a key
+ * whose `use` or `key_ops` excludes verifying (RFC 7517 §4.2–4.3), as jose refused it.
  */
 export function publicKeyFor(alg: AsymmetricJwsAlgorithm, jwk: JWK): KeyObject {
   const key = createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
   if (key.type !== 'public' || !PARAMS[alg].key(key)) throw new TypeError(`the key is not usable with ${alg}`);
+  const canonical = key.export({ format: 'jwk' }) as Record<string, unknown>;
+  const sent = jwk as Record<string, unknown>;
+  if ((THUMBPRINT_MEMBERS[String(canonical.kty)] ?? ['kty']).some((m) => sent[m] !== canonical[m])) {
+    throw new TypeError('the key is not usable: its JWK members are not in their canonical base64url form');
+  }
+  if (sent.use !== undefined && sent.use !== 'sig') throw new TypeError('the key is not usable: its "use" is not "sig"');
+  if (sent.key_ops !== undefined && !(Array.isArray(sent.key_ops) && sent.key_ops.includes('verify'))) {
+    throw new TypeError('the key is not usable: its "key_ops" do not include "verify"');
+  }
   return key;
 }
 
