@@ -14,7 +14,7 @@ import type { AsymmetricJwsAlgorithm } from './algorithms.js';
  * signature; this module only maps the JWS algorithm to OpenSSL's parameters (RFC 7518 §3.1, RFC
  * 8037 §3.1) and refuses keys of the wrong type or size for it, as jose does (RFC 7518 §3.3: RSA
  * keys of at least 2048 bits; §3.4: the curve named by the algorithm), and RSA keys whose verification
- * would cost more than a millisecond (see isRsa). test/tokens/jws-signature
+ * would cost much more than a millisecond (see isRsa). test/tokens/jws-signature
  * checks it agrees with jose's `compactVerify` on every algorithm, key and tampering.
  */
 
@@ -67,7 +67,8 @@ const THUMBPRINT_MEMBERS: Record<string, readonly string[]> = { RSA: ['kty', 'n'
  * hashes the members as written, but OpenSSL reads them leniently (either base64 alphabet, padding,
  * junk characters skipped, leading zero octets), so one key would have many thumbprints. RFC 7518
  * §6.2.1.2 and §6.3.1.1 and RFC 7515 §2 allow one spelling, the one node:crypto exports. And a key
- * whose `use` or `key_ops` excludes verifying (RFC 7517 §4.2–4.3), as jose refused it.
+ * whose `key_ops` excludes verifying (jose refused it, through WebCrypto's key usages) or whose `use`
+ * is not `sig` (RFC 7517 §4.2–4.3).
  */
 export function publicKeyFor(alg: AsymmetricJwsAlgorithm, jwk: JWK): KeyObject {
   const key = createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });

@@ -4,8 +4,8 @@
  * leniently (standard base64 alphabet, skipped junk characters, leading zero octets). RFC 7518
  * §6.2.1.2 (EC coordinates at full length), §6.3.1.1 (RSA modulus in the minimum octets) and RFC 7515
  * §2 (base64url) each allow one spelling; a key in any other spelling is refused. So are keys whose
- * `use` or `key_ops` (RFC 7517 §4.2–4.3) say they are not for verifying signatures, as jose refused
- * them before the synchronous verify.
+ * `key_ops` exclude verifying (jose refused them before the synchronous verify) or whose `use` is not
+ * `sig` (RFC 7517 §4.2–4.3).
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
