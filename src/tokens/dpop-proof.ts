@@ -215,7 +215,9 @@ export function createImportedKeyCache(o: { max: number; seenOnceMax: number }) 
         cache.set(id, hit);
         return hit;
       }
-      const entry = { jkt: await calculateJwkThumbprint(jwk, 'sha256'), key: publicKeyFor(alg, jwk) };
+      // The key first: an unusable one (wrong type, size, spelling) is refused before its digest.
+      const key = publicKeyFor(alg, jwk);
+      const entry = { jkt: await calculateJwkThumbprint(jwk, 'sha256'), key };
       if (!seenOnce.delete(id)) {
         seenOnce.add(id);
         if (seenOnce.size > o.seenOnceMax) seenOnce.delete(seenOnce.values().next().value as string);
