@@ -16,7 +16,7 @@
  * caches refreshed by notification (DESIGN.md "Storage").
  */
 import type { Logger } from 'pino';
-import type { AuditInput, AuditWriter } from '../audit/index.js';
+import { ClaimTaken, type AuditInput, type AuditWriter, type SingleUseClaim } from '../audit/index.js';
 import type { EntityCache } from '../entities/index.js';
 import { TetherError } from '../errors.js';
 import type { IdentityCache, IdentityEntity } from '../inventory/identity-cache.js';
@@ -28,6 +28,7 @@ import { decisionRecord } from './decision-record.js';
 import type { DecideInput, DecideOutput, DecisionStage, DecisionToken, Verdict } from './decision-types.js';
 import { createObservers, type DecisionObserver } from './observers.js';
 import { ownContextOf, type OwnContext } from './own-context.js';
+import { replayedProof } from '../tokens/dpop-proof.js';
 import type { Clock } from '../clock.js';
 
 /** What the kernel reads of detection: risk (context.risk) and approval holds, answered from memory. */
@@ -60,8 +61,19 @@ export interface UnrecordedDecision {
   readonly committed: (auditSeq: number) => void;
 }
 
+export interface DecideOptions {
+  /**
+   * Single-use keys the request's credential must still claim (a DPoP proof's cluster-wide `jti`
+   * claim deferred by the resource-server check, RFC 9449 §11.1): claimed in the statement that
+   * writes the decision record, which is written only if they are new (one round trip, DESIGN.md
+   * "Performance budget"). If one is taken, `decide` throws a `replayed` DpopProofError: no record,
+   * no observers; the caller records its credential refusal as for any replay.
+   */
+  claims?: readonly SingleUseClaim[];
+}
+
 export interface DecisionPipeline {
-  decide(input: DecideInput): Promise<DecideOutput>;
+  decide(input: DecideInput, opts?: DecideOptions): Promise<DecideOutput>;
   /**
    * The same decision without writing its record: the token endpoint appends the records of every
    * requested action together with `token.issued` (or its refusal), so an issuance waits for one
@@ -141,10 +153,17 @@ export function createDecisionPipeline(deps: PipelineDeps): DecisionPipeline {
   };
 
   return {
-    async decide(input) {
+    async decide(input, opts) {
       const { at, own, ident, output: o, record } = await run(input);
       // Fail closed: append rejects with 503 `unavailable` when the record cannot be made durable.
-      const rec = await deps.audit.append(record);
+      let rec;
+      try {
+        rec = await deps.audit.append(record, opts?.claims?.length ? { claims: opts.claims } : undefined);
+      } catch (e) {
+        // The proof was used before (here or on another instance): this decision is not given.
+        if (e instanceof ClaimTaken) throw replayedProof();
+        throw e;
+      }
       const output: DecideOutput = { ...o, auditSeq: rec.seq };
       // Every decision: detection learns issued tokens from the token.issued feed and takes from the
       // issue phase what that feed lacks (refusals, approvals requested, break-glass; detect/feed.ts).

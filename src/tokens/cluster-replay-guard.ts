@@ -8,7 +8,10 @@ import { createMemoryReplayGuard, type ReplayGuard } from './replay-guard.js';
  * the commit waits for no fsync, and losing a claim in a crash only re-opens a proof that is at most
  * one iat window old.
  */
-export function createClusterReplayGuard(db: (Queryable & { tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> }) | null, opts: { max?: number } = {}): ReplayGuard & { prune(): Promise<void> } {
+export function createClusterReplayGuard(
+  db: (Queryable & { tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> }) | null,
+  opts: { max?: number } = {},
+): ReplayGuard & Required<Pick<ReplayGuard, 'claimDeferred'>> & { prune(): Promise<void> } {
   const local = createMemoryReplayGuard({ max: opts.max ?? 200000 });
   let pending: Array<{ key: string; exp: number; resolve(ok: boolean): void; reject(e: unknown): void }> = [];
   let scheduled = false;
@@ -47,6 +50,12 @@ export function createClusterReplayGuard(db: (Queryable & { tx<T>(fn: (q: Querya
           setImmediate(() => void flush());
         }
       });
+    },
+    async claimDeferred(key, expiresAt) {
+      // The local step stays synchronous with the check, exactly as in claim: a repeat on this
+      // instance (or within one group commit) is refused without a query.
+      if (!(await local.claim(key, expiresAt))) return false;
+      return db ? { key, expiresAt } : null;
     },
     async prune() {
       if (db) await db.tx((q) => q.query('DELETE FROM dpop_jti WHERE expires_at < now()'));
