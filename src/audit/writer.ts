@@ -149,7 +149,9 @@ export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: S
       if (kept.length === live.length) head = null;
       live = kept;
     }
-    // Heavy contention from other writers: fall back to the locking path, claims first (as above).
+    // Heavy contention from other writers: fall back to the locking path. Each fast-path attempt
+    // settled every claim it carried, so claims are open here only if none ran; they are made in
+    // the same transaction, before the head is locked (the fast path's order).
     const pass = live;
     const tried = open(pass);
     const out = await store.tx(async (q) => {
