@@ -136,7 +136,7 @@ export function createDecisionPipeline(deps: PipelineDeps): DecisionPipeline {
   };
 
   /** Everything of a live decision but its record: input checks, caches, gate, context, Cedar, holds. */
-  const run = async (input: DecideInput) => {
+  const run = async (input: DecideInput, counted = true) => {
     const c = checkInput(input);
     if (deps.isCurrent && !deps.isCurrent()) {
       throw new TetherError('unavailable', 'this instance may have missed policy or revocation changes; refusing to decide');
@@ -148,22 +148,26 @@ export function createDecisionPipeline(deps: PipelineDeps): DecisionPipeline {
     const own = ownContextOf(input, at, ident && deps.risk ? deps.risk.riskOf(ident.id) : 0, ident?.environment);
     const { verdict: v, held } = withHold(await judge(c, own, ident, input.token, deps.policies.current()), input, ident);
     const output = { decision: v.allow, stage: v.stage, obligations: v.obligations, heldForApproval: held, reasons: v.reasons, policyVersion: v.policyVersion };
-    deps.metrics?.decisions.inc({ entry: input.entry, decision: v.allow ? 'allow' : 'deny' });
-    return { at, own, ident, output, record: decisionRecord(input, c, own, v, held) };
+    const count = () => deps.metrics?.decisions.inc({ entry: input.entry, decision: v.allow ? 'allow' : 'deny' });
+    if (counted) count();
+    return { at, own, ident, output, record: decisionRecord(input, c, own, v, held), count };
   };
 
   return {
     async decide(input, opts) {
-      const { at, own, ident, output: o, record } = await run(input);
+      const { at, own, ident, output: o, record, count } = await run(input, false);
       // Fail closed: append rejects with 503 `unavailable` when the record cannot be made durable.
       let rec;
       try {
         rec = await deps.audit.append(record, opts?.claims?.length ? { claims: opts.claims } : undefined);
       } catch (e) {
-        // The proof was used before (here or on another instance): this decision is not given.
+        // The proof was used before (here or on another instance, RFC 9449 §11.1): no decision was
+        // made on this request, so none is counted or observed; the caller refuses the credential.
         if (e instanceof ClaimTaken) throw replayedProof();
+        count();
         throw e;
       }
+      count();
       const output: DecideOutput = { ...o, auditSeq: rec.seq };
       // Every decision: detection learns issued tokens from the token.issued feed and takes from the
       // issue phase what that feed lacks (refusals, approvals requested, break-glass; detect/feed.ts).

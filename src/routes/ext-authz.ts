@@ -97,7 +97,8 @@ export async function extAuthzRoutes(app: FastifyInstance, deps: ExtAuthzDeps) {
     const authorization = header(req, 'authorization');
     // Pure, so it may run before the credential check (whose refusal still comes first): a request
     // that will reach the kernel defers its proof's shared single-use claim (RFC 9449 §11.1) to the
-    // decision record's statement, one round trip instead of two (DESIGN.md "Performance budget").
+    // decision record's statement: the request waits only for the audit commit, one round trip
+    // instead of two (DESIGN.md "Storage", "Performance budget").
     // A route refusal has no decision to carry it: its check claims as before.
     const match = matchRoute(route, method, path);
     const checked = await deps.checkRequest({ method, url: route.base + path, authorization, dpop: req.headers.dpop, audience: route.config.audience }, { deferSharedClaim: match !== null });

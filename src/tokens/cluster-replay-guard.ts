@@ -6,7 +6,8 @@ import { createMemoryReplayGuard, type ReplayGuard } from './replay-guard.js';
  * The local LRU answers repeats seen here without a query; a first sighting is then claimed in the
  * shared `dpop_jti` table. Claims made within one tick share one INSERT; the table is unlogged, so
  * the commit waits for no fsync, and losing a claim in a crash only re-opens a proof that is at most
- * one iat window old.
+ * one iat window old. A gateway check defers the shared step (`claimDeferred`): its claim is made in
+ * the statement that writes its decision record (audit/append.ts), one round trip instead of two.
  */
 export function createClusterReplayGuard(
   db: (Queryable & { tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> }) | null,
