@@ -15,10 +15,6 @@ export interface AuditWriterHooks {
   onError?(err: unknown): void;
 }
 
-/**
- * The one writer path. Domain code gets `AuditWriter` (typed events, audit/events.ts); the chain
- * itself is generic, so store tests may write events of any type with `AuditWriter<RawAuditInput>`.
- */
 export interface AppendOptions {
   /**
    * Single-use keys (DPoP proof `jti`s, RFC 9449 §11.1) claimed in the shared `dpop_jti` table in the
@@ -27,6 +23,11 @@ export interface AppendOptions {
    */
   claims?: readonly SingleUseClaim[];
 }
+
+/**
+ * The one writer path. Domain code gets `AuditWriter` (typed events, audit/events.ts); the chain
+ * itself is generic, so store tests may write events of any type with `AuditWriter<RawAuditInput>`.
+ */
 
 export interface AuditWriter<I extends RawAuditInput = AuditInput> extends AuditWriterStats {
   /**
@@ -54,10 +55,11 @@ export interface AuditWriter<I extends RawAuditInput = AuditInput> extends Audit
 interface Claim extends SingleUseClaim {
   done: boolean;
 }
+const NO_CLAIMS: readonly Claim[] = [];
 
 interface Pending {
   event: PreparedEvent;
-  claims: Claim[];
+  claims: readonly Claim[];
   /** Rejected already (its claim was taken): it takes no further part in the group. */
   settled: boolean;
   resolve(r: AuditRecord): void;
@@ -122,6 +124,7 @@ export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: S
    * leaves the group, the others stay.
    */
   const settle = (live: Pending[], tried: Claim[], claimed: ReadonlySet<string>): Pending[] => {
+    if (tried.length === 0) return live;
     for (const c of tried) if (claimed.has(c.key)) c.done = true;
     return live.filter((p) => {
       const lost = p.claims.filter((c) => !c.done).map((c) => c.key);
@@ -240,8 +243,8 @@ export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: S
       } catch {
         return Promise.reject(new TetherError('invalid_request', 'audit event is not valid JSON'));
       }
-      // One key once per event; keys as given otherwise.
-      const claims = [...new Map((opts?.claims ?? []).map((c) => [c.key, { key: c.key, expiresAt: c.expiresAt, done: false }])).values()];
+      // One key once per event; keys as given otherwise. Most events claim nothing: no allocation.
+      const claims = opts?.claims?.length ? [...new Map(opts.claims.map((c) => [c.key, { key: c.key, expiresAt: c.expiresAt, done: false }])).values()] : NO_CLAIMS;
       return new Promise<AuditRecord>((resolve, reject) => {
         queue.push({ event, claims, settled: false, resolve, reject });
         kick();
