@@ -4,7 +4,9 @@ export type { AuditInput, AuditRecord, AuditBody, RawAuditInput } from './chain.
 export { AUDIT_EVENT_TYPES, dataOf, isAuditEventType } from './events.js';
 export type { AuditEventData, AuditEventType, DecisionEventData, TokenIssuedData } from './events.js';
 export { createAuditWriter } from './writer.js';
-export type { AuditWriter } from './writer.js';
+export type { AppendOptions, AuditWriter } from './writer.js';
+export { ClaimTaken } from './claims.js';
+export type { SingleUseClaim } from './claims.js';
 export { verifyChain } from './verify.js';
 export type { VerifyResult } from './verify.js';
 export { listAuditEvents, iterateAuditEvents, AUDIT_PAGE_MAX } from './query.js';

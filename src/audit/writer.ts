@@ -1,6 +1,7 @@
 import { TetherError } from '../errors.js';
 import { isStorableText, type Queryable, type Store } from '../store/index.js';
-import { appendBatch, appendIfHead, readHead } from './append.js';
+import { appendBatch, appendIfHead, claimKeys, readHead } from './append.js';
+import { ClaimTaken, type SingleUseClaim } from './claims.js';
 import { prepare, type AuditInput, type AuditRecord, type PreparedEvent, type RawAuditInput } from './chain.js';
 import { systemClock, type Clock } from '../clock.js';
 
@@ -14,13 +15,26 @@ export interface AuditWriterHooks {
   onError?(err: unknown): void;
 }
 
+export interface AppendOptions {
+  /**
+   * Single-use keys (DPoP proof `jti`s, RFC 9449 §11.1) claimed in the shared `dpop_jti` table in the
+   * same statement as the event: the event is written only if every key is new, else the append
+   * rejects with {@link ClaimTaken} and nothing of this event is written.
+   */
+  claims?: readonly SingleUseClaim[];
+}
+
 /**
  * The one writer path. Domain code gets `AuditWriter` (typed events, audit/events.ts); the chain
  * itself is generic, so store tests may write events of any type with `AuditWriter<RawAuditInput>`.
  */
+
 export interface AuditWriter<I extends RawAuditInput = AuditInput> extends AuditWriterStats {
-  /** Resolves once the event is durable; rejects with 503 `unavailable` when it cannot be written. */
-  append(input: I): Promise<AuditRecord>;
+  /**
+   * Resolves once the event is durable; rejects with 503 `unavailable` when it cannot be written, and
+   * with {@link ClaimTaken} when one of its claims was already taken (a replay).
+   */
+  append(input: I, opts?: AppendOptions): Promise<AuditRecord>;
   /**
    * Runs a state change and its audit events in one transaction: the change happens only if its
    * record is written (fail closed), and both become visible together.
@@ -37,8 +51,17 @@ export interface AuditWriter<I extends RawAuditInput = AuditInput> extends Audit
   onError(cb: (err: unknown) => void): () => void;
 }
 
+/** A claim of a queued event; `done` once this writer's statement claimed it (committed). */
+interface Claim extends SingleUseClaim {
+  done: boolean;
+}
+const NO_CLAIMS: readonly Claim[] = [];
+
 interface Pending {
   event: PreparedEvent;
+  claims: readonly Claim[];
+  /** Rejected already (its claim was taken): it takes no further part in the group. */
+  settled: boolean;
   resolve(r: AuditRecord): void;
   reject(e: unknown): void;
 }
@@ -77,20 +100,71 @@ export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: S
 
   // Where this writer last left the chain head. A stale guess costs one retry, never a fork.
   let head: { seq: number; hash: string } | null = null;
-  const commit = async (events: PreparedEvent[]): Promise<AuditRecord[]> => {
+
+  const taken = (p: Pending, keys: string[]) => {
+    p.settled = true;
+    p.reject(new ClaimTaken(keys));
+  };
+  /** One statement claims a key once: a later event of the batch holding the same key is a replay. */
+  const distinct = (batch: Pending[]): Pending[] => {
+    if (!batch.some((p) => p.claims.length > 0)) return batch;
+    const seen = new Set<string>();
+    return batch.filter((p) => {
+      const dup = p.claims.filter((c) => !c.done && seen.has(c.key)).map((c) => c.key);
+      for (const c of p.claims) seen.add(c.key);
+      if (dup.length === 0) return true;
+      taken(p, dup);
+      return false;
+    });
+  };
+  const open = (live: Pending[]) => live.flatMap((p) => p.claims.filter((c) => !c.done));
+  /**
+   * After a claiming statement committed: what it claimed is ours for good (a retry must not claim
+   * it again, it would find its own row); an event with a key it could not claim is a replay and
+   * leaves the group, the others stay.
+   */
+  const settle = (live: Pending[], tried: Claim[], claimed: ReadonlySet<string>): Pending[] => {
+    if (tried.length === 0) return live;
+    for (const c of tried) if (claimed.has(c.key)) c.done = true;
+    return live.filter((p) => {
+      const lost = p.claims.filter((c) => !c.done).map((c) => c.key);
+      if (lost.length === 0) return true;
+      taken(p, lost);
+      return false;
+    });
+  };
+
+  /** Writes the batch's events but those whose claims were taken (rejected here); returns the written ones. */
+  const commit = async (batch: Pending[]): Promise<{ written: Pending[]; records: AuditRecord[] }> => {
+    let live = distinct(batch);
     for (let attempt = 0; attempt < 8; attempt++) {
+      if (live.length === 0) return { written: [], records: [] };
       head ??= await readHead(store);
-      const out = await appendIfHead(store, head, events, clock());
-      if (out) {
-        head = out.head;
-        return out.records;
+      const tried = open(live);
+      const out = await appendIfHead(store, head, live.map((p) => p.event), clock(), tried);
+      const kept = settle(live, tried, out.claimed);
+      if (out.written) {
+        head = out.written.head;
+        return { written: live, records: out.written.records };
       }
-      head = null; // someone else appended: re-read and link again
+      // Only a taken claim held the head back: the rest links onto the same head. Otherwise someone
+      // else appended: re-read and link again.
+      if (kept.length === live.length) head = null;
+      live = kept;
     }
-    // Heavy contention from other writers: fall back to the locking path.
-    const records = await store.tx((q) => appendBatch(q, events, clock()));
+    // Heavy contention from other writers: fall back to the locking path. Each fast-path attempt
+    // settled every claim it carried, so claims are open here only if none ran; they are made in
+    // the same transaction, before the head is locked (the fast path's order).
+    const pass = live;
+    const tried = open(pass);
+    const out = await store.tx(async (q) => {
+      const claimed = await claimKeys(q, tried);
+      const keep = pass.filter((p) => p.claims.every((c) => c.done || claimed.has(c.key)));
+      return { claimed, keep, records: await appendBatch(q, keep.map((p) => p.event), clock()) };
+    });
     head = null;
-    return records;
+    settle(pass, tried, out.claimed);
+    return { written: out.keep, records: out.records };
   };
 
   const drain = async (): Promise<void> => {
@@ -104,13 +178,15 @@ export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: S
       queue = queue.length <= maxBatch ? [] : queue.slice(maxBatch);
       const t0 = process.hrtime.bigint();
       try {
-        const records = await commit(batch.map((p) => p.event));
-        committed(records.length, t0);
-        batch.forEach((p, i) => p.resolve(records[i]!));
+        const { written, records } = await commit(batch);
+        if (written.length > 0) committed(records.length, t0);
+        written.forEach((p, i) => p.resolve(records[i]!));
       } catch (e) {
         head = null;
-        if (batch.length > 1 && isEventFault(e)) await isolate(batch);
-        else fail(batch, e);
+        // A replay already refused stays refused; its neighbours are retried or failed.
+        const rest = batch.filter((p) => !p.settled);
+        if (rest.length > 1 && isEventFault(e)) await isolate(rest);
+        else fail(rest, e);
       }
     }
   };
@@ -131,9 +207,11 @@ export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: S
     for (const p of batch) {
       const t0 = process.hrtime.bigint();
       try {
-        const [record] = await commit([p.event]);
+        // Its claims too: a replay found here is refused (settled), never written.
+        const { written, records } = await commit([p]);
+        if (written.length === 0) continue;
         committed(1, t0);
-        p.resolve(record!);
+        p.resolve(records[0]!);
       } catch (e) {
         head = null;
         fail([p], e);
@@ -157,7 +235,7 @@ export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: S
   };
 
   return {
-    append(input) {
+    append(input, opts) {
       let event: PreparedEvent;
       // Indexed columns are extracted from the event: one the store cannot hold must fail alone,
       // before it joins a group commit (store/text.ts).
@@ -170,8 +248,10 @@ export function createAuditWriter<I extends RawAuditInput = AuditInput>(store: S
       } catch {
         return Promise.reject(new TetherError('invalid_request', 'audit event is not valid JSON'));
       }
+      // One key once per event; keys as given otherwise. Most events claim nothing: no allocation.
+      const claims = opts?.claims?.length ? [...new Map(opts.claims.map((c) => [c.key, { key: c.key, expiresAt: c.expiresAt, done: false }])).values()] : NO_CLAIMS;
       return new Promise<AuditRecord>((resolve, reject) => {
-        queue.push({ event, resolve, reject });
+        queue.push({ event, claims, settled: false, resolve, reject });
         kick();
       });
     },

@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditWriter } from '../audit/index.js';
 import { TetherError } from '../errors.js';
-import type { DecisionPipeline } from '../pdp/index.js';
-import type { ResourceCheck, ResourceRequest } from '../tokens/check-resource-request.js';
+import type { DecideOutput, DecisionPipeline } from '../pdp/index.js';
+import { deferredClaimRefusal, type ResourceCheck, type ResourceCheckOptions, type ResourceRequest } from '../tokens/check-resource-request.js';
+import type { TokenRefusal } from '../tokens/token-refusal.js';
 import { decisionTokenOf } from '../tokens/decision-token.js';
 import { connectorAudience, ISSUE_ACTION } from './config.js';
 import type { ConnectorStore } from './connector-store.js';
@@ -13,7 +14,7 @@ export interface CredentialRouteDeps {
   issuer: Pick<CredentialIssuer, 'issue'>;
   pipeline: Pick<DecisionPipeline, 'decide'>;
   /** The one resource-server check (tokens/check-resource-request.ts), bound to its deps. */
-  checkRequest: (r: ResourceRequest) => Promise<ResourceCheck>;
+  checkRequest: (r: ResourceRequest, o?: ResourceCheckOptions) => Promise<ResourceCheck>;
   audit: Pick<AuditWriter, 'append'>;
   issuerUrl: () => string;
 }
@@ -40,22 +41,39 @@ export async function credentialRoutes(app: FastifyInstance, deps: CredentialRou
 
     const path = `/credentials/v1/${connector}/${role}`;
     // htu is the URL the client knows the broker by (RFC 9449 §4.3), as for the revocation endpoint.
-    const checked = await deps.checkRequest({ method: 'POST', url: deps.issuerUrl() + path, authorization: header(req, 'authorization'), dpop: req.headers.dpop, audience: connectorAudience(connector) });
-    if (!checked.ok) {
-      const r = checked.refusal;
+    // Every request that passes the check reaches the kernel: the proof's shared single-use claim
+    // (RFC 9449 §11.1) is made with the decision record, one round trip instead of two.
+    const checked = await deps.checkRequest(
+      { method: 'POST', url: deps.issuerUrl() + path, authorization: header(req, 'authorization'), dpop: req.headers.dpop, audience: connectorAudience(connector) },
+      { deferSharedClaim: true },
+    );
+    /** The one way a credential refusal is answered: recorded, then the 401. */
+    const refuse = async (r: TokenRefusal): Promise<never> => {
       const sub = r.facts.claims?.sub;
       await deps.audit.append({ type: 'credential.failed', actor: sub ?? 'anonymous', identity: sub, data: { connector, role, reason: r.reason, detail: r.message, source_ip: req.ip } });
       throw r;
+    };
+    if (!checked.ok) return refuse(checked.refusal);
+    const { claims, pendingClaim } = checked.access;
+    let out: DecideOutput;
+    try {
+      out = await deps.pipeline.decide(
+        {
+          entry: 'credentials',
+          principal: { type: 'Identity', id: claims.sub },
+          action: { name: ISSUE_ACTION },
+          resource: { type: 'Connector', id: `${connector}/${role}` },
+          token: decisionTokenOf(checked.access),
+          request: { method: 'POST', path, source_ip: req.ip },
+        },
+        pendingClaim ? { claims: [pendingClaim] } : undefined,
+      );
+    } catch (e) {
+      // The deferred claim was taken: the replay refusal the check would have given, the same way.
+      const r = deferredClaimRefusal(e, checked.access);
+      if (r) return refuse(r);
+      throw e;
     }
-    const { claims } = checked.access;
-    const out = await deps.pipeline.decide({
-      entry: 'credentials',
-      principal: { type: 'Identity', id: claims.sub },
-      action: { name: ISSUE_ACTION },
-      resource: { type: 'Connector', id: `${connector}/${role}` },
-      token: decisionTokenOf(checked.access),
-      request: { method: 'POST', path, source_ip: req.ip },
-    });
     if (!out.decision) throw new TetherError('access_denied', out.reasons.reason ?? 'denied by policy');
     const cred = await deps.issuer.issue({ connector, role, identity: claims.sub, grant: claims.grant, jti: claims.jti, ttlSeconds: out.obligations.ttlSeconds });
     const u = new URL(c.url);

@@ -16,7 +16,7 @@
  * caches refreshed by notification (DESIGN.md "Storage").
  */
 import type { Logger } from 'pino';
-import type { AuditInput, AuditWriter } from '../audit/index.js';
+import { ClaimTaken, type AuditInput, type AuditWriter, type SingleUseClaim } from '../audit/index.js';
 import type { EntityCache } from '../entities/index.js';
 import { TetherError } from '../errors.js';
 import type { IdentityCache, IdentityEntity } from '../inventory/identity-cache.js';
@@ -28,6 +28,7 @@ import { decisionRecord } from './decision-record.js';
 import type { DecideInput, DecideOutput, DecisionStage, DecisionToken, Verdict } from './decision-types.js';
 import { createObservers, type DecisionObserver } from './observers.js';
 import { ownContextOf, type OwnContext } from './own-context.js';
+import { replayedProof } from '../tokens/dpop-proof.js';
 import type { Clock } from '../clock.js';
 
 /** What the kernel reads of detection: risk (context.risk) and approval holds, answered from memory. */
@@ -60,8 +61,19 @@ export interface UnrecordedDecision {
   readonly committed: (auditSeq: number) => void;
 }
 
+export interface DecideOptions {
+  /**
+   * Single-use keys the request's credential must still claim (a DPoP proof's cluster-wide `jti`
+   * claim deferred by the resource-server check, RFC 9449 §11.1): claimed in the statement that
+   * writes the decision record, which is written only if they are new (one round trip, DESIGN.md
+   * "Performance budget"). If one is taken, `decide` throws a `replayed` DpopProofError: no record,
+   * no observers; the caller records its credential refusal as for any replay.
+   */
+  claims?: readonly SingleUseClaim[];
+}
+
 export interface DecisionPipeline {
-  decide(input: DecideInput): Promise<DecideOutput>;
+  decide(input: DecideInput, opts?: DecideOptions): Promise<DecideOutput>;
   /**
    * The same decision without writing its record: the token endpoint appends the records of every
    * requested action together with `token.issued` (or its refusal), so an issuance waits for one
@@ -124,7 +136,7 @@ export function createDecisionPipeline(deps: PipelineDeps): DecisionPipeline {
   };
 
   /** Everything of a live decision but its record: input checks, caches, gate, context, Cedar, holds. */
-  const run = async (input: DecideInput) => {
+  const run = async (input: DecideInput, counted = true) => {
     const c = checkInput(input);
     if (deps.isCurrent && !deps.isCurrent()) {
       throw new TetherError('unavailable', 'this instance may have missed policy or revocation changes; refusing to decide');
@@ -136,15 +148,26 @@ export function createDecisionPipeline(deps: PipelineDeps): DecisionPipeline {
     const own = ownContextOf(input, at, ident && deps.risk ? deps.risk.riskOf(ident.id) : 0, ident?.environment);
     const { verdict: v, held } = withHold(await judge(c, own, ident, input.token, deps.policies.current()), input, ident);
     const output = { decision: v.allow, stage: v.stage, obligations: v.obligations, heldForApproval: held, reasons: v.reasons, policyVersion: v.policyVersion };
-    deps.metrics?.decisions.inc({ entry: input.entry, decision: v.allow ? 'allow' : 'deny' });
-    return { at, own, ident, output, record: decisionRecord(input, c, own, v, held) };
+    const count = () => deps.metrics?.decisions.inc({ entry: input.entry, decision: v.allow ? 'allow' : 'deny' });
+    if (counted) count();
+    return { at, own, ident, output, record: decisionRecord(input, c, own, v, held), count };
   };
 
   return {
-    async decide(input) {
-      const { at, own, ident, output: o, record } = await run(input);
+    async decide(input, opts) {
+      const { at, own, ident, output: o, record, count } = await run(input, false);
       // Fail closed: append rejects with 503 `unavailable` when the record cannot be made durable.
-      const rec = await deps.audit.append(record);
+      let rec;
+      try {
+        rec = await deps.audit.append(record, opts?.claims?.length ? { claims: opts.claims } : undefined);
+      } catch (e) {
+        // The proof was used before (here or on another instance, RFC 9449 §11.1): no decision was
+        // made on this request, so none is counted or observed; the caller refuses the credential.
+        if (e instanceof ClaimTaken) throw replayedProof();
+        count();
+        throw e;
+      }
+      count();
       const output: DecideOutput = { ...o, auditSeq: rec.seq };
       // Every decision: detection learns issued tokens from the token.issued feed and takes from the
       // issue phase what that feed lacks (refusals, approvals requested, break-glass; detect/feed.ts).

@@ -5,7 +5,7 @@
 export { createPdpDomain } from './domain.js';
 export type { PdpDomain, PdpDomainDeps } from './domain.js';
 export { createDecisionPipeline } from './decide.js';
-export type { DecisionPipeline, Kernel, PipelineDeps, RiskView } from './decide.js';
+export type { DecideOptions, DecisionPipeline, Kernel, PipelineDeps, RiskView } from './decide.js';
 export type { DecideInput, DecideOutput, DecisionEntry, DecisionEntityInput, DecisionHttpRequest, DecisionPhase, DecisionReasons, DecisionStage, DecisionToken, IssuanceFacts, Verdict } from './decision-types.js';
 export { cedarContext, neutralOwnContext, ownContextOf } from './own-context.js';
 export type { DecisionEvent, DecisionObserver } from './observers.js';

@@ -1,3 +1,4 @@
+import type { SingleUseClaim } from '../audit/claims.js';
 import { TetherError } from '../errors.js';
 import type { AccessTokenClaims } from './access-token.js';
 import { checkAccessToken, type TokenCheckDeps } from './check-access-token.js';
@@ -24,12 +25,26 @@ export interface ResourceRequest {
   audience: string;
 }
 
+/** How the caller wants the check made. */
+export interface ResourceCheckOptions {
+  /**
+   * Return the proof's cluster-wide single-use claim (RFC 9449 §11.1) as `pendingClaim` instead of
+   * waiting for it: the caller makes it in the same statement as its decision record (the kernel's
+   * `decide(input, { claims })`, audit/claims.ts), one round trip instead of two per request
+   * (DESIGN.md "Performance budget"). The caller MUST make it before acting on the request: until
+   * then only this instance knows the proof was used. The local claim is made here either way.
+   */
+  deferSharedClaim?: boolean;
+}
+
 /** What the check proved: the token's claims and, for a DPoP-bound token, the key that proved possession. */
 export interface VerifiedAccess {
   claims: AccessTokenClaims;
   token: string;
   /** Null for a Bearer token (only issued where policy allows unbound tokens). */
   binding: { jkt: string; proofJti: string } | null;
+  /** With `deferSharedClaim` on a shared store: the proof's single-use claim, still to be made. */
+  pendingClaim?: SingleUseClaim;
 }
 
 export type ResourceCheck = { ok: true; access: VerifiedAccess } | { ok: false; refusal: TokenRefusal };
@@ -62,7 +77,7 @@ const PROOF_REASON: Record<DpopProofFailure, TokenRefusalReason> = {
  * status, scopes, route rules or policy (the decision kernel's job); DPoP server nonces (only the
  * token endpoint requires them); anything about the request body.
  */
-export async function checkResourceRequest(deps: ResourceCheckDeps, req: ResourceRequest): Promise<ResourceCheck> {
+export async function checkResourceRequest(deps: ResourceCheckDeps, req: ResourceRequest, opts: ResourceCheckOptions = {}): Promise<ResourceCheck> {
   const refuse = (reason: TokenRefusalReason, why: string, facts: TokenRefusal['facts'] = {}): ResourceCheck => ({ ok: false, refusal: new TokenRefusal(reason, why, facts) });
   if (req.authorization === undefined || req.authorization === '') return refuse('credential_missing', 'a DPoP-bound access token is required');
   const m = AUTHORIZATION.exec(req.authorization);
@@ -93,12 +108,27 @@ export async function checkResourceRequest(deps: ResourceCheckDeps, req: Resourc
       accessToken: token,
       expectedJkt: claims.cnf.jkt,
       replayGuard: deps.replay,
+      deferSharedClaim: opts.deferSharedClaim === true,
       clock: deps.clock,
     });
-    return { ok: true, access: { claims, token, binding: { jkt: p.jkt, proofJti: p.jti } } };
+    return { ok: true, access: { claims, token, binding: { jkt: p.jkt, proofJti: p.jti }, ...(p.pendingClaim ? { pendingClaim: p.pendingClaim } : {}) } };
   } catch (e) {
-    if (e instanceof DpopProofError) return refuse(PROOF_REASON[e.failure], e.message, { claims, ...(e.jkt ? { presentedJkt: e.jkt } : {}) });
+    if (e instanceof DpopProofError) return { ok: false, refusal: proofRefusal(e, claims) };
     if (e instanceof TetherError && e.status < 500) return refuse('dpop_proof_invalid', e.message, { claims });
     throw e;
   }
+}
+
+const proofRefusal = (e: DpopProofError, claims: AccessTokenClaims, presentedJkt = e.jkt): TokenRefusal =>
+  new TokenRefusal(PROOF_REASON[e.failure], e.message, { claims, ...(presentedJkt ? { presentedJkt } : {}) });
+
+/**
+ * The refusal the check would have given had it waited for the deferred shared claim: for the
+ * kernel's replay refusal (a `replayed` DpopProofError, pdp/decide.ts) after `deferSharedClaim`, the
+ * same `dpop_proof_replayed` refusal, with the same facts (the token's claims, the proof key). Any
+ * other error: undefined.
+ */
+export function deferredClaimRefusal(e: unknown, access: VerifiedAccess): TokenRefusal | undefined {
+  if (!(e instanceof DpopProofError) || e.failure !== 'replayed') return undefined;
+  return proofRefusal(e, access.claims, e.jkt ?? access.binding?.jkt);
 }

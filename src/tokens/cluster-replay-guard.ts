@@ -6,9 +6,13 @@ import { createMemoryReplayGuard, type ReplayGuard } from './replay-guard.js';
  * The local LRU answers repeats seen here without a query; a first sighting is then claimed in the
  * shared `dpop_jti` table. Claims made within one tick share one INSERT; the table is unlogged, so
  * the commit waits for no fsync, and losing a claim in a crash only re-opens a proof that is at most
- * one iat window old.
+ * one iat window old. A gateway check defers the shared step (`claimDeferred`): its claim is made in
+ * the statement that writes its decision record (audit/append.ts), one round trip instead of two.
  */
-export function createClusterReplayGuard(db: (Queryable & { tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> }) | null, opts: { max?: number } = {}): ReplayGuard & { prune(): Promise<void> } {
+export function createClusterReplayGuard(
+  db: (Queryable & { tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> }) | null,
+  opts: { max?: number } = {},
+): ReplayGuard & Required<Pick<ReplayGuard, 'claimDeferred'>> & { prune(): Promise<void> } {
   const local = createMemoryReplayGuard({ max: opts.max ?? 200000 });
   let pending: Array<{ key: string; exp: number; resolve(ok: boolean): void; reject(e: unknown): void }> = [];
   let scheduled = false;
@@ -47,6 +51,12 @@ export function createClusterReplayGuard(db: (Queryable & { tx<T>(fn: (q: Querya
           setImmediate(() => void flush());
         }
       });
+    },
+    async claimDeferred(key, expiresAt) {
+      // The local step stays synchronous with the check, exactly as in claim: a repeat on this
+      // instance (or within one group commit) is refused without a query.
+      if (!(await local.claim(key, expiresAt))) return false;
+      return db ? { key, expiresAt } : null;
     },
     async prune() {
       if (db) await db.tx((q) => q.query('DELETE FROM dpop_jti WHERE expires_at < now()'));

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader } from 'jose';
 import type { JWK, JWTPayload } from 'jose';
+import type { SingleUseClaim } from '../audit/claims.js';
 import { TetherError } from '../errors.js';
 import type { AsymmetricJwsAlgorithm } from './algorithms.js';
 import { DEFAULT_JWS_ALGORITHMS, hasPrivateMembers, isAsymmetricJwsAlgorithm } from './algorithms.js';
@@ -27,6 +28,12 @@ export interface VerifyDpopProofOptions {
   nonce?: Pick<DpopNonces, 'issue' | 'check'>;
   /** Single use of `jti` (§11.1). Required: a proof check without replay protection is not a proof check. */
   replayGuard: ReplayGuard;
+  /**
+   * Leave the guard's shared claim to the caller (when the guard can): the proof is returned with
+   * `pendingClaim`, which the caller must make atomically with what the proof authorizes. The local
+   * claim is still made here.
+   */
+  deferSharedClaim?: boolean;
   clock: Clock;
   /** How old `iat` may be (§4.3 step 11, §11.1). Default 60. */
   iatWindowSeconds?: number;
@@ -43,6 +50,8 @@ export interface VerifiedDpopProof {
   iat: number;
   /** The public key from the proof header. */
   jwk: JWK;
+  /** With `deferSharedClaim`: the shared single-use claim of this proof's `jti`, not yet made. */
+  pendingClaim?: SingleUseClaim;
 }
 
 /** A compact proof is three base64url segments and a small header; anything this big is not a proof. */
@@ -71,6 +80,12 @@ export class DpopProofError extends TetherError {
 const refuse = (description: string): DpopProofError => new DpopProofError(description);
 
 /**
+ * A proof whose `jti` was already used (§11.1). Also what the kernel throws when a deferred shared
+ * claim turns out taken at the audit append (pdp/decide.ts), where the key is not known.
+ */
+export const replayedProof = (jkt?: string): DpopProofError => new DpopProofError('DPoP proof has already been used (jti replay)', 'replayed', jkt);
+
+/**
  * Verifies a DPoP proof JWT per RFC 9449 §4.3, in the order listed there.
  *
  * Checks: `typ` is `dpop+jwt`; `alg` is in the asymmetric allowlist; no `crit`; the `jwk` header is a
@@ -95,6 +110,7 @@ export async function verifyDpopProof(proof: string, options: VerifyDpopProofOpt
     expectedJkt,
     nonce,
     replayGuard,
+    deferSharedClaim = false,
     clock,
     iatWindowSeconds = 60,
     skewSeconds = 5,
@@ -186,9 +202,13 @@ export async function verifyDpopProof(proof: string, options: VerifyDpopProofOpt
   // §11.1: a jti is single use for as long as the proof could be accepted. Keyed per proof key so one
   // client cannot burn another's jti values, and hashed so the store holds fixed-size keys.
   const replayKey = createHash('sha256').update(`dpop\0${jkt}\0${jti}`).digest('base64url');
-  if (!(await replayGuard.claim(replayKey, iat + iatWindowSeconds + skewSeconds))) {
-    throw new DpopProofError('DPoP proof has already been used (jti replay)', 'replayed', jkt);
+  const until = iat + iatWindowSeconds + skewSeconds;
+  if (deferSharedClaim && replayGuard.claimDeferred) {
+    const pending = await replayGuard.claimDeferred(replayKey, until);
+    if (pending === false) throw replayedProof(jkt);
+    return { jkt, jti, iat, jwk: publicJwk, ...(pending ? { pendingClaim: pending } : {}) };
   }
+  if (!(await replayGuard.claim(replayKey, until))) throw replayedProof(jkt);
 
   return { jkt, jti, iat, jwk: publicJwk };
 }

@@ -1,3 +1,4 @@
+import type { SingleUseClaim } from '../audit/claims.js';
 import { epochSeconds, systemClock, type Clock } from '../clock.js';
 
 /**
@@ -14,6 +15,13 @@ export interface ReplayGuard {
    * `false` if it was already recorded and has not expired (a replay).
    */
   claim(key: string, expiresAt: number): Promise<boolean>;
+  /**
+   * The same claim with its shared step left to the caller (guards with a shared store only): resolves
+   * `false` for a repeat this instance has seen, else the shared claim still to be made, which the
+   * caller must make atomically with what the proof authorizes (the decision's audit record,
+   * audit/claims.ts), or `null` when there is no shared store.
+   */
+  claimDeferred?(key: string, expiresAt: number): Promise<false | SingleUseClaim | null>;
 }
 
 export interface MemoryReplayGuardOptions {

@@ -14,7 +14,7 @@ import { revocationRoutes } from '../revocation/routes.js';
 import type { Metrics } from '../server/metrics.js';
 import type { Store } from '../store/index.js';
 import { checkAccessToken } from './check-access-token.js';
-import { checkResourceRequest, type ResourceRequest } from './check-resource-request.js';
+import { checkResourceRequest, type ResourceCheckOptions, type ResourceRequest } from './check-resource-request.js';
 import { createClusterReplayGuard } from './cluster-replay-guard.js';
 import { createDpopNonces } from './dpop-nonce.js';
 import { createExchange, type ExchangeDeps, type IdentityFacts } from './exchange.js';
@@ -103,7 +103,7 @@ export async function createTokenDomain(d: TokenDomainDeps) {
     isCurrent: () => d.changes.current(),
     ...(d.onIssued ? { onIssued: d.onIssued } : {}),
   });
-  const checkRequest = (r: ResourceRequest) => checkResourceRequest(checkDeps, r);
+  const checkRequest = (r: ResourceRequest, o?: ResourceCheckOptions) => checkResourceRequest(checkDeps, r, o);
 
   // Housekeeping: expired grants are marked (audited), stale proof ids pruned.
   const timer = setInterval(() => {

@@ -40,13 +40,28 @@ describe('legacy bridge in a cluster', () => {
     const ex = await exchangeForToken({ endpointBase: node0.url, htuBase: cluster.issuerUrl, key, subjectToken: await gha.token(), scope: 'credentials:issue', audience: 'tether:connector:cache' });
     assert.equal(ex.status, 200, JSON.stringify(ex.body));
     const token = ex.body.access_token!;
+    const proof = await key.proof('POST', `${cluster.issuerUrl}/credentials/v1/cache/short`, { accessToken: token });
     const res = await fetch(`${node0.url}/credentials/v1/cache/short`, {
       method: 'POST',
-      headers: { authorization: `DPoP ${token}`, dpop: await key.proof('POST', `${cluster.issuerUrl}/credentials/v1/cache/short`, { accessToken: token }) },
+      headers: { authorization: `DPoP ${token}`, dpop: proof },
     });
     const cred = (await res.json()) as { username: string; password: string; lease_id: string; expires_at: string };
     assert.equal(res.status, 201, JSON.stringify(cred));
     made.push(cred.username);
+    // The proof is single use cluster-wide (RFC 9449 §11.1): replayed on the other instance (claimed
+    // with its decision record there) or on this one, it is refused, recorded, and issues nothing.
+    for (const node of [cluster.nodes[1]!, node0]) {
+      let again = 404;
+      // The other instance learns the connector by notification: until then it has no such role.
+      for (let i = 0; i < 50 && (again = (await fetch(`${node.url}/credentials/v1/cache/short`, { method: 'POST', headers: { authorization: `DPoP ${token}`, dpop: proof } })).status) === 404; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(again, 401);
+    }
+    const failed = (await cluster.admin(1, 'GET', '/admin/v1/audit?type=credential.failed')).body.events as Array<{ data: { reason: string } }>;
+    assert.deepEqual(failed.map((e) => e.data.reason), ['dpop_proof_replayed', 'dpop_proof_replayed']);
+    const leases = (await cluster.admin(1, 'GET', '/admin/v1/audit?type=decision')).body.events as Array<{ data: { entry: string; decision: string } }>;
+    assert.equal(leases.filter((e) => e.data.entry === 'credentials' && e.data.decision === 'allow').length, 1, 'one allow record: the first use');
     const c = createClient({ url: REDIS_URL, username: cred.username, password: cred.password, socket: { reconnectStrategy: false } });
     c.on('error', () => {});
     await c.connect();
