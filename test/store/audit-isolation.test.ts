@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { createAuditWriter, verifyChain, type RawAuditInput } from '../../src/audit/index.js';
 import { TetherError } from '../../src/errors.js';
-import { startBroker, type RunningBroker } from '../helpers/broker.js';
 import { STORE_KINDS } from '../helpers/stores.js';
-import { useTestStore } from './fixture.js';
+import { useOpenBroker, useTestStore } from './fixture.js';
 
 for (const kind of STORE_KINDS) {
   describe(`a poison audit event on ${kind}`, () => {
@@ -43,21 +42,10 @@ CREATE TRIGGER refuse_poison BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE 
 }
 
 describe('NUL and malformed input over HTTP on pg: only the offending request fails', () => {
-  let b: RunningBroker;
-  before(async () => {
-    b = await startBroker('pg');
-    const r = await b.admin('POST', '/admin/v1/apply', {
-      identities: [{ id: 'svc/a', kind: 'service_account', owner: 'team' }],
-      policies: { 'p.cedar': 'permit (principal == Identity::"svc/a", action, resource);' },
-    });
-    assert.equal(r.status, 200, JSON.stringify(r.body));
-  });
-  after(async () => {
-    await b?.stop();
-  });
+  const broker = useOpenBroker('pg');
 
   const evaluate = (subjectId: string, resourceId: string) =>
-    fetch(`${b.url}/access/v1/evaluation`, {
+    fetch(`${broker.b.url}/access/v1/evaluation`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ subject: { type: 'Identity', id: subjectId }, action: { name: 'read' }, resource: { type: 'Doc', id: resourceId } }),
@@ -69,9 +57,9 @@ describe('NUL and malformed input over HTTP on pg: only the offending request fa
       () => evaluate('svc/a', 'd\u0000'),
       () => evaluate('svc/a', '\ud800'),
       () => evaluate('svc/a', 'x'.repeat(5000)),
-      () => fetch(`${b.url}/admin/v1/identities/svc%2Fa%00`, { headers: { authorization: 'Bearer test-admin-token-0123456789abcdef' } }),
-      () => b.admin('POST', '/admin/v1/identities', { id: 'svc/b', kind: 'service_account', owner: 'te\u0000am' }).then((r) => ({ status: r.status })),
-      () => b.admin('POST', '/admin/v1/revocations', { kind: 'jti', value: 'j\u0000', reason: 'x' }).then((r) => ({ status: r.status })),
+      () => fetch(`${broker.b.url}/admin/v1/identities/svc%2Fa%00`, { headers: { authorization: 'Bearer test-admin-token-0123456789abcdef' } }),
+      () => broker.b.admin('POST', '/admin/v1/identities', { id: 'svc/b', kind: 'service_account', owner: 'te\u0000am' }).then((r) => ({ status: r.status })),
+      () => broker.b.admin('POST', '/admin/v1/revocations', { kind: 'jti', value: 'j\u0000', reason: 'x' }).then((r) => ({ status: r.status })),
     ];
     for (let round = 0; round < 3; round++) {
       const good = Array.from({ length: 40 }, (_, i) => evaluate('svc/a', `doc-${round}-${i}`));
@@ -86,7 +74,7 @@ describe('NUL and malformed input over HTTP on pg: only the offending request fa
         p.map(() => 400),
       );
     }
-    const audit = await b.admin('GET', '/admin/v1/audit?type=decision&limit=1000');
+    const audit = await broker.b.admin('GET', '/admin/v1/audit?type=decision&limit=1000');
     assert.equal(audit.body.events.length, 120);
   });
 });
