@@ -22,11 +22,14 @@ export function createClusterReplayGuard(
     const batch = pending;
     pending = [];
     try {
-      // One autocommit statement: the table is unlogged, so its commit waits for no WAL flush.
+      // One autocommit statement: the table is unlogged, so its commit waits for no WAL flush. Keys
+      // are claimed in sorted order, the order of the audit writer's claims (audit/append.ts): a batch
+      // meeting its keys in arrival order could hold one that a decision group commit waits for while
+      // waiting for one that group commit holds, a deadlock that fails every decision of the group.
       const rows = await (async (q: Queryable) => {
         const r = await q.query<{ key: string }>(
           `INSERT INTO dpop_jti AS t (key, expires_at)
-           SELECT k, to_timestamp(e) FROM unnest($1::text[], $2::float8[]) AS x(k, e)
+           SELECT k, to_timestamp(e) FROM unnest($1::text[], $2::float8[]) AS x(k, e) ORDER BY k
            ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE t.expires_at <= now()
            RETURNING key`,
           [batch.map((p) => p.key), batch.map((p) => p.exp)],
