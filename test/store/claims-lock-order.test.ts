@@ -46,4 +46,30 @@ describe('dpop_jti claims: one lock order for the guard and the audit writer (pg
     }
     assert.deepEqual(failures, []);
   });
+
+  test('pruning expired keys while a group commit takes two of them over: both complete', async () => {
+    const w = createAuditWriter<RawAuditInput>(t.store);
+    const guard = createClusterReplayGuard(t.store);
+    const failures: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const [k1, k2] = [`pr-${i}-1`, `pr-${i}-2`];
+      // Expired rows, k2 first in the heap: the prune meets k2 before k1, the writer k1 before k2.
+      await t.store.query("INSERT INTO dpop_jti (key, expires_at) VALUES ($1, now() - interval '1 minute')", [k2]);
+      await t.store.query("INSERT INTO dpop_jti (key, expires_at) VALUES ($1, now() - interval '1 minute')", [k1]);
+      const holder = t.store.tx(async (q) => {
+        await q.query('SELECT 1 FROM dpop_jti WHERE key = $1 FOR UPDATE', [k1]);
+        await new Promise((r) => setTimeout(r, 300));
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      const decision = w.append({ type: 'pr.decision', data: { i } }, { claims: [{ key: k1, expiresAt: soon() }, { key: k2, expiresAt: soon() }] });
+      const neighbour = w.append({ type: 'pr.neighbour', data: { i } });
+      await new Promise((r) => setTimeout(r, 50));
+      const pruned = guard.prune();
+      const settled = await Promise.allSettled([decision, neighbour, pruned, holder]);
+      for (const [n, s] of settled.entries()) {
+        if (s.status === 'rejected' && !(n === 0 && s.reason instanceof ClaimTaken)) failures.push(`round ${i} #${n}: ${(s.reason as Error).message}`);
+      }
+    }
+    assert.deepEqual(failures, []);
+  });
 });
