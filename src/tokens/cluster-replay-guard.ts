@@ -62,7 +62,14 @@ export function createClusterReplayGuard(
       return db ? { key, expiresAt } : null;
     },
     async prune() {
-      if (db) await db.tx((q) => q.query('DELETE FROM dpop_jti WHERE expires_at < now()'));
+      // Rows a claim is taking over (or another instance is pruning) are skipped, not waited for: a
+      // delete meeting expired keys in heap order while a claim takes several over in key order
+      // (audit/append.ts) deadlocked, failing that claim's whole decision group commit.
+      if (db) {
+        await db.tx((q) =>
+          q.query('DELETE FROM dpop_jti WHERE key IN (SELECT key FROM dpop_jti WHERE expires_at < now() ORDER BY key FOR UPDATE SKIP LOCKED)'),
+        );
+      }
     },
   };
 }
