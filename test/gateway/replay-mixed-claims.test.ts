@@ -1,10 +1,10 @@
 /**
- * Two brokers on one PostgreSQL database, ext-authz (Envoy shape). A gateway check claims its DPoP
- * proof's `jti` cluster-wide (RFC 9449 §11.1) in the statement that writes its decision record: a
- * replay, on the same instance or on the other one, is refused 401 with the replay refusal recorded
- * and reported to detection, and no allow record exists for it; concurrent checks sharing a group
- * commit with a replay are allowed; two instances racing on the same proofs use each proof once; the
- * audit chain verifies throughout.
+ * Two brokers on one PostgreSQL database, ext-authz (Envoy shape), attacking the deferred proof claim
+ * (RFC 9449 §11.1, made in the decision record's statement): the same proof keys (jkt, jti) claimed
+ * by matching checks on one instance (deferred, in the audit group commit) and by non-matching ones
+ * on the other (claimed at once by the replay guard) are each used once, with no 5xx; odd resource
+ * ids (NUL, C1, noncharacters, undecodable, long) sharing group commits with claiming checks fail
+ * none of them, and the chain verifies. KEYS and ROUNDS widen the race.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -20,7 +20,7 @@ const ISSUER = 'http://tether.replay.test';
 
 type Decision = { seq: number; identity: string | null; data: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-describe('ext-authz: the proof claim travels with the decision record (two instances, PostgreSQL)', () => {
+describe('ext-authz attacks on the deferred proof claim (two instances, PostgreSQL)', () => {
   let db: TestDb;
   let a: RunningBroker;
   let b: RunningBroker;

@@ -66,6 +66,10 @@ describe('dpop_jti claims: one lock order for the guard and the audit writer (pg
       await new Promise((r) => setTimeout(r, 50));
       const pruned = guard.prune();
       const settled = await Promise.allSettled([decision, neighbour, pruned, holder]);
+      // Pruning still removes what has expired and nobody is taking over.
+      await t.store.query("INSERT INTO dpop_jti (key, expires_at) VALUES ($1, now() - interval '1 minute')", [`pr-${i}-gone`]);
+      await guard.prune();
+      assert.equal((await t.store.query('SELECT 1 FROM dpop_jti WHERE key = $1', [`pr-${i}-gone`])).rows.length, 0);
       for (const [n, s] of settled.entries()) {
         if (s.status === 'rejected' && !(n === 0 && s.reason instanceof ClaimTaken)) failures.push(`round ${i} #${n}: ${(s.reason as Error).message}`);
       }
