@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditWriter } from '../audit/index.js';
 import { TetherError } from '../errors.js';
-import type { DecideOutput, DecisionPipeline } from '../pdp/index.js';
-import { deferredClaimRefusal, type ResourceCheck, type ResourceCheckOptions, type ResourceRequest } from '../tokens/check-resource-request.js';
+import type { DecisionPipeline } from '../pdp/index.js';
+import type { ResourceCheck, ResourceCheckOptions, ResourceRequest } from '../tokens/check-resource-request.js';
 import type { TokenRefusal } from '../tokens/token-refusal.js';
-import { decisionTokenOf } from '../tokens/decision-token.js';
+import { decideForAccess } from '../tokens/decision-token.js';
 import { connectorAudience, ISSUE_ACTION } from './config.js';
 import type { ConnectorStore } from './connector-store.js';
 import type { CredentialIssuer } from './issue.js';
@@ -54,26 +54,14 @@ export async function credentialRoutes(app: FastifyInstance, deps: CredentialRou
       throw r;
     };
     if (!checked.ok) return refuse(checked.refusal);
-    const { claims, pendingClaim } = checked.access;
-    let out: DecideOutput;
-    try {
-      out = await deps.pipeline.decide(
-        {
-          entry: 'credentials',
-          principal: { type: 'Identity', id: claims.sub },
-          action: { name: ISSUE_ACTION },
-          resource: { type: 'Connector', id: `${connector}/${role}` },
-          token: decisionTokenOf(checked.access),
-          request: { method: 'POST', path, source_ip: req.ip },
-        },
-        pendingClaim ? { claims: [pendingClaim] } : undefined,
-      );
-    } catch (e) {
-      // The deferred claim was taken: the replay refusal the check would have given, the same way.
-      const r = deferredClaimRefusal(e, checked.access);
-      if (r) return refuse(r);
-      throw e;
-    }
+    const { claims } = checked.access;
+    const decided = await decideForAccess(
+      deps.pipeline,
+      { entry: 'credentials', principal: { type: 'Identity', id: claims.sub }, action: { name: ISSUE_ACTION }, resource: { type: 'Connector', id: `${connector}/${role}` }, request: { method: 'POST', path, source_ip: req.ip } },
+      checked.access,
+    );
+    if (!decided.ok) return refuse(decided.refusal);
+    const out = decided.out;
     if (!out.decision) throw new TetherError('access_denied', out.reasons.reason ?? 'denied by policy');
     const cred = await deps.issuer.issue({ connector, role, identity: claims.sub, grant: claims.grant, jti: claims.jti, ttlSeconds: out.obligations.ttlSeconds });
     const u = new URL(c.url);

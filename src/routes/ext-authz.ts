@@ -1,11 +1,11 @@
-import { decisionTokenOf } from '../tokens/decision-token.js';
+import { decideForAccess } from '../tokens/decision-token.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { decodeJwt } from 'jose';
 import type { AuditWriter } from '../audit/index.js';
 import { TetherError } from '../errors.js';
-import type { DecideOutput, DecisionPipeline } from '../pdp/index.js';
+import type { DecisionPipeline } from '../pdp/index.js';
 import { bearerMatcher } from '../server/admin-auth.js';
-import { deferredClaimRefusal, type ResourceCheck, type ResourceCheckOptions, type ResourceRequest } from '../tokens/check-resource-request.js';
+import type { ResourceCheck, ResourceCheckOptions, ResourceRequest } from '../tokens/check-resource-request.js';
 import type { TokenRefusal } from '../tokens/token-refusal.js';
 import type { CredentialRefusal } from './credential-refusal.js';
 import { originalRequest } from './original-request.js';
@@ -137,31 +137,19 @@ export async function extAuthzRoutes(app: FastifyInstance, deps: ExtAuthzDeps) {
       throw r;
     };
     if (!checked.ok) return refuse(checked.refusal);
-    const { claims, pendingClaim } = checked.access;
+    const { claims } = checked.access;
 
     if (!match) {
       await record(claims.sub, { stage: 'route', reason: 'no route rule matches', method, path, jti: claims.jti, grant: claims.grant, source_ip: sourceIp });
       throw denied(`no rule of route ${route.config.name} matches ${method} ${path}`);
     }
-    let out: DecideOutput;
-    try {
-      out = await deps.pipeline.decide(
-        {
-          entry: 'ext-authz',
-          principal: { type: 'Identity', id: claims.sub },
-          action: { name: match.action },
-          resource: match.resource,
-          token: decisionTokenOf(checked.access),
-          request: { method, path, source_ip: sourceIp },
-        },
-        pendingClaim ? { claims: [pendingClaim] } : undefined,
-      );
-    } catch (e) {
-      // The deferred claim was taken: the replay refusal the check would have given, the same way.
-      const r = deferredClaimRefusal(e, checked.access);
-      if (r) return refuse(r);
-      throw e;
-    }
+    const decided = await decideForAccess(
+      deps.pipeline,
+      { entry: 'ext-authz', principal: { type: 'Identity', id: claims.sub }, action: { name: match.action }, resource: match.resource, request: { method, path, source_ip: sourceIp } },
+      checked.access,
+    );
+    if (!decided.ok) return refuse(decided.refusal);
+    const out = decided.out;
     if (!out.decision) {
       // Envoy forwards this body to the client: the reasons go only to an authenticated gateway.
       throw denied(gate ? (out.reasons.reason ?? (out.reasons.errors.length ? `policy error: ${out.reasons.errors.join('; ')}` : 'denied by policy')) : 'denied');
