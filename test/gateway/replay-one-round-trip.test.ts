@@ -7,67 +7,15 @@
  * audit chain verifies throughout.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { CredentialRefusal } from '../../src/routes/credential-refusal.js';
-import { startBroker, type RunningBroker } from '../helpers/broker.js';
-import { createDpopKey, exchangeForToken } from '../helpers/dpop.js';
-import { ordersRoute, REQUEST_POLICIES } from '../helpers/gateway-fixture.js';
-import { createTestDb, type TestDb } from '../helpers/stores.js';
-import { createWorkloadIssuer, EXCHANGE_IDENTITIES, EXCHANGE_POLICIES, ORDERS_AUD } from '../helpers/workload-issuer.js';
-
-const GW = 'http://envoy.replay.test';
-const ISSUER = 'http://tether.replay.test';
-
-type Decision = { seq: number; identity: string | null; data: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+import { describe, test } from 'node:test';
+import { GW, useReplayCluster } from './replay-fixture.js';
 
 describe('ext-authz: the proof claim travels with the decision record (two instances, PostgreSQL)', () => {
-  let db: TestDb;
-  let a: RunningBroker;
-  let b: RunningBroker;
-  let gha: Awaited<ReturnType<typeof createWorkloadIssuer>>;
-  const refusals: Record<'a' | 'b', CredentialRefusal[]> = { a: [], b: [] };
-
-  before(async () => {
-    db = await createTestDb('pg');
-    a = await startBroker('pg', { issuerUrl: ISSUER }, { db });
-    b = await startBroker('pg', { issuerUrl: ISSUER }, { db });
-    a.broker.onCredentialRefusal((r) => refusals.a.push(r));
-    b.broker.onCredentialRefusal((r) => refusals.b.push(r));
-    gha = await createWorkloadIssuer();
-    const r = await a.admin('POST', '/admin/v1/apply', { identities: EXCHANGE_IDENTITIES, issuers: [gha.config()], policies: { ...EXCHANGE_POLICIES, ...REQUEST_POLICIES }, routes: [ordersRoute(GW)] });
-    assert.equal(r.status, 200, JSON.stringify(r.body));
-  });
-  after(async () => {
-    await a?.stop();
-    await b?.stop();
-    await db?.drop();
-  });
-
-  /** A fresh DPoP-bound token and its key; waits until both instances have the applied config. */
-  const issue = async () => {
-    const key = await createDpopKey();
-    const t = await exchangeForToken({ endpointBase: a.url, htuBase: ISSUER, key, subjectToken: await gha.token(), scope: 'orders:read', audience: ORDERS_AUD });
-    assert.equal(t.status, 200, JSON.stringify(t.body));
-    const token = t.body.access_token!;
-    for (let i = 0; i < 100; i++) {
-      const r = await fetch(`${b.url}/ext-authz/orders/orders/0`, { headers: { authorization: `DPoP ${token}`, dpop: await key.proof('GET', `${GW}/orders/0`, { accessToken: token }) } });
-      if (r.status === 200) break;
-      await new Promise((res) => setTimeout(res, 20));
-    }
-    return { key, token };
-  };
-  const check = (on: RunningBroker, token: string, path: string, proof: string) => fetch(`${on.url}/ext-authz/orders${path}`, { headers: { authorization: `DPoP ${token}`, dpop: proof } });
-  const decisionsAt = async (path: string): Promise<Decision[]> =>
-    ((await a.admin('GET', '/admin/v1/audit?type=decision&limit=10000')).body.events as Decision[]).filter((e) => e.data.entry === 'ext-authz' && e.data.path === path);
-  const allows = (ds: Decision[]) => ds.filter((d) => d.data.decision === 'allow');
-  const replays = (ds: Decision[]) => ds.filter((d) => d.data.stage === 'credential' && d.data.refusal === 'dpop_proof_replayed');
-  const verified = async () => {
-    const v = await b.admin('GET', '/admin/v1/audit/verify');
-    assert.equal(v.status, 200);
-    assert.equal(v.body.ok, true, JSON.stringify(v.body));
-  };
+  const cluster = useReplayCluster();
+  const { refusals, issue, check, decisionsAt, allows, replays, verified } = cluster;
 
   test('an allowed check makes one statement: the proof claim and the decision record together', async () => {
+    const { a, b } = cluster;
     const { key, token } = await issue();
     const store = a.broker.store;
     const query = store.query;
@@ -97,6 +45,7 @@ describe('ext-authz: the proof claim travels with the decision record (two insta
   });
 
   test('a replay on the same instance and on the other instance is refused 401, recorded and reported; no allow record for it', async () => {
+    const { a, b } = cluster;
     const { key, token } = await issue();
     for (const [first, again, path] of [
       [a, b, '/orders/101'],
@@ -137,6 +86,7 @@ describe('ext-authz: the proof claim travels with the decision record (two insta
   });
 
   test('concurrent checks sharing group commits with replays are allowed; the chain verifies', async () => {
+    const { a, b } = cluster;
     const { key, token } = await issue();
     for (let round = 0; round < 3; round++) {
       const used = await Promise.all([0, 1].map((i) => key.proof('GET', `${GW}/orders/2${round}${i}`, { accessToken: token })));
@@ -162,6 +112,7 @@ describe('ext-authz: the proof claim travels with the decision record (two insta
   });
 
   test('two instances racing on the same proofs: each proof is used once, the chain verifies', async () => {
+    const { a, b } = cluster;
     const { key, token } = await issue();
     const N = 40;
     const proofs = await Promise.all(Array.from({ length: N }, (_, i) => key.proof('GET', `${GW}/orders/4${i}`, { accessToken: token })));
