@@ -27,6 +27,17 @@ for (const kind of STORE_KINDS) {
       assert.match(m, /tether_audit_commit_seconds_bucket/);
     });
 
+    test('the event-loop lag metric still shows a stall although it samples only every 100 ms', async () => {
+      // The broker runs in this process: block its loop for 300 ms, as a CPU-heavy request would.
+      await new Promise((r) => setTimeout(r, 250));
+      const until = Date.now() + 300;
+      while (Date.now() < until);
+      await new Promise((r) => setTimeout(r, 250));
+      const m = await (await fetch(b.url + '/metrics')).text();
+      const max = Number(/^tether_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(m)?.[1]);
+      assert.ok(max >= 0.25, `lag max ${max} s after a 300 ms stall`);
+    });
+
     test('the admin API refuses a missing, wrong or malformed token with a JSON 401', async () => {
       for (const auth of [undefined, 'Bearer wrong-token', `Basic ${ADMIN_TOKEN}`, `Bearer ${ADMIN_TOKEN}x`, 'Bearer']) {
         const res = await fetch(b.url + '/admin/v1/identities', { headers: auth ? { authorization: auth } : {} });
