@@ -154,6 +154,32 @@ test('a transaction\'s backend terminated between its statements: the transactio
   }
 });
 
+test('the LISTEN connection\'s startup answer and its backend\'s FATAL in one read: the listener reconnects, reports the loss, and delivers notifications', async () => {
+  const app = 'loss-listen';
+  const s = await openPgStore(viaProxy(db.url, app), { poolSize: 1, reconnectDelayMs: 50 });
+  try {
+    // The pool's connection from open stays idle: the only replies held are the LISTEN connection's startup.
+    const pooled = (await backends(app)).map((b) => b.pid);
+    const got: string[] = [];
+    const lost: Error[] = [];
+    proxy.holdReplies();
+    const listening = s.listen('loss_listen', { onMessage: (m) => got.push(m), onReconnect: () => {}, onDisconnect: (e) => lost.push(e) });
+    await terminateCoalesced(app, (b) => b.find((x) => !pooled.includes(x.pid) && x.state === 'idle' && x.query === ''));
+    const stop = await listening;
+    try {
+      assert.equal(lost.length, 1, 'the lost first connection is reported');
+      assert.equal(s.listenerHealthy(), true);
+      await s.query("SELECT pg_notify('loss_listen', 'after')");
+      await until('the notification', () => got.includes('after'));
+    } finally {
+      await stop();
+    }
+  } finally {
+    proxy.releaseReplies();
+    await s.close();
+  }
+});
+
 test('a connector target\'s backend terminated while a statement of its account transaction runs: the call fails with a target error, the target works again', async () => {
   const app = 'loss-target';
   const conn = { name: 'pg', kind: 'postgresql', url: viaProxy(db.url, app), max_ttl: 'PT1H', roles: {} } as unknown as ConnectorConfig;
