@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { guardPoolClients } from '../store/pg-pool-guard.js';
 import type { ConnectorConfig, RoleConfig } from './config.js';
 import { targetError, type EndReport, type Target, type TargetAccount } from './target.js';
 
@@ -14,6 +15,9 @@ export function postgresqlTarget(c: ConnectorConfig, secret: string | undefined)
   const pool = new pg.Pool({ connectionString: c.url, ...(secret !== undefined ? { password: secret } : {}), max: 2, connectionTimeoutMillis: 3000, idleTimeoutMillis: 10_000 });
   // An idle connection the server dropped must not crash the broker: the next call reconnects.
   pool.on('error', () => {});
+  // Nor one that fails while checked out (pg-pool-guard.ts says why the pool's listener
+  // does not cover it); such a connection is destroyed on release.
+  const broken = guardPoolClients(pool);
   const id = (s: string) => pg.escapeIdentifier(s);
   const lit = (s: string) => pg.escapeLiteral(s);
 
@@ -35,10 +39,10 @@ export function postgresqlTarget(c: ConnectorConfig, secret: string | undefined)
       for (const s of stmts) await client.query(s);
       await client.query(rollback ? 'ROLLBACK' : 'COMMIT');
     } catch (e) {
-      await client.query('ROLLBACK').catch(() => {});
+      if (!broken.has(client)) await client.query('ROLLBACK').catch((err: Error) => broken.set(client, err));
       throw targetError(e, secret, ...secrets);
     } finally {
-      client.release();
+      client.release(broken.get(client));
     }
   };
 

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { driverCall, fromDriverError } from './errors.js';
+import { guardPoolClients } from './pg-pool-guard.js';
 import { pgTypes } from './pg-types.js';
 import { startPgListener, type ListenerOptions } from './pg-listener.js';
 import type { ListenHandlers, Queryable, QueryResult, Store } from './types.js';
@@ -25,9 +26,9 @@ export interface PgStoreOptions extends ListenerOptions {
 
 /**
  * PostgreSQL driver: a pool for queries plus one dedicated connection for LISTEN (pg-listener.ts).
- * A store outage must cost the requests it serves a 503 and nothing more: every client, idle or
- * checked out, has an 'error' listener (an unhandled 'error' event would end the process), and every
- * driver error is converted at this boundary (errors.ts).
+ * A store outage must cost the requests it serves a 503 and nothing more: every client has an
+ * 'error' listener for its whole life (an unhandled 'error' event would end the process, see
+ * `guardPoolClients`), and every driver error is converted at this boundary (errors.ts).
  */
 export async function openPgStore(url: string, opts: PgStoreOptions = {}): Promise<Store> {
   const pool = new pg.Pool({
@@ -40,6 +41,7 @@ export async function openPgStore(url: string, opts: PgStoreOptions = {}): Promi
   });
   // An idle client erroring (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => {});
+  const broken = guardPoolClients(pool);
   await driverCall(() => pool.query('SELECT 1'));
 
   const listeners: Array<{ stop: () => Promise<void>; healthy: () => boolean }> = [];
@@ -58,11 +60,9 @@ export async function openPgStore(url: string, opts: PgStoreOptions = {}): Promi
     query: base.query,
     async tx(fn) {
       const client = await driverCall(() => pool.connect());
-      // While checked out the pool's idle listener is detached: a backend terminated mid-transaction
-      // emits 'error' here. The transaction's own query fails with it; the client is then discarded.
-      let broken: Error | undefined;
-      const onError = (err: Error) => (broken ??= err);
-      client.on('error', onError);
+      // A connection that failed (even before this transaction got it: see guardPoolClients) fails
+      // the transaction's next statement; it is then discarded, never rolled back or reused.
+      const lose = (err: unknown) => void (broken.has(client) || broken.set(client, err as Error));
       try {
         await driverCall(() => client.query('BEGIN'));
         const out = await fn(wrap(client));
@@ -70,13 +70,12 @@ export async function openPgStore(url: string, opts: PgStoreOptions = {}): Promi
         return out;
       } catch (e) {
         // A client-side read timeout leaves the statement running on a connection nobody may reuse.
-        if (isReadTimeout(e)) broken ??= e as Error;
-        if (!broken) await client.query('ROLLBACK').catch((err: Error) => (broken ??= err));
+        if (isReadTimeout(e)) lose(e);
+        if (!broken.has(client)) await client.query('ROLLBACK').catch(lose);
         throw e;
       } finally {
-        client.off('error', onError);
         // release(err) destroys the client instead of returning a dead connection to the pool.
-        client.release(broken ?? undefined);
+        client.release(broken.get(client));
       }
     },
     exec: (sql) => driverCall(async () => void (await pool.query(sql))),

@@ -19,7 +19,15 @@ export interface Outcome {
  * Mixed traffic against one broker: RFC 8693 token exchanges, AuthZEN evaluations (each about its
  * own resource, so its decision record can be found), and admin writes (each a new identity).
  */
-export function mixedLoad(o: { url: string; adminToken: string; issuer: Awaited<ReturnType<typeof createWorkloadIssuer>>; workersPerKind?: number }) {
+export function mixedLoad(o: {
+  url: string;
+  adminToken: string;
+  issuer: Awaited<ReturnType<typeof createWorkloadIssuer>>;
+  workersPerKind?: number;
+  /** Set apart the resources and identities of several loads against one broker (identities must be new). */
+  keyPrefix?: string;
+}) {
+  const prefix = o.keyPrefix ?? '';
   const outcomes: Outcome[] = [];
   let stopped = false;
   let n = 0;
@@ -35,7 +43,7 @@ export function mixedLoad(o: { url: string; adminToken: string; issuer: Awaited<
         status = r.status;
         if (r.body.access_token) key = JSON.parse(Buffer.from(r.body.access_token.split('.')[1]!, 'base64url').toString()).jti as string;
       } else if (kind === 'authzen') {
-        key = `load-${i}`;
+        key = `load-${prefix}${i}`;
         const res = await fetch(`${o.url}/access/v1/evaluation`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
@@ -44,7 +52,7 @@ export function mixedLoad(o: { url: string; adminToken: string; issuer: Awaited<
         status = res.status;
         await res.arrayBuffer();
       } else {
-        key = `load/${i}`;
+        key = `load/${prefix}${i}`;
         const res = await fetch(`${o.url}/admin/v1/identities`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${o.adminToken}` },
