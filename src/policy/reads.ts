@@ -1,0 +1,126 @@
+/**
+ * What a set of policies can read of a request's data, so a decision hands Cedar only that (DESIGN.md
+ * "Performance budget": Cedar converts every entity attribute and context value on every call, and
+ * the context Tether builds and the inventory's attributes are most of a decision's cost).
+ *
+ * Cedar reads an entity attribute or a context member only by a name written in the policy text:
+ * `e.name`, `e has name` (or `e has a.b`), `e["name"]`; there is no computed attribute access, and
+ * entity equality compares uids, never attributes. Tags (`getTag`, `hasTag`) are a separate map and are
+ * never dropped. So a value under a name that appears nowhere in a policy's JSON form cannot change
+ * what the policy evaluates to. `names` is a superset: every string of the policy's JSON form (keys,
+ * literals, annotations), which is cheap and cannot miss a name a future operator spells differently.
+ * The context as a whole (`context == {...}`, `[context]`) is a read of every member: `wholeContext`.
+ */
+import type { CedarEntityJson } from './types.js';
+
+export interface PolicyReads {
+  readonly names: ReadonlySet<string>;
+  readonly wholeContext: boolean;
+}
+
+const isContextVar = (v: unknown): boolean =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) && (v as Record<string, unknown>)['Var'] === 'context';
+
+/** The reads of one policy, from its JSON form (cedar-wasm `policyToJson`). */
+export function policyReads(est: unknown): PolicyReads {
+  const names = new Set<string>();
+  let wholeContext = false;
+  const visit = (node: unknown): void => {
+    if (typeof node === 'string') {
+      names.add(node);
+      return;
+    }
+    if (Array.isArray(node)) {
+      for (const x of node) visit(x);
+      return;
+    }
+    if (node === null || typeof node !== 'object') return;
+    if (isContextVar(node)) {
+      // Reached only where the context is used as a value, not as the object of `.`/`has`.
+      wholeContext = true;
+      return;
+    }
+    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+      names.add(k);
+      if ((k === '.' || k === 'has') && v !== null && typeof v === 'object' && isContextVar((v as Record<string, unknown>)['left'])) {
+        // `context.name` / `context has name`: a read of that member only (the name is collected below).
+        for (const [k2, v2] of Object.entries(v as Record<string, unknown>)) if (k2 !== 'left') visit(v2);
+        continue;
+      }
+      visit(v);
+    }
+  };
+  visit(est);
+  return { names, wholeContext };
+}
+
+/** The reads of several policies together. */
+export function unionReads(all: readonly PolicyReads[]): PolicyReads {
+  const names = new Set<string>();
+  for (const r of all) for (const n of r.names) names.add(n);
+  return { names, wholeContext: all.some((r) => r.wholeContext) };
+}
+
+/** No lone UTF-16 surrogate (ES2024 `isWellFormed`, in Node 20; the ES2022 lib does not declare it). */
+const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+/**
+ * Whether Cedar accepts `v` as a JSON value with no escapes: a boolean, a safe integer (Cedar `Long`),
+ * a well-formed string, or a set or record of those. Only such values are ever dropped: anything else
+ * (null, a fraction, a lone surrogate, an `__entity`/`__extn` escape) stays, so Cedar refuses or reads
+ * it exactly as it would have.
+ */
+function plain(v: unknown): boolean {
+  switch (typeof v) {
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isSafeInteger(v);
+    case 'string':
+      return wellFormed(v);
+    case 'object': {
+      if (v === null) return false;
+      if (Array.isArray(v)) return v.every(plain);
+      if (Object.getPrototypeOf(v) !== Object.prototype) return false;
+      for (const [k, x] of Object.entries(v)) if (k.startsWith('__') || !wellFormed(k) || !plain(x)) return false;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/** `record` without the plain members no name in `names` reads; the same object when nothing goes. */
+function keepRead(record: Readonly<Record<string, unknown>>, names: ReadonlySet<string>): Readonly<Record<string, unknown>> {
+  let out: Record<string, unknown> | undefined;
+  for (const k of Object.keys(record)) {
+    if (names.has(k) || !plain(record[k])) continue;
+    out ??= { ...record };
+    delete out[k];
+  }
+  return out ?? record;
+}
+
+const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => v !== null && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+
+/**
+ * The request's context and entities with what `reads` cannot reach left out, or null when nothing
+ * can be. Entities, their uids, parents and tags all stay: only attribute and context values go.
+ */
+export function leanInput(
+  reads: PolicyReads,
+  context: Readonly<Record<string, unknown>>,
+  entities: readonly CedarEntityJson[],
+): { context: Readonly<Record<string, unknown>>; entities: readonly CedarEntityJson[] } | null {
+  const ctx = !reads.wholeContext && isRecord(context) ? keepRead(context, reads.names) : context;
+  let ents: CedarEntityJson[] | undefined;
+  entities.forEach((e, i) => {
+    if (e === null || typeof e !== 'object' || !isRecord(e.attrs)) return;
+    const attrs = keepRead(e.attrs, reads.names);
+    if (attrs === e.attrs) return;
+    ents ??= [...entities];
+    ents[i] = { ...e, attrs: attrs as CedarEntityJson['attrs'] };
+  });
+  if (ctx === context && ents === undefined) return null;
+  return { context: ctx, entities: ents ?? entities };
+}
