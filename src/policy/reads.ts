@@ -11,7 +11,7 @@
  * literals, annotations), which is cheap and cannot miss a name a future operator spells differently.
  * The context as a whole (`context == {...}`, `[context]`) is a read of every member: `wholeContext`.
  */
-import type { CedarEntityJson } from './types.js';
+import type { CedarEntityJson, EntityRef } from './types.js';
 
 export interface PolicyReads {
   readonly names: ReadonlySet<string>;
@@ -103,24 +103,44 @@ function keepRead(record: Readonly<Record<string, unknown>>, names: ReadonlySet<
 
 const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => v !== null && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
 
+const ENTITY_MEMBERS = new Set(['uid', 'attrs', 'parents', 'tags']);
+const emptyRecord = (v: unknown): boolean => isRecord(v) && Object.keys(v).length === 0;
+
 /**
  * The request's context and entities with what `reads` cannot reach left out, or null when nothing
- * can be. Entities, their uids, parents and tags all stay: only attribute and context values go.
+ * can be. Uids, parents and tags stay: only attribute and context values go, and then the principal or
+ * resource entity itself when nothing is left of it (no attributes, parents or tags): Cedar answers
+ * for an entity it was not given exactly as for one without attributes (`has` and `hasTag` are false,
+ * `in` follows no parent, `.x` and `getTag` are errors). An entity named twice stays, for Cedar to refuse.
  */
 export function leanInput(
   reads: PolicyReads,
-  context: Readonly<Record<string, unknown>>,
+  request: { readonly principal: EntityRef; readonly resource: EntityRef; readonly context: Readonly<Record<string, unknown>> },
   entities: readonly CedarEntityJson[],
 ): { context: Readonly<Record<string, unknown>>; entities: readonly CedarEntityJson[] } | null {
+  const { context } = request;
   const ctx = !reads.wholeContext && isRecord(context) ? keepRead(context, reads.names) : context;
-  let ents: CedarEntityJson[] | undefined;
+  let ents: Array<CedarEntityJson | null> | undefined;
+  const same = (a: EntityRef, b: EntityRef) => a.type === b.type && a.id === b.id;
+  const named = (uid: EntityRef) => entities.filter((x) => x !== null && typeof x === 'object' && x.uid !== null && typeof x.uid === 'object' && same(x.uid, uid)).length;
   entities.forEach((e, i) => {
     if (e === null || typeof e !== 'object' || !isRecord(e.attrs)) return;
     const attrs = keepRead(e.attrs, reads.names);
-    if (attrs === e.attrs) return;
+    const uid = e.uid as EntityRef | null;
+    const bare =
+      Object.keys(attrs).length === 0 &&
+      Array.isArray(e.parents) &&
+      e.parents.length === 0 &&
+      (e.tags === undefined || emptyRecord(e.tags)) &&
+      Object.keys(e).every((k) => ENTITY_MEMBERS.has(k)) &&
+      uid !== null &&
+      typeof uid === 'object' &&
+      (same(uid, request.principal) || same(uid, request.resource)) &&
+      named(uid) === 1;
+    if (attrs === e.attrs && !bare) return;
     ents ??= [...entities];
-    ents[i] = { ...e, attrs: attrs as CedarEntityJson['attrs'] };
+    ents[i] = bare ? null : { ...e, attrs: attrs as CedarEntityJson['attrs'] };
   });
   if (ctx === context && ents === undefined) return null;
-  return { context: ctx, entities: ents ?? entities };
+  return { context: ctx, entities: ents === undefined ? entities : ents.filter((e): e is CedarEntityJson => e !== null) };
 }
