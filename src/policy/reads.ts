@@ -7,8 +7,10 @@
  * `e.name`, `e has name` (or `e has a.b`), `e["name"]`; there is no computed attribute access, and
  * entity equality compares uids, never attributes. Tags (`getTag`, `hasTag`) are a separate map and are
  * never dropped. So a value under a name that appears nowhere in a policy's JSON form cannot change
- * what the policy evaluates to. `names` is a superset: every string of the policy's JSON form (keys,
- * literals, annotations), which is cheap and cannot miss a name a future operator spells differently.
+ * what the policy evaluates to. `names` is a superset: every string value of the policy's JSON form
+ * (attribute names, literals, entity types and ids, annotations) and the keys of record literals, so a
+ * name cannot be missed however an operator places it among its operands; the JSON form's own keys
+ * (`effect`, `kind`, `left`, `attr`, …) are its grammar, not names.
  * The context as a whole (`context == {...}`, `[context]`) is a read of every member: `wholeContext`.
  */
 import type { CedarEntityJson, EntityRef } from './types.js';
@@ -41,7 +43,9 @@ export function policyReads(est: unknown): PolicyReads {
       return;
     }
     for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
-      names.add(k);
+      // Keys are the JSON form's grammar (`effect`, `kind`, `left`, `attr`, …), never a name read,
+      // except a record literal's keys, which are kept too (a superset costs nothing).
+      if (k === 'Record' && v !== null && typeof v === 'object') for (const key of Object.keys(v)) names.add(key);
       if ((k === '.' || k === 'has') && v !== null && typeof v === 'object' && isContextVar((v as Record<string, unknown>)['left'])) {
         // `context.name` / `context has name`: a read of that member only (the name is collected below).
         for (const [k2, v2] of Object.entries(v as Record<string, unknown>)) if (k2 !== 'left') visit(v2);
@@ -59,6 +63,12 @@ export function unionReads(all: readonly PolicyReads[]): PolicyReads {
   const names = new Set<string>();
   for (const r of all) for (const n of r.names) names.add(n);
   return { names, wholeContext: all.some((r) => r.wholeContext) };
+}
+
+/** A literal or a record Tether built on `Object.create(null)` (pdp/cedar-values.ts), not a class instance. */
+function plainObject(v: object): boolean {
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
 }
 
 /** No lone UTF-16 surrogate (ES2024 `isWellFormed`, in Node 20; the ES2022 lib does not declare it). */
@@ -81,7 +91,7 @@ function plain(v: unknown): boolean {
     case 'object': {
       if (v === null) return false;
       if (Array.isArray(v)) return v.every(plain);
-      if (Object.getPrototypeOf(v) !== Object.prototype) return false;
+      if (!plainObject(v)) return false;
       for (const [k, x] of Object.entries(v)) if (k.startsWith('__') || !wellFormed(k) || !plain(x)) return false;
       return true;
     }
@@ -92,16 +102,18 @@ function plain(v: unknown): boolean {
 
 /** `record` without the plain members no name in `names` reads; the same object when nothing goes. */
 function keepRead(record: Readonly<Record<string, unknown>>, names: ReadonlySet<string>): Readonly<Record<string, unknown>> {
-  let out: Record<string, unknown> | undefined;
-  for (const k of Object.keys(record)) {
-    if (names.has(k) || !plain(record[k])) continue;
-    out ??= { ...record };
-    delete out[k];
-  }
-  return out ?? record;
+  const keys = Object.keys(record);
+  // A key spelled like an escape (`__entity`, `__extn`) or not well formed stays too: Cedar reads the
+  // record differently or refuses it, as before.
+  const kept = keys.filter((k) => names.has(k) || k.startsWith('__') || !wellFormed(k) || !plain(record[k]));
+  if (kept.length === keys.length) return record;
+  // Built as cedar-values.ts builds records: on a null prototype, so `__proto__` is an ordinary key.
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const k of kept) out[k] = record[k];
+  return out;
 }
 
-const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => v !== null && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => v !== null && typeof v === 'object' && !Array.isArray(v) && plainObject(v);
 
 const ENTITY_MEMBERS = new Set(['uid', 'attrs', 'parents', 'tags']);
 const emptyRecord = (v: unknown): boolean => isRecord(v) && Object.keys(v).length === 0;

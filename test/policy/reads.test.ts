@@ -20,6 +20,10 @@ test('a policy reads the names it writes; the context as a value is a read of al
   const r = policyReads(est('permit(principal, action, resource) when { context.risk > 1 && principal has a.b && resource["c d"] == context.e };'));
   for (const n of ['risk', 'a', 'b', 'c d', 'e']) assert.ok(r.names.has(n), n);
   assert.equal(r.names.has('phase'), false);
+  // The JSON form's own keys (`"kind": "when"`, `"effect"`, `"left"`) are grammar, not names read.
+  for (const n of ['kind', 'effect', 'left', 'conditions']) assert.equal(r.names.has(n), false, n);
+  assert.ok(policyReads(est('permit(principal, action, resource) when { principal.kind == "ci_job" };')).names.has('kind'));
+  assert.ok(policyReads(est('permit(principal, action, resource) when { principal.rec == {"owner": 1} };')).names.has('owner'), 'record literal keys count');
   assert.equal(r.wholeContext, false);
   assert.equal(policyReads(est('permit(principal, action, resource) when { context == {} };')).wholeContext, true);
   assert.equal(policyReads(est('permit(principal, action, resource) when { [context].contains(context) };')).wholeContext, true);
@@ -32,8 +36,13 @@ test('only plain values nobody reads are left out; escapes, nulls, fractions and
   const uids = { principal: { type: 'U', id: 'u' }, resource: { type: 'R', id: 'r' } };
   const out = leanInput(reads, { ...uids, context: { risk: 1, phase: 'issue', ...keep } }, [{ uid: { type: 'U', id: 'u' }, attrs: { kind: 'k', risk: 2 }, parents: [{ type: 'G', id: 'g' }], tags: { t: 'v' } }]);
   assert.ok(out);
-  assert.deepEqual(out.context, { risk: 1, ...keep });
-  assert.deepEqual(out.entities, [{ uid: { type: 'U', id: 'u' }, attrs: { risk: 2 }, parents: [{ type: 'G', id: 'g' }], tags: { t: 'v' } }]);
+  assert.deepEqual({ ...out.context }, { risk: 1, ...keep });
+  assert.deepEqual(out.entities.map((e) => ({ ...e, attrs: { ...e.attrs } })), [{ uid: { type: 'U', id: 'u' }, attrs: { risk: 2 }, parents: [{ type: 'G', id: 'g' }], tags: { t: 'v' } }]);
+  // Records as the decision pipeline builds them (pdp/cedar-values.ts: on a null prototype) are left out alike.
+  const nullProto = Object.assign(Object.create(null) as Record<string, unknown>, { risk: 1, phase: 'issue', __proto__x: 1 });
+  const lean = leanInput(reads, { ...uids, context: nullProto }, []);
+  assert.deepEqual(lean && { ...lean.context }, { risk: 1, __proto__x: 1 });
+  assert.equal(lean && Object.getPrototypeOf(lean.context), null);
   assert.equal(leanInput({ names: new Set(['risk', 'kind']), wholeContext: false }, { ...uids, context: { risk: 1 } }, [{ uid: { type: 'U', id: 'u' }, attrs: { kind: 'k' }, parents: [] }]), null);
   const whole = leanInput({ names: new Set(), wholeContext: true }, { ...uids, context: { risk: 1 } }, []);
   assert.equal(whole, null, 'a policy reading the whole context gets all of it');
@@ -70,6 +79,15 @@ const FILES = {
     @id("guard") forbid(principal, action, resource) when { principal has suspended && principal.suspended };`,
 };
 
+/** A deep copy whose records (not arrays) are on a null prototype, as pdp/cedar-values.ts builds them. */
+function toNullProto<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(toNullProto) as T;
+  if (v === null || typeof v !== 'object') return v;
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const [k, x] of Object.entries(v)) out[k] = toNullProto(x);
+  return out as T;
+}
+
 const IDS = ['by-kind', 'nested-has', 'tagged', 'whole-context', 'group', 'missing', 'guard'];
 
 test('pruned decisions equal unpruned ones: decision, determining policies and errors', () => {
@@ -94,6 +112,10 @@ test('pruned decisions equal unpruned ones: decision, determining policies and e
         const raw = cedar.isAuthorized({ principal: request.principal, action: request.action, resource: request.resource, context: context as cedar.Context, entities: request.entities as cedar.Entities, policies: { staticPolicies: policies } });
         assert.ok(raw.type === 'success', JSON.stringify(raw));
         const label = `${p.uid.id} ${action} ${JSON.stringify(context)}`;
+        // The same request with its records on null prototypes, as the decision pipeline builds them.
+        const viaPdp = evaluate(set, toNullProto(request));
+        assert.deepEqual(viaPdp, ours, label);
+
         const rawErrors = raw.response.diagnostics.errors;
         if (rawErrors.length === 0) {
           assert.equal(ours.decision, raw.response.decision, label);
