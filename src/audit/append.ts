@@ -3,6 +3,15 @@ import type { SingleUseClaim } from './claims.js';
 import { link, prepare, type RawAuditInput, type AuditRecord, type LinkedRecord, type PreparedEvent } from './chain.js';
 
 /**
+ * The rows as a JSON array of objects, read by `json_to_recordset`: each element's JSON is parsed once.
+ * (Seven `x->>n` on `json_array_elements` re-parsed each element, its body included, once per column:
+ * measured on PGlite, ~20 µs more per event.)
+ */
+const ROW = 'x(seq bigint, ts timestamptz, type text, identity text, body text, prev_hash text, hash text)';
+const rowsParam = (records: LinkedRecord[]) =>
+  JSON.stringify(records.map((r) => ({ seq: r.body.seq, ts: r.body.ts, type: r.body.type, identity: r.body.identity, body: r.text, prev_hash: r.prev_hash, hash: r.hash })));
+
+/**
  * Appends a batch to the chain inside the caller's transaction. Locking the head row orders
  * writers across every instance on one database, so there is exactly one chain.
  */
@@ -17,14 +26,12 @@ export async function appendBatch(q: Queryable, inputs: readonly (RawAuditInput 
   // driver (measured: the text[] form spent ~10 µs per event there).
   await q.query(
     `INSERT INTO audit_events (seq, ts, type, identity, body, prev_hash, hash)
-     SELECT (x->>0)::bigint, (x->>1)::timestamptz, x->>2, x->>3, x->>4, x->>5, x->>6 FROM json_array_elements($1::json) AS x`,
+     SELECT x.seq, x.ts, x.type, x.identity, x.body, x.prev_hash, x.hash FROM json_to_recordset($1::json) AS ${ROW}`,
     [rowsParam(records)],
   );
   await q.query('UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1', [next.seq, next.hash]);
   return records.map((r) => ({ ...r.body, prev_hash: r.prev_hash, hash: r.hash }));
 }
-
-const rowsParam = (records: LinkedRecord[]) => JSON.stringify(records.map((r) => [r.body.seq, r.body.ts, r.body.type, r.body.identity, r.text, r.prev_hash, r.hash]));
 
 /**
  * The group-commit fast path: one statement, so one round trip and one implicit transaction. It
@@ -54,8 +61,8 @@ export async function appendIfHead(
          UPDATE audit_head SET seq = $3, hash = $4 WHERE id = 1 AND seq = $1 AND hash = $2 RETURNING 1
        )
        INSERT INTO audit_events (seq, ts, type, identity, body, prev_hash, hash)
-       SELECT (x->>0)::bigint, (x->>1)::timestamptz, x->>2, x->>3, x->>4, x->>5, x->>6
-         FROM json_array_elements($5::json) AS x WHERE EXISTS (SELECT 1 FROM moved)`,
+       SELECT x.seq, x.ts, x.type, x.identity, x.body, x.prev_hash, x.hash
+         FROM json_to_recordset($5::json) AS ${ROW} WHERE EXISTS (SELECT 1 FROM moved)`,
       [head.seq, head.hash, next.seq, next.hash, rowsParam(records)],
     );
     return { written: r.rowCount === records.length ? written() : null, claimed: new Set() };
@@ -71,8 +78,8 @@ export async function appendIfHead(
        RETURNING 1
      ), written AS (
        INSERT INTO audit_events (seq, ts, type, identity, body, prev_hash, hash)
-       SELECT (x->>0)::bigint, (x->>1)::timestamptz, x->>2, x->>3, x->>4, x->>5, x->>6
-         FROM json_array_elements($5::json) AS x WHERE EXISTS (SELECT 1 FROM moved)
+       SELECT x.seq, x.ts, x.type, x.identity, x.body, x.prev_hash, x.hash
+         FROM json_to_recordset($5::json) AS ${ROW} WHERE EXISTS (SELECT 1 FROM moved)
        RETURNING 1
      )
      SELECT (SELECT count(*)::int FROM written) AS n, ARRAY(SELECT key FROM claimed) AS claimed`,

@@ -7,6 +7,9 @@
  * Built by appending to one string rather than mapping and joining arrays: every audit event is
  * canonicalised once, on the request path (DESIGN.md "Performance budget").
  */
+/** RFC 8785 §3.2.3 order: UTF-16 code units, as `<` compares strings (the default sort's order, without its ToString per comparison). */
+const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 export function canonicalJson(value: unknown): string {
   switch (typeof value) {
     case 'string':
@@ -29,7 +32,7 @@ export function canonicalJson(value: unknown): string {
       }
       if (value instanceof Date) return JSON.stringify(value.toISOString());
       const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj).sort();
+      const keys = Object.keys(obj).sort(byCodeUnits);
       let out = '{';
       let first = true;
       for (const k of keys) {

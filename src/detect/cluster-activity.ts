@@ -37,7 +37,8 @@ export interface ClusterActivity {
   flush(): Promise<void>;
 }
 
-export function createClusterActivity(db: Queryable, logger: Pick<Logger, 'warn'>): ClusterActivity {
+export function createClusterActivity(db: Queryable, logger: Pick<Logger, 'warn'>, opts: { shared?: boolean } = {}): ClusterActivity {
+  const shared = opts.shared ?? true;
   const id = randomUUID();
   const sent = new Map<string, true>();
   let places: Place[] = [];
@@ -100,6 +101,9 @@ export function createClusterActivity(db: Queryable, logger: Pick<Logger, 'warn'
   return {
     id,
     local(e) {
+      // Nobody else reads this store (PGlite): a notice per FLUSH_MS would be a statement, its payload
+      // a JSON of every issuance, for this instance alone to receive and ignore (`remote`).
+      if (!shared) return;
       if (pending() >= MAX_PENDING) {
         dropped += 1;
         if (dropped % 10_000 === 1) logger.warn({ dropped }, 'detection activity summary is full: dropping');

@@ -56,6 +56,11 @@ export interface DetectionServiceDeps {
   routeTarget(route: string, method: string, path: string): { action: string; resource: string } | undefined;
   /** Kind and environment of an inventory identity, from a cache (never a query on the feed path). */
   identityInfo(id: string): { kind?: IdentityKind; environment?: string } | undefined;
+  /**
+   * Whether other instances can share this store (PostgreSQL): only then is this instance's activity
+   * sent to them (cluster-activity.ts). An embedded store serves one process, which has no one to tell.
+   */
+  shared?: boolean;
   /** Learning from the audited history at start: how far back, and at most how many events. */
   history?: { days: number; maxEvents: number };
 }
@@ -109,7 +114,7 @@ export function createDetectionService(deps: DetectionServiceDeps): DetectionSer
   const detector = createDetector({ clock, identityWide, ...(deps.options ? { options: deps.options } : {}) });
   const riskOptions = resolveDetectionOptions(deps.options).risk;
   const view = createClusterView();
-  const activity = createClusterActivity(db, logger);
+  const activity = createClusterActivity(db, logger, { shared: deps.shared ?? true });
   const known = new Map<string, KnownToken>();
   const revokedHere = new Set<string>();
   // A FIFO as an array and a head index: dropping the oldest under overload must be O(1), not shift().

@@ -15,6 +15,7 @@ import { actionChain, buildActionHierarchy, refKey } from './action-hierarchy.js
 import { formatCedarError } from './cedar-error.js';
 import { register, stateOf, type CompiledState, type PreparsedPart } from './compiled-state.js';
 import { partitionByAction } from './partition.js';
+import { unionReads, type PolicyReads } from './reads.js';
 import { sourceHashOf } from './source-hash.js';
 import { splitPolicyFiles } from './split-policies.js';
 import type { CedarEntityJson, CompileInput, CompiledPolicySet } from './types.js';
@@ -32,6 +33,7 @@ export function compilePolicySet(input: CompileInput): CompiledPolicySet {
   compiles += 1;
   const version = `${compiles}-${randomUUID()}`;
   const texts = new Map(policies.map((p) => [p.id, p.text]));
+  const reads = new Map<string, PolicyReads>(policies.map((p) => [p.id, p.reads]));
   const preparsed = new Map<string, PreparsedPart>(); // by policy-id list: identical partitions share one set
   const cedarSetIds: string[] = [];
   const preparse = (ids: readonly string[]): PreparsedPart => {
@@ -47,7 +49,7 @@ export function compilePolicySet(input: CompileInput): CompiledPolicySet {
       throw invalidRequest(`policy set did not preparse: ${answer.errors.map((e) => formatCedarError(e)).join('; ')}`);
     }
     cedarSetIds.push(cedarSetId);
-    const part = { cedarSetId, size: ids.length };
+    const part = { cedarSetId, size: ids.length, reads: unionReads(ids.map((id) => reads.get(id)!)) };
     preparsed.set(listKey, part);
     return part;
   };

@@ -3,12 +3,15 @@
  * reach or alter preparsed ids and partitions (the domain exports functions and types, never tables).
  */
 import type { PolicyObligations } from './obligations.js';
+import type { PolicyReads } from './reads.js';
 import type { CedarEntityJson, CompiledPolicySet } from './types.js';
 
 /** One preparsed Cedar policy set. */
 export interface PreparsedPart {
   readonly cedarSetId: string;
   readonly size: number;
+  /** What its policies can read of a request (reads.ts): Cedar is handed only that. */
+  readonly reads: PolicyReads;
 }
 
 export interface CompiledState {

@@ -11,6 +11,7 @@ import { isActionType, refKey } from './action-hierarchy.js';
 import { formatCedarError } from './cedar-error.js';
 import { stateOf, type CompiledState, type PreparsedPart } from './compiled-state.js';
 import { combineObligations, NO_OBLIGATIONS } from './obligations.js';
+import { leanInput } from './reads.js';
 import type { CedarEntityJson, CompiledPolicySet, DecisionRequest, DecisionResult } from './types.js';
 
 export function evaluate(set: CompiledPolicySet, request: DecisionRequest): DecisionResult {
@@ -32,22 +33,36 @@ export function evaluate(set: CompiledPolicySet, request: DecisionRequest): Deci
   // No policy can apply: Cedar would answer the default deny.
   if (part.size === 0) return deny([], []);
 
-  let answer: cedar.AuthorizationAnswer;
-  try {
-    answer = cedar.statefulIsAuthorized({
-      principal: request.principal,
-      action: request.action,
-      resource: request.resource,
-      // Cedar JSON already (pdp/cedar-values.ts); cedar-wasm's own types are looser.
-      context: request.context as cedar.Context,
-      entities: entities as cedar.Entities,
-      preparsedPolicySetId: part.cedarSetId,
-    });
-  } catch (e) {
+  const ask = (context: DecisionRequest['context'], entities: readonly CedarEntityJson[]): cedar.AuthorizationAnswer | { thrown: unknown } => {
+    try {
+      return cedar.statefulIsAuthorized({
+        principal: request.principal,
+        action: request.action,
+        resource: request.resource,
+        // Cedar JSON already (pdp/cedar-values.ts); cedar-wasm's own types are looser.
+        context: context as cedar.Context,
+        entities: entities as cedar.Entities,
+        preparsedPolicySetId: part.cedarSetId,
+      });
+    } catch (e) {
+      return { thrown: e };
+    }
+  };
+  // Cedar sees only what these policies can read (reads.ts): the same answer, at a fraction of the
+  // conversion cost. Anything but a clean answer is asked again with everything, so refusals and
+  // errors (whose messages list the attributes an entity has) read exactly as Cedar gives them.
+  const lean = leanInput(part.reads, request, entities);
+  let asked = lean === null ? ask(request.context, entities) : ask(lean.context, lean.entities);
+  if (lean !== null && !('type' in asked && asked.type === 'success' && asked.response.diagnostics.errors.length === 0)) {
+    asked = ask(request.context, entities);
+  }
+  if (!('type' in asked)) {
     // cedar-wasm throws, rather than answering `failure`, on input its JSON bridge cannot carry
     // (a lone UTF-16 surrogate, a BigInt, a missing member).
+    const e = asked.thrown;
     return deny([], [`cedar refused the request: ${e instanceof Error ? e.message : String(e)}`]);
   }
+  const answer = asked;
   if (answer.type === 'failure') return deny([], answer.errors.map((e) => formatCedarError(e)));
 
   const { decision, diagnostics } = answer.response;

@@ -10,6 +10,7 @@ import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { invalidRequest } from '../errors.js';
 import { formatCedarError } from './cedar-error.js';
 import { parseObligations, type PolicyObligations } from './obligations.js';
+import { policyReads, type PolicyReads } from './reads.js';
 import type { EntityRef } from './types.js';
 
 /** Which actions a policy's scope admits; conditions in `when`/`unless` are not looked at. */
@@ -37,6 +38,8 @@ export interface ParsedPolicy {
   readonly annotations: Readonly<Record<string, string>>;
   readonly obligations: PolicyObligations;
   readonly actionScope: ActionScope;
+  /** The attribute and context names it can read (reads.ts). */
+  readonly reads: PolicyReads;
 }
 
 /** Parse every file; throws invalid_request naming the file (and line) of the first bad one. */
@@ -101,6 +104,7 @@ function splitFile(file: string, fileText: string): ParsedPolicy[] {
       annotations: Object.freeze(annotations),
       obligations,
       actionScope: actionScope(json.json.action),
+      reads: policyReads(json.json),
     });
   });
   return policies;

@@ -148,6 +148,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
   const detection = createDetectionService({
     ...detectionTuning,
     db: store,
+    shared: store.kind === 'pg',
     audit,
     logger,
     clock,

@@ -12,6 +12,23 @@
  * saw (scheme and host as forwarded by the gateway) before calling it.
  */
 export function normalizeHtu(input: string): string | undefined {
+  // A pure function of the string, asked twice per proof (the proof's htu, the request URI) with the
+  // same few values each time: remembered, in a small bounded map (the proof's htu is the client's).
+  const known = normalized.get(input);
+  if (known !== undefined || normalized.has(input)) return known;
+  const out = normalize(input);
+  if (input.length <= MAX_REMEMBERED_CHARS) {
+    if (normalized.size >= MAX_REMEMBERED) normalized.delete(normalized.keys().next().value as string);
+    normalized.set(input, out);
+  }
+  return out;
+}
+
+const MAX_REMEMBERED = 256;
+const MAX_REMEMBERED_CHARS = 2048;
+const normalized = new Map<string, string | undefined>();
+
+function normalize(input: string): string | undefined {
   let url: URL;
   try {
     url = new URL(input);

@@ -25,3 +25,15 @@ describe('normalizeHtu (RFC 9449 §4.3, RFC 3986 §6)', () => {
     assert.equal(htuMatches('https://EXAMPLE.com/x?q', 'https://example.com/x'), true);
   });
 });
+
+it('normalisation is remembered for repeated values only as what it was: valid, invalid, and past the memory bound', () => {
+  for (let round = 0; round < 2; round++) {
+    assert.equal(normalizeHtu('HTTPS://Broker.Example:443/oauth/%7etoken?x=1'), 'https://broker.example/oauth/~token');
+    assert.equal(normalizeHtu('ftp://broker.example/oauth/token'), undefined);
+    assert.equal(normalizeHtu('not a uri'), undefined);
+  }
+  // Many distinct values (more than are remembered) still normalise correctly, first and again.
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < 600; i++) assert.equal(normalizeHtu(`https://h${i}.example/p%2f${i}`), `https://h${i}.example/p%2F${i}`);
+  }
+});
