@@ -37,7 +37,8 @@ export async function credentialRoutes(app: FastifyInstance, deps: CredentialRou
     const { connector, role } = req.params as { connector: string; role: string };
     if (!NAME.test(connector) || !NAME.test(role)) throw new TetherError('invalid_request', 'connector and role names are 1-63 lowercase letters, digits, "-" or "_"');
     const c = deps.connectors.get(connector);
-    if (!c || !c.roles[role]) throw new TetherError('not_found', `no connector role ${connector}/${role}`);
+    // Own roles only: a role named like an inherited property (`constructor`) is not a configured role.
+    if (!c || !Object.hasOwn(c.roles, role)) throw new TetherError('not_found', `no connector role ${connector}/${role}`);
 
     const path = `/credentials/v1/${connector}/${role}`;
     // htu is the URL the client knows the broker by (RFC 9449 §4.3), as for the revocation endpoint.
