@@ -25,7 +25,8 @@ export function idProblem(s: string, max = MAX_ID_LENGTH): string | null {
 /** First string (or key) in a parsed JSON value the store cannot hold, as a path; null if none. */
 export function unstorablePath(v: unknown, path = '', depth = 0): string | null {
   if (typeof v === 'string') return isStorableText(v) ? null : path || '(value)';
-  if (v === null || typeof v !== 'object' || depth > 64) return null;
+  // Bytes hold no text to check (and walking them would allocate per byte).
+  if (v === null || typeof v !== 'object' || depth > 64 || ArrayBuffer.isView(v)) return null;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       const p = unstorablePath(v[i], `${path}[${i}]`, depth + 1);
