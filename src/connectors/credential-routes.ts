@@ -33,7 +33,8 @@ const header = (req: FastifyRequest, name: string): string | undefined => {
  * facts, so `@approval` and `@ttl` hold) → a fresh account whose lease ends with the grant.
  */
 export async function credentialRoutes(app: FastifyInstance, deps: CredentialRouteDeps) {
-  app.post('/credentials/v1/:connector/:role', async (req, reply) => {
+  // The request has no body to read: anything a client sends is refused past a small size, unparsed.
+  app.post('/credentials/v1/:connector/:role', { bodyLimit: 16 * 1024 }, async (req, reply) => {
     const { connector, role } = req.params as { connector: string; role: string };
     if (!NAME.test(connector) || !NAME.test(role)) throw new TetherError('invalid_request', 'connector and role names are 1-63 lowercase letters, digits, "-" or "_"');
     const c = deps.connectors.get(connector);

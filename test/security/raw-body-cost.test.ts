@@ -2,7 +2,8 @@
  * One unauthenticated request must not stall the broker (README "Limits"): the MCP gateway keeps
  * its JSON body as bytes to forward, and the edge's storable-input check walked those bytes as an
  * object, one allocation per byte: a 4 MiB POST to /mcp/<anything> blocked the event loop for
- * seconds, before any credential was looked at.
+ * seconds, before any credential was looked at. Endpoints anyone may post to whose requests are
+ * small by nature (a login, an OAuth form) refuse a large body instead of parsing 1 MiB of it.
  */
 import assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -33,6 +34,33 @@ describe('a large raw body is not walked byte by byte', () => {
     // Before: about 3 s for this body on the test machine (4 M [index, byte] pairs); now a few ms.
     assert.ok(maxMs < 1000, `the event loop was blocked for ${Math.round(maxMs)} ms`);
     assert.equal((await fetch(`${b.url}/healthz`)).status, 200);
+  });
+
+  test('endpoints anyone may post to refuse a body far beyond what they take (413, JSON), unparsed', async () => {
+    // A JSON object of ~90k members: parsing and walking it held the event loop ~250 ms per request.
+    const json = '{' + Array.from({ length: 90_000 }, (_, i) => `"k${i}":1`).join(',') + '}';
+    const form = `token=${'a'.repeat(300 * 1024)}`;
+    const cases: Array<[string, string, string]> = [
+      ['/console/api/login', 'application/json', json],
+      ['/oauth/token', 'application/json', json],
+      ['/oauth/token', 'application/x-www-form-urlencoded', form],
+      ['/oauth/revoke', 'application/x-www-form-urlencoded', form],
+      ['/oauth/introspect', 'application/x-www-form-urlencoded', form],
+      ['/credentials/v1/pg/reader', 'application/json', json],
+    ];
+    for (const [path, type, body] of cases) {
+      const lag = monitorEventLoopDelay({ resolution: 10 });
+      lag.enable();
+      const res = await fetch(`${b.url}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
+      const answer = (await res.json()) as { error?: string };
+      lag.disable();
+      assert.equal(res.status, 413, `${path} ${type}: ${JSON.stringify(answer)}`);
+      assert.equal(answer.error, 'payload_too_large', path);
+      assert.ok(lag.max / 1e6 < 150, `${path}: the event loop was blocked for ${Math.round(lag.max / 1e6)} ms`);
+    }
+    // A login of normal size is still parsed and judged (a wrong token is 401, not 413).
+    const login = await fetch(`${b.url}/console/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'not-a-token' }) });
+    assert.equal(login.status, 401);
   });
 
   test('the storable-input check still refuses a NUL in a JSON body, query or path', async () => {
