@@ -1,6 +1,7 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { AuditWriter } from '../audit/index.js';
 import { TetherError } from '../errors.js';
+import { authorizationFields } from '../server/authorization-header.js';
 import type { DecisionPipeline } from '../pdp/index.js';
 import type { ResourceCheck, ResourceCheckOptions, ResourceRequest } from '../tokens/check-resource-request.js';
 import type { TokenRefusal } from '../tokens/token-refusal.js';
@@ -20,10 +21,6 @@ export interface CredentialRouteDeps {
 }
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-const header = (req: FastifyRequest, name: string): string | undefined => {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v.join(', ') : v;
-};
 
 /**
  * `POST /credentials/v1/{connector}/{role}` (DESIGN.md "Standard endpoints"): a per-task account on
@@ -46,7 +43,7 @@ export async function credentialRoutes(app: FastifyInstance, deps: CredentialRou
     // Every request that passes the check reaches the kernel: the proof's shared single-use claim
     // (RFC 9449 §11.1) is made with the decision record, one round trip instead of two.
     const checked = await deps.checkRequest(
-      { method: 'POST', url: deps.issuerUrl() + path, authorization: header(req, 'authorization'), dpop: req.headers.dpop, audience: connectorAudience(connector) },
+      { method: 'POST', url: deps.issuerUrl() + path, authorization: authorizationFields(req), dpop: req.headers.dpop, audience: connectorAudience(connector) },
       { deferSharedClaim: true },
     );
     /** The one way a credential refusal is answered: recorded, then the 401. */
