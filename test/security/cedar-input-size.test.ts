@@ -82,8 +82,9 @@ permit (principal, action == Action::"tools/call", resource == Audience::"${aud}
     assert.equal(r.body.error?.code, -32602, JSON.stringify(r.body));
     assert.match(r.body.error!.message, /more than 4096 values/);
     assert.equal(calls, before, 'a refused call never reaches the upstream');
-    // Before: about 3 s inside cedar-wasm for this body; what is left is reading the 3 MB body itself.
-    assert.ok(stalledMs < 1000, `the event loop was blocked for ${Math.round(stalledMs)} ms`);
+    // Before: about 3 s inside cedar-wasm for this body (more under load); what is left is reading the
+    // 3 MB body itself (~0.3 s). The refusal above is the bound; this only catches a return of the stall.
+    assert.ok(stalledMs < 2000, `the event loop was blocked for ${Math.round(stalledMs)} ms`);
   });
 
   test('arguments within the bound are decided and relayed as before', async () => {
