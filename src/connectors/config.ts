@@ -80,7 +80,7 @@ export type RoleConfig = z.infer<typeof RoleSchema>;
 
 /** Seconds a role's accounts may live at most: the role's max_ttl, capped by the connector's. */
 export function roleMaxTtlSeconds(c: ConnectorConfig, role: string): number {
-  const own = c.roles[role]?.max_ttl;
+  const own = Object.hasOwn(c.roles, role) ? c.roles[role]?.max_ttl : undefined;
   const connector = parseIsoDurationSeconds(c.max_ttl)!;
   return own ? Math.min(parseIsoDurationSeconds(own)!, connector) : connector;
 }

@@ -1,6 +1,7 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { AuditWriter } from '../audit/index.js';
 import { TetherError } from '../errors.js';
+import { authorizationFields } from '../server/authorization-header.js';
 import type { DecisionPipeline } from '../pdp/index.js';
 import type { ResourceCheck, ResourceCheckOptions, ResourceRequest } from '../tokens/check-resource-request.js';
 import type { TokenRefusal } from '../tokens/token-refusal.js';
@@ -20,10 +21,6 @@ export interface CredentialRouteDeps {
 }
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-const header = (req: FastifyRequest, name: string): string | undefined => {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v.join(', ') : v;
-};
 
 /**
  * `POST /credentials/v1/{connector}/{role}` (DESIGN.md "Standard endpoints"): a per-task account on
@@ -33,18 +30,20 @@ const header = (req: FastifyRequest, name: string): string | undefined => {
  * facts, so `@approval` and `@ttl` hold) → a fresh account whose lease ends with the grant.
  */
 export async function credentialRoutes(app: FastifyInstance, deps: CredentialRouteDeps) {
-  app.post('/credentials/v1/:connector/:role', async (req, reply) => {
+  // The request has no body to read: anything a client sends is refused past a small size, unparsed.
+  app.post('/credentials/v1/:connector/:role', { bodyLimit: 16 * 1024 }, async (req, reply) => {
     const { connector, role } = req.params as { connector: string; role: string };
     if (!NAME.test(connector) || !NAME.test(role)) throw new TetherError('invalid_request', 'connector and role names are 1-63 lowercase letters, digits, "-" or "_"');
     const c = deps.connectors.get(connector);
-    if (!c || !c.roles[role]) throw new TetherError('not_found', `no connector role ${connector}/${role}`);
+    // Own roles only: a role named like an inherited property (`constructor`) is not a configured role.
+    if (!c || !Object.hasOwn(c.roles, role)) throw new TetherError('not_found', `no connector role ${connector}/${role}`);
 
     const path = `/credentials/v1/${connector}/${role}`;
     // htu is the URL the client knows the broker by (RFC 9449 §4.3), as for the revocation endpoint.
     // Every request that passes the check reaches the kernel: the proof's shared single-use claim
     // (RFC 9449 §11.1) is made with the decision record, one round trip instead of two.
     const checked = await deps.checkRequest(
-      { method: 'POST', url: deps.issuerUrl() + path, authorization: header(req, 'authorization'), dpop: req.headers.dpop, audience: connectorAudience(connector) },
+      { method: 'POST', url: deps.issuerUrl() + path, authorization: authorizationFields(req), dpop: req.headers.dpop, audience: connectorAudience(connector) },
       { deferSharedClaim: true },
     );
     /** The one way a credential refusal is answered: recorded, then the 401. */

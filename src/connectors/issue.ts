@@ -49,7 +49,7 @@ export function createCredentialIssuer(deps: CredentialIssuerDeps) {
   return {
     async issue(r: CredentialRequest): Promise<IssuedCredential> {
       const c = deps.connectors.get(r.connector);
-      const role = c?.roles[r.role];
+      const role = c && Object.hasOwn(c.roles, r.role) ? c.roles[r.role] : undefined;
       if (!c || !role) throw new TetherError('not_found', `no connector role ${r.connector}/${r.role}`);
       const now = deps.clock();
       const g = await deps.db.query<{ state: string; not_after: Date | null }>('SELECT state, not_after FROM grants WHERE id = $1', [r.grant]);

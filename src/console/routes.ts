@@ -43,6 +43,8 @@ const CSP = [
 ].join('; ');
 
 const LoginBody = z.strictObject({ token: z.string().min(1).max(512) });
+/** A login is one token of at most 512 characters: anyone may post here, so nothing larger is parsed. */
+const LOGIN_BODY_LIMIT = 16 * 1024;
 
 /** Every built file, read once at start: the set of servable paths is fixed (no path from input reaches the disk). */
 function loadAssets(): Map<string, { body: Buffer; type: string }> {
@@ -90,7 +92,7 @@ export async function consoleRoutes(
 
   const view = (operator: OperatorPrincipal, csrf: string, expiresAt: Date) => ({ operator: operator.name, role: operator.role, csrf_token: csrf, expires_at: expiresAt.toISOString() });
 
-  app.post('/console/api/login', { config: { surface: 'admin' as const } }, async (req, reply) => {
+  app.post('/console/api/login', { config: { surface: 'admin' as const }, bodyLimit: LOGIN_BODY_LIMIT }, async (req, reply) => {
     const body = parseWith(LoginBody, req.body, 'body');
     const operator = await opts.login(req, body.token);
     const { id, session } = await opts.sessions.start(operator, req.ip);

@@ -12,6 +12,7 @@ import { canonicalJson } from '../audit/index.js';
 import { TetherError } from '../errors.js';
 import type { Grants } from '../grants/grants.js';
 import type { DecideInput, DecisionPipeline, DecisionToken } from '../pdp/index.js';
+import { exceedsValues, MAX_VALUES } from '../pdp/index.js';
 import { LIST_METHODS, RPC, rpcError, USE_METHODS, type JsonRpcId, type ListMethod, type UseMethod } from './json-rpc.js';
 
 export interface McpCaller {
@@ -70,6 +71,8 @@ export function createMcpAuthorizer(deps: {
     /** A use request: one recorded decision, or a pending approval, or (approved) the one allowed call. */
     async use(server: string, audience: string, caller: McpCaller, id: JsonRpcId, method: UseMethod, target: string, params: Record<string, unknown>): Promise<UseOutcome> {
       const args = method === 'tools/call' ? (params['arguments'] ?? {}) : {};
+      // Refused before it is hashed or converted: the kernel would refuse it anyway (cedar-values.ts).
+      if (exceedsValues(args)) return { ok: false, error: rpcError(id, RPC.invalidParams, `${method}: the arguments hold more than ${MAX_VALUES} values in all (members, items and leaves)`) };
       const digest = argumentsDigest(args);
       const resource = { type: USE_METHODS[method].type, id: `${server}/${target}` };
       // The record keeps the arguments' digest, never the arguments (they may carry secrets).

@@ -29,7 +29,8 @@ const USE_PARAMS: Record<string, ReadonlySet<string>> = {
 export function classify(v: unknown): Message | null {
   if (!isObj(v) || v['jsonrpc'] !== '2.0') return null;
   if (Object.keys(v).some((k) => !MESSAGE_KEYS.has(k))) return null;
-  const allowed = typeof v['method'] === 'string' ? USE_PARAMS[v['method']] : undefined;
+  // Own members only: a method named `constructor` or `__proto__` is no use method.
+  const allowed = typeof v['method'] === 'string' && Object.hasOwn(USE_PARAMS, v['method']) ? USE_PARAMS[v['method']] : undefined;
   if (allowed && isObj(v['params']) && Object.keys(v['params']).some((k) => !allowed.has(k))) return null;
   const id = v['id'];
   const validId = typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id));

@@ -11,6 +11,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TetherError } from '../errors.js';
+import { authorizationFields } from '../server/authorization-header.js';
 import { DPOP_SIGNING_ALGORITHMS, type ResourceCheck, type ResourceRequest, type VerifiedAccess } from '../tokens/index.js';
 import { decisionTokenOf } from '../tokens/decision-token.js';
 import type { McpAuthorizer, McpCaller } from './authorize.js';
@@ -94,7 +95,7 @@ export async function mcpRoutes(app: FastifyInstance, deps: McpRouteDeps) {
 
   /** The token check for this server; a refusal is a 401 pointing at the metadata (RFC 9728 §5.1). */
   const authenticate = async (req: FastifyRequest, s: McpServerConfig): Promise<VerifiedAccess> => {
-    const checked = await deps.checkRequest({ method: req.method, url: publicUrl(s.name), authorization: header(req, 'authorization'), dpop: req.headers.dpop, audience: audienceOf(s) });
+    const checked = await deps.checkRequest({ method: req.method, url: publicUrl(s.name), authorization: authorizationFields(req), dpop: req.headers.dpop, audience: audienceOf(s) });
     if (checked.ok) return checked.access;
     const r = checked.refusal;
     if (r.status !== 401) throw r;

@@ -118,9 +118,29 @@ async function evaluateItem(pipeline: Pick<DecisionPipeline, 'decide'>, item: It
   }
 }
 
+/**
+ * Items of an execute_all batch started per turn of the event loop. A decision is ~0.5 ms of
+ * synchronous work (Cedar, the record): 1000 items started at once ran back to back and held every
+ * other request (a gateway check included) for ~0.5 s; started in slices, other requests get a turn
+ * between slices, and the items still share group commits.
+ */
+const BATCH_SLICE = 32;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 async function evaluateBatch(pipeline: Pick<DecisionPipeline, 'decide'>, items: readonly Item[], semantic: EvaluationsSemantic, admin: boolean): Promise<EvaluationResponse[]> {
   // execute_all: every item, concurrently, so their audit records share group commits.
-  if (semantic === 'execute_all') return Promise.all(items.map((it) => evaluateItem(pipeline, it, admin)));
+  if (semantic === 'execute_all') {
+    const started: Array<Promise<EvaluationResponse>> = [];
+    for (let i = 0; i < items.length; i++) {
+      if (i > 0 && i % BATCH_SLICE === 0) await nextTurn();
+      const p = evaluateItem(pipeline, items[i]!, admin);
+      // A slice that fails (an audit outage) fails the batch through Promise.all below; until then
+      // its rejection must not count as unhandled while later slices start.
+      p.catch(() => undefined);
+      started.push(p);
+    }
+    return Promise.all(started);
+  }
   // Short-circuit semantics (spec §7.1.1): in order, stopping at the first deny / permit; the last
   // item carries the semantic that stopped it, as in the spec's example.
   const out: EvaluationResponse[] = [];

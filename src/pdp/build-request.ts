@@ -10,7 +10,7 @@ import { invalidRequest } from '../errors.js';
 import type { IdentityCache, IdentityEntity } from '../inventory/identity-cache.js';
 import { refKey } from '../policy/action-hierarchy.js';
 import type { CedarEntityJson, DecisionRequest, EntityRef } from '../policy/index.js';
-import { overlayRecord, toCedarRecord, toEntityRef, type CedarRecord } from './cedar-values.js';
+import { overlayRecord, toCedarRecord, toEntityRef, valueBudget, type CedarRecord } from './cedar-values.js';
 import type { DecideInput, DecisionEntityInput } from './decision-types.js';
 import { cedarContext, type OwnContext } from './own-context.js';
 
@@ -36,7 +36,9 @@ export interface CheckedInput {
 
 export function checkInput(input: DecideInput): CheckedInput {
   const subj = input.entry === 'authzen' ? 'subject' : 'principal';
-  const props = (e: DecisionEntityInput, at: string) => (e.properties === undefined ? undefined : toCedarRecord(e.properties, `${at}.properties`));
+  // One allowance for everything a caller hands to Cedar in this decision (cedar-values.ts MAX_VALUES).
+  const budget = valueBudget();
+  const props = (e: DecisionEntityInput, at: string) => (e.properties === undefined ? undefined : toCedarRecord(e.properties, `${at}.properties`, budget));
   if (typeof input.action?.name !== 'string' || input.action.name === '') throw invalidRequest('action.name must be a non-empty string');
   return {
     principal: toEntityRef(input.principal, subj),
@@ -46,8 +48,8 @@ export function checkInput(input: DecideInput): CheckedInput {
     resourceProps: props(input.resource, 'resource'),
     // AuthZEN input is a PEP's JSON: only Tether's own entry points may place a resource in a hierarchy.
     resourceParents: input.entry === 'authzen' ? [] : (input.resource.parents ?? []).map((p, i) => toEntityRef(p, `resource.parents[${i}]`)),
-    actionProps: toCedarRecord(input.action.properties ?? {}, 'action.properties'),
-    callerContext: toCedarRecord(input.context ?? {}, 'context'),
+    actionProps: toCedarRecord(input.action.properties ?? {}, 'action.properties', budget),
+    callerContext: toCedarRecord(input.context ?? {}, 'context', budget),
   };
 }
 

@@ -26,6 +26,44 @@ export interface CedarEntityEscape {
 /** Containers nested deeper than this are refused (a 400, not a stack overflow in Cedar or here). */
 export const MAX_DEPTH = 32;
 
+/**
+ * Most values (leaves, array items and record members) one decision's outside input may carry to
+ * Cedar. cedar-wasm converts every value on every call, about 20 µs per record member (DESIGN.md
+ * "Performance budget"): one MCP tool call with 150,000 argument members held the event loop 3 s.
+ * At this bound the worst input costs under 100 ms; real contexts and tool arguments hold far fewer.
+ */
+export const MAX_VALUES = 4096;
+
+/** What is left of one decision's value allowance, shared by every conversion of its input. */
+export interface ValueBudget {
+  left: number;
+}
+
+export const valueBudget = (max = MAX_VALUES): ValueBudget => ({ left: max });
+
+/** Whether `input` holds more than `max` values (counted as the converter counts them); stops early. */
+export function exceedsValues(input: unknown, max = MAX_VALUES): boolean {
+  let left = max;
+  const stack: unknown[] = [input];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (--left < 0) return true;
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      if (v.length > left) return true;
+      for (const x of v) stack.push(x);
+    } else {
+      for (const k in v) if (Object.hasOwn(v, k)) stack.push((v as Record<string, unknown>)[k]);
+      if (stack.length > left + 1) return true;
+    }
+  }
+  return false;
+}
+
+const spend = (budget: ValueBudget | undefined, path: string): void => {
+  if (budget !== undefined && --budget.left < 0) throw invalidRequest(`${path}: the input holds more than ${MAX_VALUES} values in all (members, items and leaves)`);
+};
+
 const IDENT = /^[_a-zA-Z][_a-zA-Z0-9]*$/;
 // Cedar refuses these as identifiers anywhere in a type name; `__cedar` is its own namespace.
 const RESERVED = new Set(['true', 'false', 'if', 'then', 'else', 'in', 'is', 'like', 'has', '__cedar']);
@@ -57,14 +95,14 @@ export function toEntityRef(input: unknown, path: string): EntityRef {
 }
 
 /** Convert any JSON value; throws invalid_request naming the path of the first bad member. */
-export function toCedarValue(input: unknown, path = '$'): CedarValue {
-  return convert(input, path, 0);
+export function toCedarValue(input: unknown, path = '$', budget?: ValueBudget): CedarValue {
+  return convert(input, path, 0, budget);
 }
 
 /** Convert a JSON object (entity attributes, context) to a Cedar record. */
-export function toCedarRecord(input: unknown, path = '$'): CedarRecord {
+export function toCedarRecord(input: unknown, path = '$', budget?: ValueBudget): CedarRecord {
   if (!isPlainObject(input)) throw invalidRequest(`${path} must be an object`);
-  return convertRecord(input, path, 0);
+  return convertRecord(input, path, 0, budget);
 }
 
 /**
@@ -78,7 +116,8 @@ export function overlayRecord(base: CedarRecord, overlay: CedarRecord): CedarRec
   return out;
 }
 
-function convert(input: unknown, path: string, depth: number): CedarValue {
+function convert(input: unknown, path: string, depth: number, budget: ValueBudget | undefined): CedarValue {
+  spend(budget, path);
   switch (typeof input) {
     case 'string':
       if (!isWellFormed(input)) throw invalidRequest(`${path} is not well-formed Unicode`);
@@ -102,7 +141,7 @@ function convert(input: unknown, path: string, depth: number): CedarValue {
   }
   if (input === null) throw invalidRequest(`${path} is null: Cedar has no null; leave the member out`);
   if (depth >= MAX_DEPTH) throw invalidRequest(`${path} is nested deeper than ${MAX_DEPTH} levels`);
-  if (Array.isArray(input)) return input.map((v, i) => convert(v, `${path}[${i}]`, depth + 1));
+  if (Array.isArray(input)) return input.map((v, i) => convert(v, `${path}[${i}]`, depth + 1, budget));
   if (!isPlainObject(input)) throw invalidRequest(`${path} is not a JSON value`);
   const keys = Object.keys(input);
   if (keys.some((k) => ESCAPES.has(k))) {
@@ -111,16 +150,16 @@ function convert(input: unknown, path: string, depth: number): CedarValue {
       `${path}: members named __entity, __extn or __expr are Cedar escapes; only {"__entity": {"type", "id"}} alone is accepted`,
     );
   }
-  return convertRecord(input, path, depth);
+  return convertRecord(input, path, depth, budget);
 }
 
-function convertRecord(input: Record<string, unknown>, path: string, depth: number): CedarRecord {
+function convertRecord(input: Record<string, unknown>, path: string, depth: number, budget: ValueBudget | undefined): CedarRecord {
   if (depth >= MAX_DEPTH) throw invalidRequest(`${path} is nested deeper than ${MAX_DEPTH} levels`);
   const out = Object.create(null) as CedarRecord;
   for (const key of Object.keys(input)) {
     const at = memberPath(path, key);
     if (!isWellFormed(key)) throw invalidRequest(`${at}: member name is not well-formed Unicode`);
-    out[key] = convert(input[key], at, depth + 1);
+    out[key] = convert(input[key], at, depth + 1, budget);
   }
   return out;
 }

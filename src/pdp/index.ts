@@ -8,5 +8,6 @@ export { createDecisionPipeline } from './decide.js';
 export type { DecideOptions, DecisionPipeline, Kernel, PipelineDeps, RiskView } from './decide.js';
 export type { DecideInput, DecideOutput, DecisionEntry, DecisionEntityInput, DecisionHttpRequest, DecisionPhase, DecisionReasons, DecisionStage, DecisionToken, IssuanceFacts, Verdict } from './decision-types.js';
 export { cedarContext, neutralOwnContext, ownContextOf } from './own-context.js';
+export { exceedsValues, MAX_VALUES } from './cedar-values.js';
 export type { DecisionEvent, DecisionObserver } from './observers.js';
 export type { OwnContext } from './own-context.js';

@@ -5,6 +5,7 @@ import type { AuditWriter } from '../audit/index.js';
 import { TetherError } from '../errors.js';
 import type { DecisionPipeline } from '../pdp/index.js';
 import { bearerMatcher } from '../server/admin-auth.js';
+import { authorizationFields } from '../server/authorization-header.js';
 import type { ResourceCheck, ResourceCheckOptions, ResourceRequest } from '../tokens/check-resource-request.js';
 import type { TokenRefusal } from '../tokens/token-refusal.js';
 import type { CredentialRefusal } from './credential-refusal.js';
@@ -94,7 +95,7 @@ export async function extAuthzRoutes(app: FastifyInstance, deps: ExtAuthzDeps) {
     }
     const path = target.path;
 
-    const authorization = header(req, 'authorization');
+    const authorization = authorizationFields(req);
     // Pure, so it may run before the credential check (whose refusal still comes first): a request
     // that will reach the kernel defers its proof's shared single-use claim (RFC 9449 §11.1) to the
     // decision record's statement: the request waits only for the audit commit, one round trip
@@ -105,7 +106,7 @@ export async function extAuthzRoutes(app: FastifyInstance, deps: ExtAuthzDeps) {
     /** The one way a credential refusal is answered: recorded, reported to detection, 401. */
     const refuse = async (r: TokenRefusal): Promise<never> => {
       const c = r.facts.claims;
-      const unverified = c ? undefined : unverifiedClaims(authorization);
+      const unverified = c || typeof authorization !== 'string' ? undefined : unverifiedClaims(authorization);
       await record(c?.sub, {
         stage: 'credential',
         refusal: r.reason,

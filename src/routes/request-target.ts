@@ -50,7 +50,7 @@ export function parseRequestTarget(raw: string): RequestTarget {
   // Rails, Laravel, Symfony and Express's method-override read the method from `_method` in the
   // query: the upstream would run another method than the one authorized (the shipped nginx config
   // clears the override headers for the same reason).
-  if (/(^|&)(_|%5F)method=/i.test(query)) return refuse('method_override', 'the query overrides the method (_method)');
+  if (overridesMethod(query)) return refuse('method_override', 'the query overrides the method (_method)');
 
   const segments = rawPath.slice(1).split('/');
   const out: string[] = [];
@@ -77,4 +77,32 @@ export function parseRequestTarget(raw: string): RequestTarget {
     }));
   }
   return { ok: true, path: `/${out.join('/')}`, query };
+}
+
+/**
+ * Whether a query parameter is named `_method` as an upstream framework reads names, not as they are
+ * spelled: the name is form-decoded (WHATWG URL "application/x-www-form-urlencoded" parsing: `+` is
+ * a space, escapes decoded, as Node's querystring under Express's method-override does, so
+ * `_%6Dethod` is `_method`), then as PHP registers it for Symfony and Laravel (leading spaces
+ * dropped, ` `, `.` and an unmatched `[` turned into `_`, a NUL ending it: `.method`, `+method`,
+ * `%5Bmethod` and `_method%00x` are all `_method`). Pairs are split on `&` and `;` (older Rack and
+ * some CGI parsers split on both). Any name that becomes `_method` or starts with it (`_method[]`) is
+ * refused: telling which framework sits upstream is not Tether's to guess.
+ */
+function overridesMethod(query: string): boolean {
+  if (query === '') return false;
+  for (const pair of query.split(/[&;]/)) {
+    const eq = pair.indexOf('=');
+    const raw = (eq === -1 ? pair : pair.slice(0, eq)).replace(/\+/g, ' ');
+    let name: string;
+    try {
+      name = decodeURIComponent(raw);
+    } catch {
+      // Not UTF-8 once decoded: decode byte-wise (latin1), which keeps every ASCII letter a parser could see.
+      name = raw.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    }
+    const php = name.split('\u0000')[0]!.replace(/^ +/, '').replace(/[ .[]/g, '_');
+    if (php.toLowerCase().startsWith('_method') || name.toLowerCase().startsWith('_method')) return true;
+  }
+  return false;
 }

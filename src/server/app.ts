@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { METHODS } from 'node:http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createAuditWriter, type AuditWriter } from '../audit/index.js';
@@ -28,6 +29,7 @@ import { createMcpAuthorizer } from '../mcp/authorize.js';
 import { mcpRoutes } from '../mcp/routes.js';
 import { createMcpServerStore } from '../mcp/server-config.js';
 import { createConsoleSessions } from '../console/sessions.js';
+import { TetherError } from '../errors.js';
 import { renderError } from './error-render.js';
 import { refuseUnstorableInput } from './input-guard.js';
 import { capConnections, serverTimeoutOptions } from './limits.js';
@@ -255,9 +257,14 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
 
   capConnections(app.server, { exempt: config.gatewayAddresses });
   app.setErrorHandler((err, req, reply) => renderError(err, req, reply));
-  app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send({ error: 'not_found', error_description: `no route for ${req.method} ${req.url.split('?')[0]}` }),
-  );
+  // Through the one renderer, so an unknown path under /ext-authz is a 403 like every other refused
+  // check (a gateway hands anything else to the client, or turns it into a 500), and 404 elsewhere.
+  app.setNotFoundHandler((req, reply) => renderError(new TetherError('not_found', `no route for ${req.method} ${req.url.split('?')[0]!.slice(0, 256)}`), req, reply));
+  // Envoy's check request carries the client's own method (README "Gateway trust model"): every method
+  // Node parses (WebDAV's PROPFIND, PURGE, …) must reach ext-authz to be matched against the route's
+  // rules (`*` included) and audited, instead of ending as fastify's 404. CONNECT never reaches
+  // request routing in Node.
+  for (const m of METHODS) if (m !== 'CONNECT' && !app.supportedMethods.includes(m)) app.addHttpMethod(m, { hasBody: true });
 
   // Forms are parsed by the OAuth routes themselves, which must refuse duplicate parameters.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));

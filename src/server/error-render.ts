@@ -14,7 +14,7 @@ declare module 'fastify' {
 /** Fastify's own client errors (bad JSON, wrong content type, body too large) become ours. */
 function fromFastify(err: FastifyError): TetherError | null {
   const status = err.statusCode ?? 0;
-  if (status === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new TetherError('payload_too_large', 'request body exceeds the 1 MiB limit');
+  if (status === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new TetherError('payload_too_large', 'request body exceeds the limit of this endpoint (1 MiB at most; less where the request is small by nature)');
   if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new TetherError('unsupported_media_type', 'unsupported Content-Type');
   if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new TetherError('invalid_request', 'request body is empty');
   if (err.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return new TetherError('invalid_request', 'Content-Length does not match the body');

@@ -25,15 +25,24 @@ export function idProblem(s: string, max = MAX_ID_LENGTH): string | null {
 /** First string (or key) in a parsed JSON value the store cannot hold, as a path; null if none. */
 export function unstorablePath(v: unknown, path = '', depth = 0): string | null {
   if (typeof v === 'string') return isStorableText(v) ? null : path || '(value)';
-  if (v === null || typeof v !== 'object' || depth > 64) return null;
+  // Bytes hold no text to check (and walking them would allocate per byte).
+  if (v === null || typeof v !== 'object' || depth > 64 || ArrayBuffer.isView(v)) return null;
+  // The path of a member is only spelled out for the one that is refused: this walk runs on every
+  // request body before authentication, and building a string per member of a large body cost more
+  // than parsing it.
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
-      const p = unstorablePath(v[i], `${path}[${i}]`, depth + 1);
+      const x: unknown = v[i];
+      if (typeof x === 'string' ? isStorableText(x) : x === null || typeof x !== 'object') continue;
+      const p = unstorablePath(x, `${path}[${i}]`, depth + 1);
       if (p) return p;
     }
     return null;
   }
-  for (const [k, x] of Object.entries(v)) {
+  for (const k in v) {
+    if (!Object.hasOwn(v, k)) continue;
+    const x: unknown = (v as Record<string, unknown>)[k];
+    if (isStorableText(k) && (typeof x === 'string' ? isStorableText(x) : x === null || typeof x !== 'object')) continue;
     const at = path ? `${path}.${k}` : k;
     if (!isStorableText(k)) return at;
     const p = unstorablePath(x, at, depth + 1);

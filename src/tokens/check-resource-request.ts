@@ -18,7 +18,8 @@ export interface ResourceRequest {
   method: string;
   /** The URI the client addressed (the proof's `htu`); query and fragment are ignored (RFC 9449 §4.3). */
   url: string;
-  authorization: string | undefined;
+  /** Every `Authorization` field of the request (exactly one is allowed, RFC 9110 §11.6.2). */
+  authorization: string | readonly string[] | undefined;
   /** Every `DPoP` header field of the request (exactly one is allowed). */
   dpop: string | readonly string[] | undefined;
   /** The resource's audience: the token's `aud` must include it. */
@@ -80,7 +81,10 @@ const PROOF_REASON: Record<DpopProofFailure, TokenRefusalReason> = {
 export async function checkResourceRequest(deps: ResourceCheckDeps, req: ResourceRequest, opts: ResourceCheckOptions = {}): Promise<ResourceCheck> {
   const refuse = (reason: TokenRefusalReason, why: string, facts: TokenRefusal['facts'] = {}): ResourceCheck => ({ ok: false, refusal: new TokenRefusal(reason, why, facts) });
   if (req.authorization === undefined || req.authorization === '') return refuse('credential_missing', 'a DPoP-bound access token is required');
-  const m = AUTHORIZATION.exec(req.authorization);
+  if (typeof req.authorization !== 'string') {
+    if (req.authorization.length !== 1) return refuse('authorization_malformed', 'exactly one Authorization header is allowed');
+  }
+  const m = AUTHORIZATION.exec(typeof req.authorization === 'string' ? req.authorization : req.authorization[0]!);
   if (!m) return refuse('authorization_malformed', 'malformed Authorization header');
   const dpopScheme = m[1]!.toLowerCase() === 'dpop';
   const token = m[2]!;

@@ -283,7 +283,9 @@ export function createExchange(deps: ExchangeDeps) {
       task: { id: grant.id, ...(task.purpose ? { purpose: task.purpose } : {}), ...(task.ticket ? { ticket: task.ticket } : {}) },
       // Request time re-checks @approval against this (a policy may add it after issuance).
       ...(grant.decided_by !== null ? { approval: 'human' as const, approvals: Math.max(1, grant.approvals.length) } : grant.break_glass ? { approval: 'break_glass' as const } : {}),
-      ...(form.get('client_id') ? { clientId: form.get('client_id')! } : {}),
+      // RFC 9068 §2.2 client_id: the client is the workload the subject token authenticated; a
+      // `client_id` form parameter is the caller's unverified say-so and never becomes a signed claim
+      // (DESIGN.md trust model: unverified input names no one).
       ...(grant.break_glass ? { breakGlass: true } : {}),
       clock: deps.clock,
     });

@@ -37,6 +37,14 @@ export interface OAuthRouteDeps {
 }
 
 const oauth = { config: { surface: 'oauth' as const } };
+/**
+ * What these forms can hold: a token request carries at most a subject token and an actor token
+ * (16 KiB each, federation/subject-token.ts), a consent proof (8 KiB) and a small task; revocation and
+ * introspection one access token (8 KiB). Anyone may post here, so a body is refused at these sizes
+ * rather than parsed at the app's 1 MiB (README "Limits").
+ */
+const TOKEN_BODY_LIMIT = 128 * 1024;
+const ONE_TOKEN_BODY_LIMIT = 64 * 1024;
 const single = (h: string | string[] | undefined) => (Array.isArray(h) ? h.join(', ') : h);
 
 /** RFC 8414 metadata, JWKS, RFC 8693 token exchange, RFC 7009 revocation, RFC 7662 introspection. */
@@ -63,7 +71,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps) {
     return deps.keys.ring().jwks();
   });
 
-  app.post('/oauth/token', oauth, async (req, reply) => {
+  app.post('/oauth/token', { ...oauth, bodyLimit: TOKEN_BODY_LIMIT }, async (req, reply) => {
     const facts: Record<string, unknown> = {};
     const note = (f: Record<string, unknown>) => Object.assign(facts, f);
     try {
@@ -96,7 +104,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps) {
   // and every token issued under it die with it. A DPoP-bound token is revoked only with a proof
   // of possession of its key (RFC 9449 §7: the key, not a copy of the token, is the credential), so
   // a token seen in a log cannot end a task that other replicas share.
-  app.post('/oauth/revoke', oauth, async (req, reply) => {
+  app.post('/oauth/revoke', { ...oauth, bodyLimit: ONE_TOKEN_BODY_LIMIT }, async (req, reply) => {
     const form = parseForm(req.body);
     const token = required(form, 'token');
     const hint = form.get('token_type_hint');
@@ -136,7 +144,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps) {
     });
   };
 
-  app.post('/oauth/introspect', oauth, async (req, reply) => {
+  app.post('/oauth/introspect', { ...oauth, bodyLimit: ONE_TOKEN_BODY_LIMIT }, async (req, reply) => {
     await deps.requireAdmin(req);
     const form = parseForm(req.body);
     const token = required(form, 'token');
