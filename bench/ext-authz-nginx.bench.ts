@@ -17,10 +17,11 @@
  *    what any Node gateway check with a durable audit pays before doing any check at all (the wake-ups
  *    of an idle process at a moderate rate, HTTP parsing, one database round trip); Tether's own
  *    cost is its CPU above that floor.
- * 4. The same CPU figures under saturation (closed loop, 32 connections through nginx, 3 s each): how
+ * 4. The same CPU figures under saturation (closed loop, 32 connections through nginx, 3 s each by default): how
  *    much of the moderate-rate figure is the per-wake-up cost of a mostly idle process.
  *
  *   npm run build && node --no-turbo-inline-js-wasm-calls dist/bench/ext-authz-nginx.bench.js [seconds=8] [rate=300] [rounds=3]
+ *   env: BENCH_SATURATION_SECONDS (default 3)
  *
  * Broker and upstream run in child processes; the load generator (this process) signs every DPoP
  * proof before the measured runs (they are single use), so signing is not measured.
@@ -251,7 +252,7 @@ async function main(): Promise<void> {
     floors.push(rf);
   }
   // Saturation: closed loop, proofs signed beforehand (2,000/s is beyond what this machine serves).
-  const SAT_SECONDS = 3;
+  const SAT_SECONDS = Number(process.env.BENCH_SATURATION_SECONDS ?? 3);
   const saturated = async (target: typeof broker, client: typeof auth, request: (i: number) => { path: string; headers: Record<string, string> }, n: number) => {
     let cpu = 0;
     const r = await runHttpLoad({
