@@ -40,6 +40,8 @@ export async function exchangeForToken(o: {
   scope: string;
   audience: string;
   authorizationDetails?: unknown[];
+  /** More form parameters, as a client might send them (e.g. an unauthenticated `client_id`). */
+  extra?: Record<string, string>;
 }): Promise<{ status: number; body: { access_token?: string; error?: string; error_description?: string; grant_id?: string } }> {
   const htu = `${o.htuBase ?? o.endpointBase}/oauth/token`;
   const params = new URLSearchParams({
@@ -50,6 +52,7 @@ export async function exchangeForToken(o: {
     audience: o.audience,
   });
   if (o.authorizationDetails) params.set('authorization_details', JSON.stringify(o.authorizationDetails));
+  for (const [k, v] of Object.entries(o.extra ?? {})) params.set(k, v);
   const res = await fetch(`${o.endpointBase}/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await o.key.proof('POST', htu) },

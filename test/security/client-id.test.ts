@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import type { RunningBroker } from '../helpers/broker.js';
-import type { createDpopKey } from '../helpers/dpop.js';
+import { exchangeForToken, type createDpopKey } from '../helpers/dpop.js';
 import type { createWorkloadIssuer } from '../helpers/workload-issuer.js';
 import { ordersRoute, startGatewayBroker } from '../helpers/gateway-fixture.js';
 import { ORDERS_AUD } from '../helpers/workload-issuer.js';
@@ -26,18 +26,15 @@ describe('the issued token names the verified workload as its client', () => {
   });
 
   test('a client_id parameter naming someone else does not reach the token, introspection or the audit log', async () => {
-    const tokenUrl = `${b.url}/oauth/token`;
-    const form = new URLSearchParams({
-      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-      subject_token: await gha.token(),
-      subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+    const { status, body } = await exchangeForToken({
+      endpointBase: b.url,
+      key,
+      subjectToken: await gha.token(),
       scope: 'orders:read',
       audience: ORDERS_AUD,
-      client_id: 'ci/acme/payments-admin',
+      extra: { client_id: 'ci/acme/payments-admin' },
     });
-    const res = await fetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await key.proof('POST', tokenUrl) }, body: form.toString() });
-    const body = (await res.json()) as { access_token?: string };
-    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(status, 200, JSON.stringify(body));
     const claims = decodeJwt(body.access_token!);
     assert.equal(claims.sub, 'ci/acme/api');
     assert.equal(claims['client_id'], 'ci/acme/api');
