@@ -118,6 +118,21 @@ const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => v !== n
 const ENTITY_MEMBERS = new Set(['uid', 'attrs', 'parents', 'tags']);
 const emptyRecord = (v: unknown): boolean => isRecord(v) && Object.keys(v).length === 0;
 
+function distinctPlainUids(entities: readonly CedarEntityJson[]): boolean {
+  const seen = new Set<string>();
+  for (const e of entities) {
+    if (e === null || typeof e !== 'object') return false;
+    const uid = e.uid as unknown;
+    if (!isRecord(uid)) return false;
+    const keys = Object.keys(uid);
+    if (keys.length !== 2 || typeof uid['type'] !== 'string' || typeof uid['id'] !== 'string') return false;
+    const key = JSON.stringify([uid['type'], uid['id']]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+  }
+  return true;
+}
+
 /**
  * The request's context and entities with what `reads` cannot reach left out, or null when nothing
  * can be. Uids, parents and tags stay: only attribute and context values go, and then the principal or
@@ -130,6 +145,11 @@ export function leanInput(
   request: { readonly principal: EntityRef; readonly resource: EntityRef; readonly context: Readonly<Record<string, unknown>> },
   entities: readonly CedarEntityJson[],
 ): { context: Readonly<Record<string, unknown>>; entities: readonly CedarEntityJson[] } | null {
+  // Cedar accepts identical copies of an entity and refuses copies that differ ("duplicate entity
+  // entry"): pruning could make differing copies identical and turn that refusal into an answer. Any
+  // entity named twice, or by a uid not in the plain `{type, id}` form (an `__entity` escape names
+  // the same entity under another spelling), leaves the whole input as it is.
+  if (!distinctPlainUids(entities)) return null;
   const { context } = request;
   const ctx = !reads.wholeContext && isRecord(context) ? keepRead(context, reads.names) : context;
   let ents: Array<CedarEntityJson | null> | undefined;

@@ -144,3 +144,21 @@ test('an unread member Cedar would refuse still makes the decision a deny with C
   assert.equal(fraction.decision, 'deny');
   disposePolicySet(set);
 });
+
+test('an entity named twice is refused as Cedar refuses it, even when the copies differ only in unread attributes', () => {
+  // Cedar accepts two identical copies of an entity and refuses two that differ ("duplicate entity
+  // entry"): pruning the unread attribute that tells them apart must not turn a refusal into an allow.
+  const text = 'permit(principal, action, resource) when { context.risk < 5 };';
+  const set = compilePolicySet({ files: { 'p.cedar': text } });
+  const group = (label: string): CedarEntityJson => ({ uid: { type: 'Group', id: 'g' }, attrs: { label }, parents: [] });
+  const principal = (label: string): CedarEntityJson => ({ uid: { type: 'Identity', id: 'a' }, attrs: { label }, parents: [] });
+  for (const entities of [[group('one'), group('two')], [principal('one'), principal('two')], [group('one'), { ...group('x'), attrs: {} }]]) {
+    const request: DecisionRequest = { principal: { type: 'Identity', id: 'a' }, action: { type: 'Action', id: 'read' }, resource: { type: 'Order', id: '1' }, context: { risk: 1 }, entities };
+    const raw = cedar.isAuthorized({ principal: request.principal, action: request.action, resource: request.resource, context: { risk: 1 }, entities: entities as cedar.Entities, policies: { staticPolicies: text } });
+    assert.equal(raw.type, 'failure', 'Cedar refuses the whole input');
+    const ours = evaluate(set, request);
+    assert.equal(ours.decision, 'deny', JSON.stringify(entities));
+    assert.match(ours.errors.join(), /duplicate entity entry/);
+  }
+  disposePolicySet(set);
+});
