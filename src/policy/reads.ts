@@ -80,7 +80,13 @@ const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): bo
  * (null, a fraction, a lone surrogate, an `__entity`/`__extn` escape) stays, so Cedar refuses or reads
  * it exactly as it would have.
  */
-function plain(v: unknown): boolean {
+// Cedar's JSON reader refuses (throws) a value nested past its recursion limit (128 levels over the
+// whole input), and a deep enough value would overflow this walk's stack: nothing nested past this
+// depth is taken as plain, so such a value stays and Cedar refuses it as it would have.
+const PLAIN_DEPTH = 32;
+
+function plain(v: unknown, depth = 0): boolean {
+  if (depth > PLAIN_DEPTH) return false;
   switch (typeof v) {
     case 'boolean':
       return true;
@@ -90,9 +96,9 @@ function plain(v: unknown): boolean {
       return wellFormed(v);
     case 'object': {
       if (v === null) return false;
-      if (Array.isArray(v)) return v.every(plain);
+      if (Array.isArray(v)) return v.every((x) => plain(x, depth + 1));
       if (!plainObject(v)) return false;
-      for (const [k, x] of Object.entries(v)) if (k.startsWith('__') || !wellFormed(k) || !plain(x)) return false;
+      for (const [k, x] of Object.entries(v)) if (k.startsWith('__') || !wellFormed(k) || !plain(x, depth + 1)) return false;
       return true;
     }
     default:

@@ -162,3 +162,35 @@ test('an entity named twice is refused as Cedar refuses it, even when the copies
   }
   disposePolicySet(set);
 });
+
+test('an unread value nested past Cedar\'s recursion limit is refused as on the whole input, and never overflows the stack', () => {
+  const text = 'permit(principal, action, resource) when { context.risk < 5 };';
+  const set = compilePolicySet({ files: { 'p.cedar': text } });
+  const base = { principal: { type: 'Identity', id: 'a' }, action: { type: 'Action', id: 'read' }, resource: { type: 'Order', id: '1' } };
+  for (const depth of [33, 200, 20_000]) {
+    const arrays = JSON.parse('['.repeat(depth) + ']'.repeat(depth)) as unknown;
+    const records = JSON.parse('{"a":'.repeat(depth) + '1' + '}'.repeat(depth)) as unknown;
+    for (const deep of [arrays, records]) {
+      const entities = [{ uid: base.principal, attrs: { deep }, parents: [] }] as CedarEntityJson[];
+      for (const request of [{ ...base, context: { risk: 1, deep }, entities: [] }, { ...base, context: { risk: 1 }, entities }]) {
+        let raw: string;
+        try {
+          const r = cedar.isAuthorized({ ...request, context: request.context as cedar.Context, entities: request.entities as cedar.Entities, policies: { staticPolicies: text } });
+          raw = r.type === 'success' ? r.response.decision : 'refused';
+        } catch {
+          raw = 'refused';
+        }
+        const ours = evaluate(set, request);
+        const label = `depth ${depth}`;
+        if (raw === 'refused') {
+          assert.equal(ours.decision, 'deny', label);
+          assert.match(ours.errors.join(), /cedar refused|recursion/, label);
+        } else {
+          assert.equal(ours.decision, raw, label);
+          assert.deepEqual(ours.errors, [], label);
+        }
+      }
+    }
+  }
+  disposePolicySet(set);
+});
