@@ -96,7 +96,12 @@ function plain(v: unknown, depth = 0): boolean {
       return wellFormed(v);
     case 'object': {
       if (v === null) return false;
-      if (Array.isArray(v)) return v.every((x) => plain(x, depth + 1));
+      if (Array.isArray(v)) {
+        // Not `every`: it skips the holes of a sparse array, which Cedar reads as `null` and refuses.
+        if (Object.getPrototypeOf(v) !== Array.prototype) return false;
+        for (let i = 0; i < v.length; i++) if (!Object.prototype.hasOwnProperty.call(v, i) || !plain(v[i], depth + 1)) return false;
+        return true;
+      }
       if (!plainObject(v)) return false;
       for (const [k, x] of Object.entries(v)) if (k.startsWith('__') || !wellFormed(k) || !plain(x, depth + 1)) return false;
       return true;

@@ -194,3 +194,17 @@ test('an unread value nested past Cedar\'s recursion limit is refused as on the 
   }
   disposePolicySet(set);
 });
+
+test('an unread sparse array, which Cedar reads with nulls and refuses, is refused as on the whole input', () => {
+  const text = 'permit(principal, action, resource) when { context.risk < 5 };';
+  const set = compilePolicySet({ files: { 'p.cedar': text } });
+  // eslint-disable-next-line no-sparse-arrays
+  const sparse = [1, , 2];
+  const request: DecisionRequest = { principal: { type: 'Identity', id: 'a' }, action: { type: 'Action', id: 'read' }, resource: { type: 'Order', id: '1' }, context: { risk: 1, sparse }, entities: [] };
+  const raw = cedar.isAuthorized({ ...request, context: request.context as cedar.Context, entities: [], policies: { staticPolicies: text } });
+  assert.equal(raw.type, 'failure');
+  const ours = evaluate(set, request);
+  assert.equal(ours.decision, 'deny');
+  assert.match(ours.errors.join(), /null/);
+  disposePolicySet(set);
+});
