@@ -208,3 +208,26 @@ test('an unread sparse array, which Cedar reads with nulls and refuses, is refus
   assert.match(ours.errors.join(), /null/);
   disposePolicySet(set);
 });
+
+test('a value whose reading throws never makes the decision throw: Cedar is asked with the whole input', () => {
+  const text = 'permit(principal, action, resource) when { context.risk < 5 };';
+  const set = compilePolicySet({ files: { 'p.cedar': text } });
+  const trap = Object.defineProperty({}, 'x', {
+    enumerable: true,
+    get() {
+      throw new Error('read');
+    },
+  });
+  const request: DecisionRequest = { principal: { type: 'Identity', id: 'a' }, action: { type: 'Action', id: 'read' }, resource: { type: 'Order', id: '1' }, context: { risk: 1, trap }, entities: [] };
+  let raw: string;
+  try {
+    const r = cedar.isAuthorized({ ...request, context: request.context as cedar.Context, entities: [], policies: { staticPolicies: text } });
+    raw = r.type === 'success' ? r.response.decision : 'refused';
+  } catch {
+    raw = 'refused';
+  }
+  const ours = evaluate(set, request);
+  assert.equal(ours.decision, raw === 'refused' ? 'deny' : raw);
+  if (raw === 'refused') assert.ok(ours.errors.length > 0);
+  disposePolicySet(set);
+});
