@@ -51,7 +51,14 @@ export function evaluate(set: CompiledPolicySet, request: DecisionRequest): Deci
   // Cedar sees only what these policies can read (reads.ts): the same answer, at a fraction of the
   // conversion cost. Anything but a clean answer is asked again with everything, so refusals and
   // errors (whose messages list the attributes an entity has) read exactly as Cedar gives them.
-  const lean = leanInput(part.reads, request, entities);
+  // Pruning walks the caller's values: should that walk throw (a getter, a proxy), Cedar gets the whole
+  // input and answers or refuses it as it would have, never a thrown decision.
+  let lean: ReturnType<typeof leanInput>;
+  try {
+    lean = leanInput(part.reads, request, entities);
+  } catch {
+    lean = null;
+  }
   let asked = lean === null ? ask(request.context, entities) : ask(lean.context, lean.entities);
   if (lean !== null && !('type' in asked && asked.type === 'success' && asked.response.diagnostics.errors.length === 0)) {
     asked = ask(request.context, entities);

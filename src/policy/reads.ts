@@ -80,7 +80,13 @@ const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): bo
  * (null, a fraction, a lone surrogate, an `__entity`/`__extn` escape) stays, so Cedar refuses or reads
  * it exactly as it would have.
  */
-function plain(v: unknown): boolean {
+// Cedar's JSON reader refuses (throws) a value nested past its recursion limit (128 levels over the
+// whole input), and a deep enough value would overflow this walk's stack: nothing nested past this
+// depth is taken as plain, so such a value stays and Cedar refuses it as it would have.
+const PLAIN_DEPTH = 32;
+
+function plain(v: unknown, depth = 0): boolean {
+  if (depth > PLAIN_DEPTH) return false;
   switch (typeof v) {
     case 'boolean':
       return true;
@@ -90,9 +96,14 @@ function plain(v: unknown): boolean {
       return wellFormed(v);
     case 'object': {
       if (v === null) return false;
-      if (Array.isArray(v)) return v.every(plain);
+      if (Array.isArray(v)) {
+        // Not `every`: it skips the holes of a sparse array, which Cedar reads as `null` and refuses.
+        if (Object.getPrototypeOf(v) !== Array.prototype) return false;
+        for (let i = 0; i < v.length; i++) if (!Object.prototype.hasOwnProperty.call(v, i) || !plain(v[i], depth + 1)) return false;
+        return true;
+      }
       if (!plainObject(v)) return false;
-      for (const [k, x] of Object.entries(v)) if (k.startsWith('__') || !wellFormed(k) || !plain(x)) return false;
+      for (const [k, x] of Object.entries(v)) if (k.startsWith('__') || !wellFormed(k) || !plain(x, depth + 1)) return false;
       return true;
     }
     default:
@@ -118,6 +129,21 @@ const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => v !== n
 const ENTITY_MEMBERS = new Set(['uid', 'attrs', 'parents', 'tags']);
 const emptyRecord = (v: unknown): boolean => isRecord(v) && Object.keys(v).length === 0;
 
+function distinctPlainUids(entities: readonly CedarEntityJson[]): boolean {
+  const seen = new Set<string>();
+  for (const e of entities) {
+    if (e === null || typeof e !== 'object') return false;
+    const uid = e.uid as unknown;
+    if (!isRecord(uid)) return false;
+    const keys = Object.keys(uid);
+    if (keys.length !== 2 || typeof uid['type'] !== 'string' || typeof uid['id'] !== 'string') return false;
+    const key = JSON.stringify([uid['type'], uid['id']]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+  }
+  return true;
+}
+
 /**
  * The request's context and entities with what `reads` cannot reach left out, or null when nothing
  * can be. Uids, parents and tags stay: only attribute and context values go, and then the principal or
@@ -130,6 +156,11 @@ export function leanInput(
   request: { readonly principal: EntityRef; readonly resource: EntityRef; readonly context: Readonly<Record<string, unknown>> },
   entities: readonly CedarEntityJson[],
 ): { context: Readonly<Record<string, unknown>>; entities: readonly CedarEntityJson[] } | null {
+  // Cedar accepts identical copies of an entity and refuses copies that differ ("duplicate entity
+  // entry"): pruning could make differing copies identical and turn that refusal into an answer. Any
+  // entity named twice, or by a uid not in the plain `{type, id}` form (an `__entity` escape names
+  // the same entity under another spelling), leaves the whole input as it is.
+  if (!distinctPlainUids(entities)) return null;
   const { context } = request;
   const ctx = !reads.wholeContext && isRecord(context) ? keepRead(context, reads.names) : context;
   let ents: Array<CedarEntityJson | null> | undefined;

@@ -144,3 +144,90 @@ test('an unread member Cedar would refuse still makes the decision a deny with C
   assert.equal(fraction.decision, 'deny');
   disposePolicySet(set);
 });
+
+test('an entity named twice is refused as Cedar refuses it, even when the copies differ only in unread attributes', () => {
+  // Cedar accepts two identical copies of an entity and refuses two that differ ("duplicate entity
+  // entry"): pruning the unread attribute that tells them apart must not turn a refusal into an allow.
+  const text = 'permit(principal, action, resource) when { context.risk < 5 };';
+  const set = compilePolicySet({ files: { 'p.cedar': text } });
+  const group = (label: string): CedarEntityJson => ({ uid: { type: 'Group', id: 'g' }, attrs: { label }, parents: [] });
+  const principal = (label: string): CedarEntityJson => ({ uid: { type: 'Identity', id: 'a' }, attrs: { label }, parents: [] });
+  for (const entities of [[group('one'), group('two')], [principal('one'), principal('two')], [group('one'), { ...group('x'), attrs: {} }]]) {
+    const request: DecisionRequest = { principal: { type: 'Identity', id: 'a' }, action: { type: 'Action', id: 'read' }, resource: { type: 'Order', id: '1' }, context: { risk: 1 }, entities };
+    const raw = cedar.isAuthorized({ principal: request.principal, action: request.action, resource: request.resource, context: { risk: 1 }, entities: entities as cedar.Entities, policies: { staticPolicies: text } });
+    assert.equal(raw.type, 'failure', 'Cedar refuses the whole input');
+    const ours = evaluate(set, request);
+    assert.equal(ours.decision, 'deny', JSON.stringify(entities));
+    assert.match(ours.errors.join(), /duplicate entity entry/);
+  }
+  disposePolicySet(set);
+});
+
+test('an unread value nested past Cedar\'s recursion limit is refused as on the whole input, and never overflows the stack', () => {
+  const text = 'permit(principal, action, resource) when { context.risk < 5 };';
+  const set = compilePolicySet({ files: { 'p.cedar': text } });
+  const base = { principal: { type: 'Identity', id: 'a' }, action: { type: 'Action', id: 'read' }, resource: { type: 'Order', id: '1' } };
+  for (const depth of [33, 200, 20_000]) {
+    const arrays = JSON.parse('['.repeat(depth) + ']'.repeat(depth)) as unknown;
+    const records = JSON.parse('{"a":'.repeat(depth) + '1' + '}'.repeat(depth)) as unknown;
+    for (const deep of [arrays, records]) {
+      const entities = [{ uid: base.principal, attrs: { deep }, parents: [] }] as CedarEntityJson[];
+      for (const request of [{ ...base, context: { risk: 1, deep }, entities: [] }, { ...base, context: { risk: 1 }, entities }]) {
+        let raw: string;
+        try {
+          const r = cedar.isAuthorized({ ...request, context: request.context as cedar.Context, entities: request.entities as cedar.Entities, policies: { staticPolicies: text } });
+          raw = r.type === 'success' ? r.response.decision : 'refused';
+        } catch {
+          raw = 'refused';
+        }
+        const ours = evaluate(set, request);
+        const label = `depth ${depth}`;
+        if (raw === 'refused') {
+          assert.equal(ours.decision, 'deny', label);
+          assert.match(ours.errors.join(), /cedar refused|recursion/, label);
+        } else {
+          assert.equal(ours.decision, raw, label);
+          assert.deepEqual(ours.errors, [], label);
+        }
+      }
+    }
+  }
+  disposePolicySet(set);
+});
+
+test('an unread sparse array, which Cedar reads with nulls and refuses, is refused as on the whole input', () => {
+  const text = 'permit(principal, action, resource) when { context.risk < 5 };';
+  const set = compilePolicySet({ files: { 'p.cedar': text } });
+  // eslint-disable-next-line no-sparse-arrays
+  const sparse = [1, , 2];
+  const request: DecisionRequest = { principal: { type: 'Identity', id: 'a' }, action: { type: 'Action', id: 'read' }, resource: { type: 'Order', id: '1' }, context: { risk: 1, sparse }, entities: [] };
+  const raw = cedar.isAuthorized({ ...request, context: request.context as cedar.Context, entities: [], policies: { staticPolicies: text } });
+  assert.equal(raw.type, 'failure');
+  const ours = evaluate(set, request);
+  assert.equal(ours.decision, 'deny');
+  assert.match(ours.errors.join(), /null/);
+  disposePolicySet(set);
+});
+
+test('a value whose reading throws never makes the decision throw: Cedar is asked with the whole input', () => {
+  const text = 'permit(principal, action, resource) when { context.risk < 5 };';
+  const set = compilePolicySet({ files: { 'p.cedar': text } });
+  const trap = Object.defineProperty({}, 'x', {
+    enumerable: true,
+    get() {
+      throw new Error('read');
+    },
+  });
+  const request: DecisionRequest = { principal: { type: 'Identity', id: 'a' }, action: { type: 'Action', id: 'read' }, resource: { type: 'Order', id: '1' }, context: { risk: 1, trap }, entities: [] };
+  let raw: string;
+  try {
+    const r = cedar.isAuthorized({ ...request, context: request.context as cedar.Context, entities: [], policies: { staticPolicies: text } });
+    raw = r.type === 'success' ? r.response.decision : 'refused';
+  } catch {
+    raw = 'refused';
+  }
+  const ours = evaluate(set, request);
+  assert.equal(ours.decision, raw === 'refused' ? 'deny' : raw);
+  if (raw === 'refused') assert.ok(ours.errors.length > 0);
+  disposePolicySet(set);
+});
