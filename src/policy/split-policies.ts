@@ -9,6 +9,7 @@
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { invalidRequest } from '../errors.js';
 import { formatCedarError } from './cedar-error.js';
+import { refuseDeepPolicyJson, refuseDeepText } from './nesting.js';
 import { parseObligations, type PolicyObligations } from './obligations.js';
 import { policyReads, type PolicyReads } from './reads.js';
 import type { EntityRef } from './types.js';
@@ -62,6 +63,7 @@ export function splitPolicyFiles(files: Readonly<Record<string, string>>): Parse
 }
 
 function splitFile(file: string, fileText: string): ParsedPolicy[] {
+  refuseDeepText(fileText, file);
   const parts = cedar.policySetTextToParts(fileText);
   if (parts.type === 'failure') {
     throw invalidRequest(cedarMessages(parts.errors, file, fileText, fileText, 0));
@@ -78,6 +80,7 @@ function splitFile(file: string, fileText: string): ParsedPolicy[] {
     if (json.type === 'failure') {
       throw invalidRequest(cedarMessages(json.errors, file, fileText, text, offset));
     }
+    refuseDeepPolicyJson(json.json, `${file}: policy ${index}`);
     const annotations: Record<string, string> = Object.create(null) as Record<string, string>;
     for (const [k, v] of Object.entries(json.json.annotations ?? {})) annotations[k] = v;
     const explicitId = annotations['id'];

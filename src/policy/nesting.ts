@@ -1,0 +1,81 @@
+/**
+ * Bounds on how deeply policy and schema text may nest, checked before cedar-wasm sees it.
+ *
+ * cedar-wasm parses and evaluates recursively on the wasm stack and does not bound its depth: about
+ * 120 nested braces, 200 nested brackets or parentheses, or 1,000 nested `if`s crash the parser, and
+ * a policy that parses but nests deeply (500 `if`s, 1,000 chained `+` or `.attr`) crashes the
+ * evaluator, with "memory access out of bounds". After that trap the wasm instance is broken: every
+ * later Cedar call in the process throws, so one bad policy (applied, or only dry-run) would deny
+ * every decision of the instance. Human-written policies nest a few levels; these bounds leave
+ * ample room and stay far below the crash.
+ */
+import { invalidRequest } from '../errors.js';
+
+/** Brackets, parentheses and braces open at once in one text. */
+export const MAX_BRACKET_DEPTH = 32;
+/** `if` expressions in one policy (nested or not: the parser recurses on `else if` chains). */
+export const MAX_IF_EXPRESSIONS = 128;
+/**
+ * Operators in one policy (each run of `+ - * < > = ! & | .` counts once): a chain of 5,000 `&&`,
+ * `+` or `.attr` crashes the parser.
+ */
+export const MAX_OPERATORS = 512;
+/** Depth of a policy's JSON form (two levels per operator, roughly). */
+export const MAX_POLICY_JSON_DEPTH = 200;
+
+/** Line (1-based) of offset `at` in `text`. */
+const lineOf = (text: string, at: number): number => text.slice(0, at).split('\n').length;
+
+const OPERATOR_CHARS = '+-*<>=!&|.';
+
+/**
+ * Refuses (400) a text whose brackets nest deeper than MAX_BRACKET_DEPTH, or with a policy (text up
+ * to a `;` outside brackets) holding more than MAX_IF_EXPRESSIONS `if`s or MAX_OPERATORS operators.
+ * String literals ("…", with backslash escapes) and `//` comments are skipped, as Cedar's lexer
+ * skips them.
+ */
+export function refuseDeepText(text: string, what: string): void {
+  let depth = 0;
+  let ifs = 0;
+  let operators = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === ';' && depth === 0) {
+      ifs = 0;
+      operators = 0;
+      continue;
+    }
+    if (OPERATOR_CHARS.includes(c)) {
+      if (++operators > MAX_OPERATORS) throw invalidRequest(`${what}: a policy with more than ${MAX_OPERATORS} operators (line ${lineOf(text, i)})`);
+      while (i + 1 < text.length && OPERATOR_CHARS.includes(text[i + 1]!)) i++;
+      continue;
+    }
+    if (c === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      continue;
+    }
+    if (c === '/' && text[i + 1] === '/') {
+      while (i < text.length && text[i] !== '\n') i++;
+      continue;
+    }
+    if (c === '(' || c === '[' || c === '{') {
+      if (++depth > MAX_BRACKET_DEPTH) throw invalidRequest(`${what}: brackets nest more than ${MAX_BRACKET_DEPTH} deep (line ${lineOf(text, i)})`);
+    } else if (c === ')' || c === ']' || c === '}') {
+      depth = Math.max(0, depth - 1);
+    } else if (c === 'i' && text[i + 1] === 'f' && !/[\w]/.test(text[i - 1] ?? ' ') && !/[\w]/.test(text[i + 2] ?? ' ')) {
+      if (++ifs > MAX_IF_EXPRESSIONS) throw invalidRequest(`${what}: more than ${MAX_IF_EXPRESSIONS} if expressions (line ${lineOf(text, i)})`);
+    }
+  }
+}
+
+/** Refuses (400) a policy whose JSON form nests deeper than MAX_POLICY_JSON_DEPTH. */
+export function refuseDeepPolicyJson(json: unknown, what: string): void {
+  // Iterative: the form being measured may be deeper than is safe to recurse over.
+  const stack: Array<{ v: unknown; d: number }> = [{ v: json, d: 0 }];
+  while (stack.length > 0) {
+    const { v, d } = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d > MAX_POLICY_JSON_DEPTH) throw invalidRequest(`${what}: the expression nests too deeply (more than about ${MAX_POLICY_JSON_DEPTH / 2} operators inside one another)`);
+    for (const x of Object.values(v)) stack.push({ v: x, d: d + 1 });
+  }
+}
