@@ -20,8 +20,8 @@ export const MAX_IF_EXPRESSIONS = 128;
  * `+` or `.attr` crashes the parser.
  */
 export const MAX_OPERATORS = 512;
-/** Depth of a policy's JSON form (two levels per operator, roughly). */
-export const MAX_POLICY_JSON_DEPTH = 200;
+/** Depth of a policy's JSON form (two levels per operator, roughly): a chain of 100 `||` alternatives fits, while 400 chained `+` trapped the evaluator. */
+export const MAX_POLICY_JSON_DEPTH = 400;
 
 /** Line (1-based) of offset `at` in `text`. */
 const lineOf = (text: string, at: number): number => text.slice(0, at).split('\n').length;

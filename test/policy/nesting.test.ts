@@ -49,8 +49,9 @@ describe('policy text nested beyond what cedar-wasm survives is refused; the bro
     });
   }
 
-  test('ordinary nesting is accepted: a dozen brackets, ifs and operators', async () => {
-    const cond = `${'('.repeat(12)}${nestedIfs(12)}${')'.repeat(12)} && [1, [2, [3]]].contains(1) && !(context has a.a.a) && context.risk < 90`;
+  test('ordinary nesting is accepted: a dozen brackets and ifs, an allow-list of 100 alternatives', async () => {
+    const allowList = Array.from({ length: 100 }, (_, i) => `resource == Doc::"${i + 1}"`).join(' || ');
+    const cond = `${'('.repeat(12)}${nestedIfs(12)}${')'.repeat(12)} && [1, [2, [3]]].contains(1) && !(context has a.a.a) && context.risk < 90 && (${allowList})`;
     await applyOk(b, { policies: { 'ok.cedar': permitWhen(cond) } });
     assert.equal((await ask()).body.decision, true);
   });
