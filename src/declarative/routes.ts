@@ -21,7 +21,19 @@ class DryRunDone extends TetherError {
  * same compile, schema validation and conflicts as a real apply) and rolls back: it answers what would
  * change, or the error the real apply would give.
  */
-export async function applyRoutes(app: FastifyInstance, opts: { audit: Pick<AuditWriter, 'transact'>; sections: ApplySection[] }) {
+export async function applyRoutes(
+  app: FastifyInstance,
+  opts: {
+    audit: Pick<AuditWriter, 'transact'>;
+    sections: ApplySection[];
+    /**
+     * Brings this instance's caches (issuers, policies, routes, …) up to what was just committed. They
+     * are otherwise refreshed by the change notification, which arrives a moment later: a caller that
+     * applies and then uses what it applied on the same instance must not see the old configuration.
+     */
+    settle?: () => Promise<void>;
+  },
+) {
   app.post('/apply', async (req) => {
     const query = req.query as Record<string, unknown>;
     const dryRun = query['dry_run'] === 'true';
@@ -35,6 +47,7 @@ export async function applyRoutes(app: FastifyInstance, opts: { audit: Pick<Audi
         if (all.length) emit({ type: 'config.applied', actor: actorOf(req), data: { changes: all.length } });
         return all;
       });
+      if (changes.length > 0) await opts.settle?.();
       return { changed: changes.length > 0, changes };
     } catch (e) {
       if (e instanceof DryRunDone) return { changed: e.changes.length > 0, changes: e.changes, dry_run: true };

@@ -316,7 +316,7 @@ export async function buildApp(deps: AppDeps): Promise<Broker> {
       await admin.register(inventoryRoutes, { inventory, view: (i) => ({ ...i, risk: detection.riskOf(i.id), open_findings: detection.openCount(i.id) }) });
       await admin.register(auditRoutes, { db: store });
       await admin.register(auditAnchorAdminRoutes, { anchors, db: store });
-      await admin.register(applyRoutes, { audit, sections: applySections });
+      await admin.register(applyRoutes, { audit, sections: applySections, settle: () => changes.resync().catch((err: Error) => logger.warn({ err: { message: err.message } }, 'refresh after apply failed; the change notification will bring it')) });
       // ---- admin routes of domains ----
       await admin.register(policyRoutes, { db: store, audit, cache: pdp.policies, versions: pdp.versions, replay: pdp.replay });
       await admin.register(tokens.adminRoutes);
