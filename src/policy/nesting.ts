@@ -55,7 +55,9 @@ export function refuseDeepText(text: string, what: string): void {
       continue;
     }
     if (c === '/' && text[i + 1] === '/') {
-      while (i < text.length && text[i] !== '\n') i++;
+      // Cedar's lexer ends a comment at a carriage return as well as a line feed: text after a lone
+      // `\r` is code to Cedar, so it must be counted here too.
+      while (i < text.length && text[i] !== '\n' && text[i] !== '\r') i++;
       continue;
     }
     if (c === '(' || c === '[' || c === '{') {

@@ -20,6 +20,7 @@ const cases: Array<[string, string, RegExp]> = [
   ['130 nested braces', permitWhen(`${'{a: '.repeat(130)}1${'}'.repeat(130)} == {}`), /brackets nest more than 32 deep/],
   ['500 nested ifs (parse, then trap the evaluator)', permitWhen(nestedIfs(500)), /more than 128 if expressions/],
   ['a chain of 5,000 additions (traps the parser)', permitWhen(`${Array(5000).fill('1').join(' + ')} > 0`), /more than 512 operators/],
+  ['brackets after a `//` comment ended by a lone carriage return (code to Cedar)', `permit (principal, action == Action::"read", resource) when { // note\r${'['.repeat(300)}1${']'.repeat(300)} == [] };`, /brackets nest more than 32 deep/],
   ['300 chained member reads (within the text bounds, deep as an expression)', permitWhen(`context${'.a'.repeat(300)} == 1`), /nests too deeply/],
 ];
 
