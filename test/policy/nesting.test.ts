@@ -50,6 +50,19 @@ describe('policy text nested beyond what cedar-wasm survives is refused; the bro
     });
   }
 
+  test('a schema chaining 10,000 common types (flat text, nested type) is refused; the broker keeps deciding', async () => {
+    let schema = 'entity Service; entity Doc;\n';
+    for (let i = 0; i < 10000; i++) schema += `type T${i} = {a: T${i + 1}};\n`;
+    schema += 'type T10000 = Long;\naction read appliesTo { principal: Service, resource: Doc, context: {t: T0} };\n';
+    const files = { 'deep.cedar': permitWhen('context.t == context.t') };
+    const dry = await b.admin('POST', '/admin/v1/policies/dry-run', { files, schema });
+    assert.equal(dry.status, 400, JSON.stringify(dry.body).slice(0, 300));
+    assert.match(dry.body.error_description, /more than 1000 common types/);
+    const r = await ask();
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.decision, true);
+  });
+
   test('ordinary nesting is accepted: a dozen brackets and ifs, an allow-list of 100 alternatives', async () => {
     const allowList = Array.from({ length: 100 }, (_, i) => `resource == Doc::"${i + 1}"`).join(' || ');
     const cond = `${'('.repeat(12)}${nestedIfs(12)}${')'.repeat(12)} && [1, [2, [3]]].contains(1) && !(context has a.a.a) && context.risk < 90 && (${allowList})`;
