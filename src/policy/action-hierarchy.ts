@@ -7,7 +7,7 @@
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { invalidRequest } from '../errors.js';
 import type { CedarEntityJson, EntityRef } from './types.js';
-import { refuseDeepText } from './nesting.js';
+import { refuseDeepText, refuseManyCommonTypes } from './nesting.js';
 
 /** Stable map key of an entity ref: `Type::"id"`, Cedar's own spelling. */
 export function refKey(ref: EntityRef): string {
@@ -37,6 +37,7 @@ export function buildActionHierarchy(
   };
   if (schema !== undefined) {
     refuseDeepText(schema, 'schema');
+    refuseManyCommonTypes(schema, 'schema');
     const json = cedar.schemaToJson(schema);
     // Unparsable schemas were refused by validation before we get here.
     if (json.type === 'success') {

@@ -55,7 +55,9 @@ export function refuseDeepText(text: string, what: string): void {
       continue;
     }
     if (c === '/' && text[i + 1] === '/') {
-      while (i < text.length && text[i] !== '\n') i++;
+      // Cedar's lexer ends a comment at a carriage return as well as a line feed: text after a lone
+      // `\r` is code to Cedar, so it must be counted here too.
+      while (i < text.length && text[i] !== '\n' && text[i] !== '\r') i++;
       continue;
     }
     if (c === '(' || c === '[' || c === '{') {
@@ -78,4 +80,43 @@ export function refuseDeepPolicyJson(json: unknown, what: string): void {
     if (d > MAX_POLICY_JSON_DEPTH) throw invalidRequest(`${what}: the expression nests too deeply (more than about ${MAX_POLICY_JSON_DEPTH / 2} operators inside one another)`);
     for (const x of Object.values(v)) stack.push({ v: x, d: d + 1 });
   }
+}
+
+/**
+ * Common types in one schema. A common type may name another, so a chain of them nests a type as
+ * deeply as it has links while the text stays flat: 10,000 linked record types trapped cedar-wasm's
+ * validator and 6,000 overflowed the stack, while 3,000 validated. Real schemas declare a few dozen.
+ */
+export const MAX_COMMON_TYPES = 1000;
+
+/** Refuses (400) a schema (Cedar or JSON syntax) declaring more than MAX_COMMON_TYPES common types. */
+export function refuseManyCommonTypes(schema: string, what: string): void {
+  let count = 0;
+  const trimmed = schema.trimStart();
+  if (trimmed.startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch {
+      return; // Cedar reports the syntax error; nothing nests.
+    }
+    if (parsed === null || typeof parsed !== 'object') return;
+    for (const ns of Object.values(parsed)) {
+      const common = (ns as { commonTypes?: unknown } | null)?.commonTypes;
+      if (common !== null && typeof common === 'object') count += Object.keys(common).length;
+    }
+  } else {
+    // The `type` keyword outside string literals and comments, as in refuseDeepText.
+    for (let i = 0; i < schema.length; i++) {
+      const c = schema[i]!;
+      if (c === '"') {
+        for (i++; i < schema.length && schema[i] !== '"'; i++) if (schema[i] === '\\') i++;
+      } else if (c === '/' && schema[i + 1] === '/') {
+        while (i < schema.length && schema[i] !== '\n' && schema[i] !== '\r') i++;
+      } else if (c === 't' && schema.startsWith('type', i) && !/\w/.test(schema[i - 1] ?? ' ') && !/\w/.test(schema[i + 4] ?? ' ')) {
+        count++;
+      }
+    }
+  }
+  if (count > MAX_COMMON_TYPES) throw invalidRequest(`${what}: more than ${MAX_COMMON_TYPES} common types`);
 }

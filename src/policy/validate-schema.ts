@@ -5,7 +5,7 @@
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { invalidRequest } from '../errors.js';
 import { formatCedarError, type SourceSpot } from './cedar-error.js';
-import { refuseDeepText } from './nesting.js';
+import { refuseDeepText, refuseManyCommonTypes } from './nesting.js';
 import type { ParsedPolicy } from './split-policies.js';
 
 /** Throws invalid_request listing every validation error; returns the warnings otherwise. */
@@ -15,6 +15,7 @@ export function validateAgainstSchema(
   schema: string,
 ): string[] {
   refuseDeepText(schema, 'schema');
+  refuseManyCommonTypes(schema, 'schema');
   const byId = new Map(policies.map((p) => [p.id, p]));
   const staticPolicies: Record<string, string> = {};
   for (const p of policies) staticPolicies[p.id] = p.text;

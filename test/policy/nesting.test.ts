@@ -20,6 +20,7 @@ const cases: Array<[string, string, RegExp]> = [
   ['130 nested braces', permitWhen(`${'{a: '.repeat(130)}1${'}'.repeat(130)} == {}`), /brackets nest more than 32 deep/],
   ['500 nested ifs (parse, then trap the evaluator)', permitWhen(nestedIfs(500)), /more than 128 if expressions/],
   ['a chain of 5,000 additions (traps the parser)', permitWhen(`${Array(5000).fill('1').join(' + ')} > 0`), /more than 512 operators/],
+  ['brackets after a `//` comment ended by a lone carriage return (code to Cedar)', `permit (principal, action == Action::"read", resource) when { // note\r${'['.repeat(300)}1${']'.repeat(300)} == [] };`, /brackets nest more than 32 deep/],
   ['300 chained member reads (within the text bounds, deep as an expression)', permitWhen(`context${'.a'.repeat(300)} == 1`), /nests too deeply/],
 ];
 
@@ -48,6 +49,19 @@ describe('policy text nested beyond what cedar-wasm survives is refused; the bro
       assert.equal(r.body.decision, true);
     });
   }
+
+  test('a schema chaining 10,000 common types (flat text, nested type) is refused; the broker keeps deciding', async () => {
+    let schema = 'entity Service; entity Doc;\n';
+    for (let i = 0; i < 10000; i++) schema += `type T${i} = {a: T${i + 1}};\n`;
+    schema += 'type T10000 = Long;\naction read appliesTo { principal: Service, resource: Doc, context: {t: T0} };\n';
+    const files = { 'deep.cedar': permitWhen('context.t == context.t') };
+    const dry = await b.admin('POST', '/admin/v1/policies/dry-run', { files, schema });
+    assert.equal(dry.status, 400, JSON.stringify(dry.body).slice(0, 300));
+    assert.match(dry.body.error_description, /more than 1000 common types/);
+    const r = await ask();
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.decision, true);
+  });
 
   test('ordinary nesting is accepted: a dozen brackets and ifs, an allow-list of 100 alternatives', async () => {
     const allowList = Array.from({ length: 100 }, (_, i) => `resource == Doc::"${i + 1}"`).join(' || ');
